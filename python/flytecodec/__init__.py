@@ -1,0 +1,26 @@
+"""flytecodec: Flyte's execution records, decoded fast and losslessly, as flytekit's models.
+
+Switching from flytekit is an import change (``flytekit.models.execution`` → ``flytecodec.models.execution``).
+Bulk decoding of admin responses, delimited dumps and columns of bytes: :func:`decode` and friends.
+"""
+
+from flytecodec._backend import available_backends, backend, set_backend, using_backend
+from flytecodec.bulk import Batch, decode, decode_executions, decode_node_executions, decode_task_executions
+from flytecodec.exceptions import DecodeError, FlyteAssertion
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Batch",
+    "DecodeError",
+    "FlyteAssertion",
+    "available_backends",
+    "backend",
+    "decode",
+    "decode_executions",
+    "decode_node_executions",
+    "decode_task_executions",
+    "set_backend",
+    "using_backend",
+    "__version__",
+]

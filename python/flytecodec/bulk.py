@@ -1,0 +1,201 @@
+"""Bulk decoding: bytes in, a :class:`Batch` of lazy models out."""
+
+from __future__ import annotations
+
+from typing import Generic, Iterator, List, Optional, Sequence, Type, TypeVar, overload
+
+from google.protobuf.message import DecodeError as _PbDecodeError
+
+from flytecodec import framing as _framing
+from flytecodec._backend import backend
+from flytecodec.exceptions import DecodeError
+from flytecodec.models._entity import FlyteIdlEntity
+
+M = TypeVar("M", bound=FlyteIdlEntity)
+
+
+def _list_messages():
+    from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
+
+    return {
+        "flyteidl.admin.Execution": (execution_pb2.ExecutionList, "executions"),
+        "flyteidl.admin.NodeExecution": (node_execution_pb2.NodeExecutionList, "node_executions"),
+        "flyteidl.admin.TaskExecution": (task_execution_pb2.TaskExecutionList, "task_executions"),
+    }
+
+
+_LISTS = _list_messages()
+
+
+def list_message_for(model: Type[FlyteIdlEntity]):
+    """``(list message class, repeated field name)`` of the ``*List`` response holding ``model`` records."""
+    entry = _LISTS.get(model._pb_class.DESCRIPTOR.full_name)
+    if entry is None:
+        kinds = ", ".join(sorted(_LISTS))
+        raise ValueError(f"framing='list' needs a model with a *List response ({kinds}); got {model.__name__}")
+    return entry
+
+
+class Batch(Generic[M], Sequence[M]):
+    """A sequence of lazy models decoded together.
+
+    Index, slice, iterate and ``len`` as with a list; a model is made when its index is first read and kept.
+    ``token`` is the page token of a ``*List`` response (``""`` for other framings).
+    """
+
+    __slots__ = ("model", "token", "_records", "_models")
+
+    def __init__(self, model: Type[M], records: Sequence, token: str = ""):
+        self.model = model
+        self.token = token
+        self._records = records
+        self._models: List[Optional[M]] = [None] * len(records)
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    @overload
+    def __getitem__(self, index: int) -> M: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> "Batch[M]": ...
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            positions = range(len(self._models))[index]
+            part = Batch(self.model, [self._records[i] for i in positions], self.token)
+            part._models = [self._models[i] for i in positions]
+            return part
+        models = self._models
+        found = models[index]
+        if found is None:
+            found = models[index] = self.model._wrap(self._records[index])
+        return found
+
+    def __iter__(self) -> Iterator[M]:
+        for i in range(len(self._models)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        return f"<Batch of {len(self)} {self.model.__name__}{f' token={self.token!r}' if self.token else ''}>"
+
+    def to_flyte_idl(self):
+        """The ``*List`` response message with every record (and the token)."""
+        list_class, field = list_message_for(self.model)
+        out = list_class(token=self.token)
+        getattr(out, field).extend(m.to_flyte_idl() for m in self)
+        return out
+
+    def serialize_to_string(self) -> bytes:
+        return self.to_flyte_idl().SerializeToString()
+
+
+def decode(model: Type[M], data, *, framing: Optional[str] = None) -> Batch[M]:
+    """Decode ``data`` into a :class:`Batch` of ``model`` instances.
+
+    :param model: any model class, e.g. ``Execution`` or ``ExecutionClosure`` (for a column of flyteadmin's
+        ``executions.closure``).
+    :param data: bytes, bytearray, memoryview, mmap, a path, a binary file — or a sequence of bytes-like
+        objects, one message each.
+    :param framing: ``"list"`` (a ``*List`` response), ``"delimited"`` (varint length-prefixed messages) or
+        ``"message"`` (one message). Required for bytes input; for a sequence it may be omitted or
+        ``"sequence"``.
+    :raises DecodeError: on input that is not valid, with the message index and byte offset.
+    """
+    if not (isinstance(model, type) and issubclass(model, FlyteIdlEntity) and hasattr(model, "_pb_class")):
+        raise TypeError(f"decode() needs a flytecodec model class, got {model!r}")
+    if _framing.is_sequence_input(data):
+        if framing not in (None, "sequence"):
+            raise ValueError(f"a sequence of messages is framed one message per item; framing={framing!r} is wrong")
+        return _decode_sequence(model, _framing.sequence_items(data))
+    if framing is None:
+        raise ValueError("framing= is required for bytes input: 'list', 'delimited' or 'message'")
+    if framing not in ("list", "delimited", "message"):
+        raise ValueError(f"unknown framing {framing!r}; choose 'list', 'delimited' or 'message'")
+    buf = _framing.as_bytes(data)
+    if backend() == "native":  # pragma: no cover - the native decoder lands with the native backend
+        from flytecodec import _native
+
+        return _native.decode_batch(model, buf, framing)
+    if framing == "list":
+        return _decode_list(model, buf)
+    if framing == "delimited":
+        spans = _framing.split_delimited(buf)
+        prefix_offsets = [0] + [end for _, end in spans[:-1]]
+        return _decode_sequence(model, [buf[a:b] for a, b in spans], prefix_offsets)
+    return _decode_sequence(model, [buf])
+
+
+def _decode_sequence(model: Type[M], items: List[bytes], offsets: Optional[List[int]] = None) -> Batch[M]:
+    parse = model._pb_class.FromString
+    records = []
+    for i, item in enumerate(items):
+        try:
+            records.append(parse(item))
+        except _PbDecodeError as e:
+            raise DecodeError(_reason(e), index=i, offset=offsets[i] if offsets else 0, model=_name(model)) from None
+    return Batch(model, records)
+
+
+def _decode_list(model: Type[M], buf: bytes) -> Batch[M]:
+    list_class, field = list_message_for(model)
+    try:
+        parsed = list_class.FromString(buf)
+    except _PbDecodeError as e:
+        raise _locate_list_error(model, buf, field, e) from None
+    return Batch(model, getattr(parsed, field), parsed.token)
+
+
+def _locate_list_error(model, buf: bytes, field: str, error: Exception) -> DecodeError:
+    """Find which record of a ``*List`` response upb refused, and where it starts."""
+    list_class, _ = list_message_for(model)
+    number = list_class.DESCRIPTOR.fields_by_name[field].number
+    parse = model._pb_class.FromString
+    count = 0
+    try:
+        for index, (offset, start, end) in enumerate(_framing.list_records(buf, number)):
+            count = index + 1
+            try:
+                parse(buf[start:end])
+            except _PbDecodeError as e:
+                return DecodeError(_reason(e), index=index, offset=offset, model=_name(model))
+    except DecodeError as e:
+        return DecodeError(e.reason, index=e.index, offset=e.offset, model=_name(model))
+    return DecodeError(f"the {list_class.DESCRIPTOR.name} around the records: {_reason(error)}", index=count, offset=0)
+
+
+def _reason(error: Exception) -> str:
+    text = str(error) or type(error).__name__
+    return text[0].lower() + text[1:] if text else text
+
+
+def _name(model) -> str:
+    return model._pb_class.DESCRIPTOR.full_name
+
+
+def _kind_decoder(model_path: str, doc: str):
+    module_name, class_name = model_path.rsplit(".", 1)
+
+    def decode_kind(data, *, framing: Optional[str] = None, model: Optional[type] = None) -> Batch:
+        import importlib
+
+        cls = model or getattr(importlib.import_module(module_name), class_name)
+        return decode(cls, data, framing=framing)
+
+    decode_kind.__doc__ = doc
+    return decode_kind
+
+
+decode_executions = _kind_decoder(
+    "flytecodec.models.execution.Execution",
+    "Decode workflow executions (``Execution``); see :func:`decode`. ``model=`` may name a subclass, "
+    "e.g. ``FlyteWorkflowExecution``.",
+)
+decode_node_executions = _kind_decoder(
+    "flytecodec.models.node_execution.NodeExecution",
+    "Decode node executions (``NodeExecution``); see :func:`decode`.",
+)
+decode_task_executions = _kind_decoder(
+    "flytecodec.models.admin.task_execution.TaskExecution",
+    "Decode task executions (``TaskExecution``); see :func:`decode`.",
+)

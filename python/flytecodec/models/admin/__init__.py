@@ -1,0 +1,1 @@
+"""Models of ``flyteidl.admin`` messages, mirroring ``flytekit.models.admin``."""

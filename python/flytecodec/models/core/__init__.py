@@ -1,0 +1,1 @@
+"""Models of ``flyteidl.core`` messages, mirroring ``flytekit.models.core``."""

@@ -1,0 +1,28 @@
+"""Cache (catalog) metadata, as in ``flytekit.models.core.catalog``."""
+
+from __future__ import annotations
+
+from flyteidl.core import catalog_pb2
+
+from flytecodec.models._entity import REQUIRED, Field, FlyteIdlEntity
+
+
+class CatalogArtifactTag(FlyteIdlEntity, proto=catalog_pb2.CatalogArtifactTag):
+    """``flyteidl.core.CatalogArtifactTag``."""
+
+    _fields = (Field("artifact_id", init=REQUIRED), Field("name", init=REQUIRED))
+
+
+class CatalogMetadata(FlyteIdlEntity, proto=catalog_pb2.CatalogMetadata):
+    """``flyteidl.core.CatalogMetadata``."""
+
+    _fields = (
+        Field("dataset_id", init=REQUIRED, absent="never"),
+        Field("artifact_tag", init=REQUIRED, absent="never"),
+        Field("source_task_execution", init=REQUIRED, absent="never"),
+    )
+
+    @property
+    def source_execution(self):
+        """The oneof ``source_execution``; its only member is ``source_task_execution``."""
+        return self.source_task_execution

@@ -1,0 +1,63 @@
+"""Identifiers, as in ``flytekit.models.core.identifier``."""
+
+from __future__ import annotations
+
+from flyteidl.core import identifier_pb2
+
+from flytecodec.models._entity import REQUIRED, Field, FlyteIdlEntity
+
+
+class ResourceType:
+    UNSPECIFIED = identifier_pb2.UNSPECIFIED
+    TASK = identifier_pb2.TASK
+    WORKFLOW = identifier_pb2.WORKFLOW
+    LAUNCH_PLAN = identifier_pb2.LAUNCH_PLAN
+
+
+class Identifier(FlyteIdlEntity, proto=identifier_pb2.Identifier):
+    """``flyteidl.core.Identifier``: a task, workflow or launch plan version."""
+
+    _fields = (
+        Field("resource_type", init=REQUIRED),
+        Field("project", init=REQUIRED),
+        Field("domain", init=REQUIRED),
+        Field("name", init=REQUIRED),
+        Field("version", init=REQUIRED),
+    )
+
+    def resource_type_name(self) -> str:
+        return identifier_pb2.ResourceType.Name(self.resource_type)
+
+    def __repr__(self):
+        return self.__str__()
+
+    def __str__(self):
+        return f"{self.resource_type_name()}:{self.project}:{self.domain}:{self.name}:{self.version}"
+
+
+class WorkflowExecutionIdentifier(FlyteIdlEntity, proto=identifier_pb2.WorkflowExecutionIdentifier):
+    """``flyteidl.core.WorkflowExecutionIdentifier``."""
+
+    _fields = (Field("project", init=REQUIRED), Field("domain", init=REQUIRED), Field("name", init=REQUIRED))
+
+
+class NodeExecutionIdentifier(FlyteIdlEntity, proto=identifier_pb2.NodeExecutionIdentifier):
+    """``flyteidl.core.NodeExecutionIdentifier``."""
+
+    _fields = (Field("node_id", init=REQUIRED), Field("execution_id", init=REQUIRED, absent="never"))
+
+
+class TaskExecutionIdentifier(FlyteIdlEntity, proto=identifier_pb2.TaskExecutionIdentifier):
+    """``flyteidl.core.TaskExecutionIdentifier``."""
+
+    _fields = (
+        Field("task_id", init=REQUIRED, absent="never"),
+        Field("node_execution_id", init=REQUIRED, absent="never"),
+        Field("retry_attempt", init=REQUIRED),
+    )
+
+
+class SignalIdentifier(FlyteIdlEntity, proto=identifier_pb2.SignalIdentifier):
+    """``flyteidl.core.SignalIdentifier``."""
+
+    _fields = (Field("signal_id", init=REQUIRED), Field("execution_id", init=REQUIRED, absent="never"))

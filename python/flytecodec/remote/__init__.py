@@ -1,0 +1,1 @@
+"""Remote execution wrappers, as in ``flytekit.remote``."""

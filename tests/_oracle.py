@@ -1,0 +1,83 @@
+"""Comparing flytecodec models with flytekit's, property by property (flytekit is the oracle)."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import inspect
+from collections.abc import Mapping
+
+from flytekit.models.common import FlyteIdlEntity as FkEntity
+from google.protobuf.message import Message
+
+from flytecodec.models._entity import FlyteIdlEntity
+
+COUNT = {"properties": 0}
+
+
+def flytekit_properties(cls) -> list:
+    """The public properties of a flytekit model class (its documented read API)."""
+    names = []
+    for klass in cls.__mro__:
+        for name, value in vars(klass).items():
+            if isinstance(value, property) and not name.startswith("_") and name not in names:
+                names.append(name)
+    return names
+
+
+def _read(obj, name):
+    try:
+        return getattr(obj, name), None
+    except Exception as e:  # noqa: BLE001 - the exception itself is compared
+        return None, e
+
+
+def assert_same(ours, theirs, path: str = "") -> None:
+    """``ours`` gives what ``theirs`` gives for every flytekit property, recursively."""
+    if isinstance(theirs, FkEntity):
+        assert isinstance(ours, FlyteIdlEntity), f"{path}: flytekit gives {type(theirs).__name__}, ours {ours!r}"
+        if type(ours).__module__ == "flytecodec.models.generic":
+            assert ours.to_flyte_idl() == theirs.to_flyte_idl(), f"{path}: generic model differs"
+            COUNT["properties"] += 1
+            return
+        assert type(ours).__name__ == type(theirs).__name__, f"{path}: {type(ours)} vs {type(theirs)}"
+        for name in flytekit_properties(type(theirs)):
+            t_value, t_error = _read(theirs, name)
+            o_value, o_error = _read(ours, name)
+            where = f"{path}.{name}"
+            if t_error is not None:
+                assert o_error is not None, f"{where}: flytekit raises {t_error!r}, ours gives {o_value!r}"
+                assert type(t_error).__name__ == type(o_error).__name__, f"{where}: {t_error!r} vs {o_error!r}"
+                COUNT["properties"] += 1
+                continue
+            assert o_error is None, f"{where}: ours raises {o_error!r}, flytekit gives {t_value!r}"
+            assert_same(o_value, t_value, where)
+            COUNT["properties"] += 1
+        return
+    if isinstance(theirs, Message):
+        assert isinstance(ours, Message) and ours == theirs, f"{path}: {ours!r} != {theirs!r}"
+        return
+    if isinstance(theirs, Mapping) or type(theirs).__name__ in ("ScalarMap", "MessageMap"):
+        assert isinstance(ours, dict), f"{path}: expected a dict, got {type(ours).__name__}"
+        assert set(ours) == set(theirs), f"{path}: keys {sorted(ours)} != {sorted(theirs)}"
+        for k in theirs:
+            assert_same(ours[k], theirs[k], f"{path}[{k!r}]")
+        return
+    if isinstance(theirs, (list, tuple)) or type(theirs).__name__.startswith("Repeated"):
+        assert isinstance(ours, list), f"{path}: expected a list, got {type(ours).__name__}"
+        assert len(ours) == len(theirs), f"{path}: length {len(ours)} != {len(theirs)}"
+        for i, (o, t) in enumerate(zip(ours, theirs)):
+            assert_same(o, t, f"{path}[{i}]")
+        return
+    if isinstance(theirs, datetime.datetime):
+        assert isinstance(ours, datetime.datetime) and ours == theirs, f"{path}: {ours!r} != {theirs!r}"
+        assert (ours.tzinfo is None) == (theirs.tzinfo is None), f"{path}: naive/aware differ: {ours!r} {theirs!r}"
+        return
+    if isinstance(theirs, enum.Enum):
+        assert ours == theirs, f"{path}: {ours!r} != {theirs!r}"
+        return
+    if inspect.ismethod(theirs):
+        assert inspect.ismethod(ours), f"{path}: flytekit has a method, ours {ours!r}"
+        return
+    assert type(ours) is type(theirs), f"{path}: type {type(ours).__name__} != {type(theirs).__name__} ({ours!r})"
+    assert ours == theirs or (ours != ours and theirs != theirs), f"{path}: {ours!r} != {theirs!r}"
