@@ -12,6 +12,7 @@ from flytecodec.exceptions import DecodeError
 from flytecodec.models._entity import FlyteIdlEntity
 
 M = TypeVar("M", bound=FlyteIdlEntity)
+BYTE_FRAMINGS = ("list", "delimited", "message")
 
 
 def _list_messages():
@@ -40,16 +41,19 @@ class Batch(Generic[M], Sequence[M]):
     """A sequence of lazy models decoded together.
 
     Index, slice, iterate and ``len`` as with a list; a model is made when its index is first read and kept.
-    ``token`` is the page token of a ``*List`` response (``""`` for other framings).
+    ``token`` is the page token of a ``*List`` response (``""`` for other framings). Each model remembers the
+    bytes it was decoded from, so its ``serialize_to_string()`` gives them back exactly.
     """
 
-    __slots__ = ("model", "token", "_records", "_models")
+    __slots__ = ("model", "token", "_records", "_models", "_raws", "_source")
 
-    def __init__(self, model: Type[M], records: Sequence, token: str = ""):
+    def __init__(self, model: Type[M], records: Sequence, token: str = "", raws: Optional[Sequence] = None):
         self.model = model
         self.token = token
         self._records = records
         self._models: List[Optional[M]] = [None] * len(records)
+        self._raws = raws
+        self._source = None  # (buffer, field number) of a *List response whose record spans are found lazily
 
     def __len__(self) -> int:
         return len(self._models)
@@ -63,14 +67,24 @@ class Batch(Generic[M], Sequence[M]):
     def __getitem__(self, index):
         if isinstance(index, slice):
             positions = range(len(self._models))[index]
-            part = Batch(self.model, [self._records[i] for i in positions], self.token)
+            raws = self._record_bytes()
+            part = Batch(self.model, [self._records[i] for i in positions], self.token, [raws[i] for i in positions])
             part._models = [self._models[i] for i in positions]
             return part
         models = self._models
         found = models[index]
         if found is None:
             found = models[index] = self.model._wrap(self._records[index])
+            found.__dict__["_raw"] = self._record_bytes()[index]
         return found
+
+    def _record_bytes(self) -> Sequence:
+        raws = self._raws
+        if raws is None:
+            buf, number = self._source
+            view = memoryview(buf)
+            raws = self._raws = [view[a:b] for n, _, _, a, b in _framing.top_level_fields(buf) if n == number]
+        return raws
 
     def __iter__(self) -> Iterator[M]:
         for i in range(len(self._models)):
@@ -78,6 +92,9 @@ class Batch(Generic[M], Sequence[M]):
 
     def __repr__(self) -> str:
         return f"<Batch of {len(self)} {self.model.__name__}{f' token={self.token!r}' if self.token else ''}>"
+
+    def __reduce__(self):
+        return _restore_batch, (self.model, [bytes(raw) for raw in self._record_bytes()], self.token)
 
     def to_flyte_idl(self):
         """The ``*List`` response message with every record (and the token)."""
@@ -90,43 +107,66 @@ class Batch(Generic[M], Sequence[M]):
         return self.to_flyte_idl().SerializeToString()
 
 
+def _restore_batch(model, items, token):
+    batch = _decode_sequence(model, items)
+    batch.token = token
+    return batch
+
+
 def decode(model: Type[M], data, *, framing: Optional[str] = None) -> Batch[M]:
     """Decode ``data`` into a :class:`Batch` of ``model`` instances.
 
     :param model: any model class, e.g. ``Execution`` or ``ExecutionClosure`` (for a column of flyteadmin's
         ``executions.closure``).
-    :param data: bytes, bytearray, memoryview, mmap, a path, a binary file — or a sequence of bytes-like
-        objects, one message each.
+    :param data: bytes, bytearray, memoryview, mmap, a path, a binary file (read from its current position) —
+        or a sequence of bytes-like objects, one message each.
     :param framing: ``"list"`` (a ``*List`` response), ``"delimited"`` (varint length-prefixed messages) or
         ``"message"`` (one message). Required for bytes input; for a sequence it may be omitted or
         ``"sequence"``.
     :raises DecodeError: on input that is not valid, with the message index and byte offset.
+    :raises TypeError: for a ``model`` that is not a model class, or ``data`` of an unsupported type.
     """
     if not (isinstance(model, type) and issubclass(model, FlyteIdlEntity) and hasattr(model, "_pb_class")):
         raise TypeError(f"decode() needs a flytecodec model class, got {model!r}")
+    active = backend()
     if _framing.is_sequence_input(data):
         if framing not in (None, "sequence"):
             raise ValueError(f"a sequence of messages is framed one message per item; framing={framing!r} is wrong")
-        return _decode_sequence(model, _framing.sequence_items(data))
-    if framing is None:
-        raise ValueError("framing= is required for bytes input: 'list', 'delimited' or 'message'")
-    if framing not in ("list", "delimited", "message"):
+        items = _framing.sequence_items(data, _name(model))
+        if active == "native":  # pragma: no cover - the native decoder lands with the native backend
+            from flytecodec import _native
+
+            return _native.decode_batch(model, items, "sequence")
+        return _decode_sequence(model, items)
+    if not _framing.is_bytes_input(data):
+        raise TypeError(
+            "decode(): data must be bytes, bytearray, memoryview, mmap, a path, a binary file or a sequence of "
+            f"bytes-like objects, got {type(data).__name__}"
+        )
+    if framing not in BYTE_FRAMINGS:
+        if framing is None:
+            raise ValueError("framing= is required for bytes input: 'list', 'delimited' or 'message'")
+        if framing == "sequence":
+            raise ValueError("framing='sequence' takes a sequence of bytes-like objects, not one bytes input")
         raise ValueError(f"unknown framing {framing!r}; choose 'list', 'delimited' or 'message'")
+    if framing == "list":
+        list_message_for(model)
     buf = _framing.as_bytes(data)
-    if backend() == "native":  # pragma: no cover - the native decoder lands with the native backend
+    if active == "native":  # pragma: no cover - the native decoder lands with the native backend
         from flytecodec import _native
 
         return _native.decode_batch(model, buf, framing)
     if framing == "list":
         return _decode_list(model, buf)
     if framing == "delimited":
-        spans = _framing.split_delimited(buf)
+        spans = _framing.split_delimited(buf, _name(model))
+        view = memoryview(buf)
         prefix_offsets = [0] + [end for _, end in spans[:-1]]
-        return _decode_sequence(model, [buf[a:b] for a, b in spans], prefix_offsets)
+        return _decode_sequence(model, [view[a:b] for a, b in spans], prefix_offsets)
     return _decode_sequence(model, [buf])
 
 
-def _decode_sequence(model: Type[M], items: List[bytes], offsets: Optional[List[int]] = None) -> Batch[M]:
+def _decode_sequence(model: Type[M], items: Sequence, offsets: Optional[List[int]] = None) -> Batch[M]:
     parse = model._pb_class.FromString
     records = []
     for i, item in enumerate(items):
@@ -134,7 +174,7 @@ def _decode_sequence(model: Type[M], items: List[bytes], offsets: Optional[List[
             records.append(parse(item))
         except _PbDecodeError as e:
             raise DecodeError(_reason(e), index=i, offset=offsets[i] if offsets else 0, model=_name(model)) from None
-    return Batch(model, records)
+    return Batch(model, records, raws=items)
 
 
 def _decode_list(model: Type[M], buf: bytes) -> Batch[M]:
@@ -142,31 +182,51 @@ def _decode_list(model: Type[M], buf: bytes) -> Batch[M]:
     try:
         parsed = list_class.FromString(buf)
     except _PbDecodeError as e:
-        raise _locate_list_error(model, buf, field, e) from None
-    return Batch(model, getattr(parsed, field), parsed.token)
+        raise _locate_list_error(model, buf, e) from None
+    batch = Batch(model, getattr(parsed, field), parsed.token)
+    batch._source = (buf, list_class.DESCRIPTOR.fields_by_name[field].number)
+    return batch
 
 
-def _locate_list_error(model, buf: bytes, field: str, error: Exception) -> DecodeError:
-    """Find which record of a ``*List`` response upb refused, and where it starts."""
-    list_class, _ = list_message_for(model)
+def _locate_list_error(model, buf: bytes, error: Exception) -> DecodeError:
+    """Find which part of a ``*List`` response upb refused: a record (its index and tag offset) or the rest."""
+    list_class, field = list_message_for(model)
     number = list_class.DESCRIPTOR.fields_by_name[field].number
-    parse = model._pb_class.FromString
+    token_number = list_class.DESCRIPTOR.fields_by_name["token"].number
+    parse, name = model._pb_class.FromString, _name(model)
     count = 0
     try:
-        for index, (offset, start, end) in enumerate(_framing.list_records(buf, number)):
-            count = index + 1
-            try:
-                parse(buf[start:end])
-            except _PbDecodeError as e:
-                return DecodeError(_reason(e), index=index, offset=offset, model=_name(model))
-    except DecodeError as e:
-        return DecodeError(e.reason, index=e.index, offset=e.offset, model=_name(model))
-    return DecodeError(f"the {list_class.DESCRIPTOR.name} around the records: {_reason(error)}", index=count, offset=0)
+        for n, wire, offset, start, end in _framing.top_level_fields(buf):
+            if n == number:
+                if wire != 2:
+                    return DecodeError(f"record has wire type {wire}, not 2", index=count, offset=offset, model=name)
+                try:
+                    parse(buf[start:end])
+                except _PbDecodeError as e:
+                    return DecodeError(_reason(e), index=count, offset=offset, model=name)
+                count += 1
+            elif n == token_number:
+                reason = _token_problem(buf, wire, start, end)
+                if reason:
+                    return DecodeError(f"page token: {reason}", index=count, offset=offset, model=name)
+    except ValueError as e:
+        return DecodeError(str(e.args[0]), index=count, offset=e.args[1], model=name)
+    return DecodeError(f"the {list_class.DESCRIPTOR.name}: {_reason(error)}", index=count, offset=0, model=name)
+
+
+def _token_problem(buf: bytes, wire: int, start: int, end: int) -> str:
+    if wire != 2:
+        return f"wire type {wire}, not 2"
+    try:
+        buf[start:end].decode("utf-8")
+    except UnicodeDecodeError:
+        return "invalid UTF-8"
+    return ""
 
 
 def _reason(error: Exception) -> str:
     text = str(error) or type(error).__name__
-    return text[0].lower() + text[1:] if text else text
+    return text[0].lower() + text[1:]
 
 
 def _name(model) -> str:
@@ -179,11 +239,18 @@ def _kind_decoder(model_path: str, doc: str):
     def decode_kind(data, *, framing: Optional[str] = None, model: Optional[type] = None) -> Batch:
         import importlib
 
-        cls = model or getattr(importlib.import_module(module_name), class_name)
-        return decode(cls, data, framing=framing)
+        base = getattr(importlib.import_module(module_name), class_name)
+        if model is not None and not (isinstance(model, type) and issubclass(model, base)):
+            raise TypeError(f"model= must be {class_name} or a subclass of it, got {model!r}")
+        return decode(model or base, data, framing=framing)
 
+    decode_kind.__name__ = decode_kind.__qualname__ = "decode_" + _snake(class_name) + "s"
     decode_kind.__doc__ = doc
     return decode_kind
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
 decode_executions = _kind_decoder(
@@ -193,9 +260,9 @@ decode_executions = _kind_decoder(
 )
 decode_node_executions = _kind_decoder(
     "flytecodec.models.node_execution.NodeExecution",
-    "Decode node executions (``NodeExecution``); see :func:`decode`.",
+    "Decode node executions (``NodeExecution``); see :func:`decode`. ``model=`` may name a subclass.",
 )
 decode_task_executions = _kind_decoder(
     "flytecodec.models.admin.task_execution.TaskExecution",
-    "Decode task executions (``TaskExecution``); see :func:`decode`.",
+    "Decode task executions (``TaskExecution``); see :func:`decode`. ``model=`` may name a subclass.",
 )

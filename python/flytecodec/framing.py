@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mmap
 import os
+from collections.abc import Mapping
 from typing import Iterator, List, Tuple, Union
 
 from flytecodec.exceptions import DecodeError
@@ -53,14 +54,19 @@ def as_bytes(data, *, what: str = "input") -> bytes:
     )
 
 
+def is_bytes_input(data) -> bool:
+    """Whether ``data`` is one input to frame: bytes-like, a path, or a binary file."""
+    return isinstance(data, (bytes, bytearray, memoryview, mmap.mmap, str, os.PathLike)) or hasattr(data, "read")
+
+
 def is_sequence_input(data) -> bool:
-    """Whether ``data`` is a sequence of messages (a list, tuple, or another non-bytes sequence)."""
-    if isinstance(data, (bytes, bytearray, memoryview, mmap.mmap, str, os.PathLike)) or hasattr(data, "read"):
+    """Whether ``data`` is a sequence of messages (a list, tuple, or another non-bytes, non-mapping sequence)."""
+    if is_bytes_input(data) or isinstance(data, Mapping):
         return False
     return hasattr(data, "__len__") and hasattr(data, "__getitem__")
 
 
-def sequence_items(data) -> List[bytes]:
+def sequence_items(data, model: str) -> List[bytes]:
     """Each item of a sequence input as bytes; a non-bytes item is a DecodeError naming its index."""
     items = []
     for i, item in enumerate(data):
@@ -69,11 +75,11 @@ def sequence_items(data) -> List[bytes]:
         elif isinstance(item, (bytearray, memoryview, mmap.mmap)):
             items.append(bytes(item))
         else:
-            raise DecodeError(f"item is {type(item).__name__}, not a bytes-like object", index=i, offset=0)
+            raise DecodeError(f"item is {type(item).__name__}, not a bytes-like object", index=i, model=model)
     return items
 
 
-def split_delimited(buf: bytes) -> List[Tuple[int, int]]:
+def split_delimited(buf: bytes, model: str) -> List[Tuple[int, int]]:
     """``(start, end)`` of each message of a varint-length-delimited stream."""
     view = memoryview(buf)
     spans = []
@@ -82,24 +88,62 @@ def split_delimited(buf: bytes) -> List[Tuple[int, int]]:
         try:
             length, start = read_varint(view, pos)
         except ValueError as e:
-            raise DecodeError(f"bad length prefix: {e}", index=len(spans), offset=pos) from None
+            raise DecodeError(f"bad length prefix: {e}", index=len(spans), offset=pos, model=model) from None
         if length > end - start:
             raise DecodeError(
-                f"length prefix claims {length} bytes but {end - start} remain", index=len(spans), offset=pos
+                f"length prefix claims {length} bytes but {end - start} remain",
+                index=len(spans),
+                offset=pos,
+                model=model,
             )
         spans.append((start, start + length))
         pos = start + length
     return spans
 
 
-def list_records(buf: bytes, field_number: int) -> Iterator[Tuple[int, int, int]]:
-    """``(offset, start, end)`` of each record of a ``*List`` message (field ``field_number``).
+def _skip_value(view: memoryview, pos: int, end: int, number: int, wire: int, depth: int = 0) -> int:
+    """The position after the value of field ``number`` (wire type ``wire``) starting at ``pos``."""
+    if wire == 0:
+        return read_varint(view, pos)[1]
+    if wire == 1:
+        pos += 8
+    elif wire == 5:
+        pos += 4
+    elif wire == 2:
+        length, pos = read_varint(view, pos)
+        if length > end - pos:
+            raise ValueError(f"length {length} runs past the end of the input")
+        pos += length
+    elif wire == 3:  # a group: fields until the matching end-group tag
+        if depth >= 100:
+            raise ValueError("groups nested too deeply")
+        while True:
+            if pos >= end:
+                raise ValueError("group is not closed")
+            key, pos = read_varint(view, pos)
+            inner, inner_wire = key >> 3, key & 7
+            if inner == 0:
+                raise ValueError("field number 0")
+            if inner_wire == 4:
+                if inner != number:
+                    raise ValueError("end-group tag does not match its group")
+                return pos
+            pos = _skip_value(view, pos, end, inner, inner_wire, depth + 1)
+    else:
+        raise ValueError(f"unexpected wire type {wire}")
+    if pos > end:
+        raise ValueError("field runs past the end of the input")
+    return pos
 
-    ``offset`` is where the record's tag starts. Other fields are skipped; a break in the wire format is a
-    DecodeError naming the number of records before it.
+
+def top_level_fields(buf: bytes) -> Iterator[Tuple[int, int, int, int, int]]:
+    """``(field number, wire type, tag offset, value start, value end)`` of each top-level field of a message.
+
+    For a length-delimited field the value span excludes the length prefix. A break in the wire format is a
+    ``ValueError`` whose ``args[1]`` is the offset of the field that broke.
     """
     view = memoryview(buf)
-    pos, end, index = 0, len(buf), 0
+    pos, end = 0, len(buf)
     while pos < end:
         offset = pos
         try:
@@ -107,23 +151,14 @@ def list_records(buf: bytes, field_number: int) -> Iterator[Tuple[int, int, int]
             number, wire = key >> 3, key & 7
             if number == 0:
                 raise ValueError("field number 0")
-            if wire == 0:
-                _, pos = read_varint(view, pos)
-            elif wire == 1:
-                pos += 8
-            elif wire == 5:
-                pos += 4
-            elif wire == 2:
-                length, pos = read_varint(view, pos)
-                if length > end - pos:
+            if wire == 2:
+                length, start = read_varint(view, pos)
+                if length > end - start:
                     raise ValueError(f"length {length} runs past the end of the input")
-                if number == field_number:
-                    yield offset, pos, pos + length
-                    index += 1
-                pos += length
+                pos = start + length
             else:
-                raise ValueError(f"unsupported wire type {wire}")
-            if pos > end:
-                raise ValueError("field runs past the end of the input")
+                start = pos
+                pos = _skip_value(view, pos, end, number, wire)
         except ValueError as e:
-            raise DecodeError(str(e), index=index, offset=offset) from None
+            raise ValueError(str(e), offset) from None
+        yield number, wire, offset, start, pos

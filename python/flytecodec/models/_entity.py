@@ -211,7 +211,9 @@ class Field:
         def to_model(v):
             if v is None or isinstance(v, FlyteIdlEntity) or not hasattr(v, "to_flyte_idl"):
                 return v
-            return self.model_class().from_flyte_idl(v.to_flyte_idl())
+            pb = v.to_flyte_idl()
+            cls = self.model_class()
+            return cls() if pb is None else cls.from_flyte_idl(pb)  # flytekit's empty SecurityContext gives None
 
         def coerce(v):
             if v is None:
@@ -526,17 +528,21 @@ class FlyteIdlEntity:
         return pb
 
     def serialize_to_string(self) -> bytes:
+        """The serialized message: for a record of a bulk decode, exactly the bytes it was decoded from."""
         src = self._src
         if src is not None and not self.__dict__.get("_dirty"):
-            return src.SerializeToString()
-        return self.to_flyte_idl().SerializeToString()
+            raw = self.__dict__.get("_raw")
+            return src.SerializeToString() if raw is None else bytes(raw)
+        pb = self.to_flyte_idl()
+        return b"" if pb is None else pb.SerializeToString()
 
     @property
     def is_empty(self) -> bool:
         src = self._src
         if src is not None and not self.__dict__.get("_dirty"):
             return src.ByteSize() == 0
-        return self.to_flyte_idl().ByteSize() == 0
+        pb = self.to_flyte_idl()
+        return pb is None or pb.ByteSize() == 0
 
     def to_flytekit(self):
         """The equivalent flytekit model (needs flytekit installed)."""
@@ -608,7 +614,7 @@ class FlyteIdlEntity:
 
     def __reduce__(self):
         fields = self._field_map
-        state = {k: v for k, v in self.__dict__.items() if k not in fields and k != "_dirty"} or None
+        state = {k: v for k, v in self.__dict__.items() if k not in fields and k not in _PRIVATE} or None
         if self._src is not None:
             return _restore_decoded, (type(self), self.serialize_to_string()), state
         values = tuple(self.__dict__.get(f.name) for f in self._all_fields)
@@ -616,6 +622,7 @@ class FlyteIdlEntity:
 
 
 _NO_FIELDS: Dict[str, Field] = {}
+_PRIVATE = frozenset(["_dirty", "_raw"])  # bookkeeping in the instance dict that pickling leaves out
 _set_src = FlyteIdlEntity._src.__set__  # type: ignore[attr-defined]
 
 
@@ -674,9 +681,8 @@ def _yaml_like(msg, indent: int) -> str:
     lines = []
     for fdesc, value in msg.ListFields():
         if hasattr(value, "ListFields"):
-            inner = _yaml_like(value, indent + 2)
-            if inner:
-                lines.append(" " * indent + fdesc.name + ":" + os.linesep + inner)
+            if value.ListFields():  # a header for any message with a field set, even if nothing prints under it
+                lines.append(" " * indent + fdesc.name + ":" + os.linesep + _yaml_like(value, indent + 2))
             continue
         text = textwrap.shorten(str(value).strip(), width=80)
         if text:
