@@ -1,7 +1,7 @@
 """Conversions between protobuf well-known values and Python values.
 
 They follow protobuf's own ``Timestamp.ToDatetime`` / ``Duration.ToTimedelta`` exactly (nanoseconds are
-rounded toward zero to microseconds, timestamps outside 0001-01-01..9999-12-31 are refused with the same
+rounded toward zero to microseconds — a valid Timestamp's nanos are never negative —, timestamps outside 0001-01-01..9999-12-31 are refused with the same
 ``ValueError``), but skip the Python-level method dispatch of the well-known-type mixins.
 """
 
@@ -17,11 +17,6 @@ _MIN_SECONDS = -62135596800  # 0001-01-01T00:00:00Z
 _MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
 
 
-def _micros(nanos: int) -> int:
-    """Nanoseconds to microseconds, rounded toward zero as protobuf does."""
-    return nanos // 1000 if nanos >= 0 else -((-nanos) // 1000)
-
-
 def _check_timestamp(seconds: int, nanos: int) -> None:
     if not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
         raise ValueError(f"Timestamp is not valid: Seconds {seconds} must be in range [-62135596800, 253402300799].")
@@ -32,20 +27,23 @@ def _check_timestamp(seconds: int, nanos: int) -> None:
 def timestamp_aware(ts) -> _dt.datetime:
     """A ``google.protobuf.Timestamp`` as a timezone-aware UTC datetime."""
     seconds, nanos = ts.seconds, ts.nanos
-    _check_timestamp(seconds, nanos)
-    return _EPOCH_AWARE + _timedelta(seconds=seconds, microseconds=_micros(nanos))
+    if not (_MIN_SECONDS <= seconds <= _MAX_SECONDS and 0 <= nanos < 1_000_000_000):
+        _check_timestamp(seconds, nanos)
+    return _EPOCH_AWARE + _timedelta(0, seconds, nanos // 1000)
 
 
 def timestamp_naive(ts) -> _dt.datetime:
     """A ``google.protobuf.Timestamp`` as a naive datetime in UTC (what ``ToDatetime()`` returns)."""
     seconds, nanos = ts.seconds, ts.nanos
-    _check_timestamp(seconds, nanos)
-    return _EPOCH_NAIVE + _timedelta(seconds=seconds, microseconds=_micros(nanos))
+    if not (_MIN_SECONDS <= seconds <= _MAX_SECONDS and 0 <= nanos < 1_000_000_000):
+        _check_timestamp(seconds, nanos)
+    return _EPOCH_NAIVE + _timedelta(0, seconds, nanos // 1000)
 
 
 def duration(d) -> _dt.timedelta:
     """A ``google.protobuf.Duration`` as a timedelta (what ``ToTimedelta()`` returns)."""
-    return _timedelta(seconds=d.seconds, microseconds=_micros(d.nanos))
+    nanos = d.nanos
+    return _timedelta(0, d.seconds, nanos // 1000 if nanos >= 0 else -((-nanos) // 1000))
 
 
 def set_timestamp(ts, value: _dt.datetime) -> None:

@@ -37,6 +37,32 @@ def list_message_for(model: Type[FlyteIdlEntity]):
     return entry
 
 
+class RecordBytes:
+    """The bytes each record of a batch was decoded from, found lazily for a ``*List`` response.
+
+    Models refer to this (not to their batch), so a batch and its models form no reference cycle and are
+    freed as soon as they are dropped.
+    """
+
+    __slots__ = ("_raws", "_buf", "_number")
+
+    def __init__(self, raws: Optional[Sequence] = None, buf: bytes = b"", number: int = 0):
+        self._raws = raws
+        self._buf = buf
+        self._number = number
+
+    def all(self) -> Sequence:
+        raws = self._raws
+        if raws is None:  # walk the *List response for the record spans, the first time they are asked for
+            buf, number = self._buf, self._number
+            view = memoryview(buf)
+            raws = self._raws = [view[a:b] for n, _, _, a, b in _framing.top_level_fields(buf) if n == number]
+        return raws
+
+    def __getitem__(self, index: int):
+        return self.all()[index]
+
+
 class Batch(Generic[M], Sequence[M]):
     """A sequence of lazy models decoded together.
 
@@ -45,15 +71,14 @@ class Batch(Generic[M], Sequence[M]):
     bytes it was decoded from, so its ``serialize_to_string()`` gives them back exactly.
     """
 
-    __slots__ = ("model", "token", "_records", "_models", "_raws", "_source")
+    __slots__ = ("model", "token", "_records", "_models", "_bytes")
 
-    def __init__(self, model: Type[M], records: Sequence, token: str = "", raws: Optional[Sequence] = None):
+    def __init__(self, model: Type[M], records: Sequence, token: str, raw: RecordBytes):
         self.model = model
         self.token = token
         self._records = records
         self._models: List[Optional[M]] = [None] * len(records)
-        self._raws = raws
-        self._source = None  # (buffer, field number) of a *List response whose record spans are found lazily
+        self._bytes = raw
 
     def __len__(self) -> int:
         return len(self._models)
@@ -67,34 +92,41 @@ class Batch(Generic[M], Sequence[M]):
     def __getitem__(self, index):
         if isinstance(index, slice):
             positions = range(len(self._models))[index]
-            raws = self._record_bytes()
-            part = Batch(self.model, [self._records[i] for i in positions], self.token, [raws[i] for i in positions])
+            raws = self._bytes.all()
+            part = Batch(
+                self.model,
+                [self._records[i] for i in positions],
+                self.token,
+                RecordBytes([raws[i] for i in positions]),
+            )
             part._models = [self._models[i] for i in positions]
             return part
         models = self._models
         found = models[index]
         if found is None:
-            found = models[index] = self.model._wrap(self._records[index])
-            found.__dict__["_raw"] = self._record_bytes()[index]
+            if index < 0:
+                index += len(models)
+            found = models[index] = self._make(index)
         return found
 
-    def _record_bytes(self) -> Sequence:
-        raws = self._raws
-        if raws is None:
-            buf, number = self._source
-            view = memoryview(buf)
-            raws = self._raws = [view[a:b] for n, _, _, a, b in _framing.top_level_fields(buf) if n == number]
-        return raws
+    def _make(self, index: int) -> M:
+        obj = self.model._wrap(self._records[index])
+        obj.__dict__["_raw"] = (self._bytes, index)  # serialize_to_string() finds its bytes there
+        return obj
 
     def __iter__(self) -> Iterator[M]:
-        for i in range(len(self._models)):
-            yield self[i]
+        models, records, raw, cls = self._models, self._records, self._bytes, self.model
+        for i, found in enumerate(models):
+            if found is None:  # _make inlined: iteration is the hot path of a pipeline
+                found = models[i] = cls._wrap(records[i])
+                found.__dict__["_raw"] = (raw, i)
+            yield found
 
     def __repr__(self) -> str:
         return f"<Batch of {len(self)} {self.model.__name__}{f' token={self.token!r}' if self.token else ''}>"
 
     def __reduce__(self):
-        return _restore_batch, (self.model, [bytes(raw) for raw in self._record_bytes()], self.token)
+        return _restore_batch, (self.model, [bytes(raw) for raw in self._bytes.all()], self.token)
 
     def to_flyte_idl(self):
         """The ``*List`` response message with every record (and the token)."""
@@ -174,7 +206,7 @@ def _decode_sequence(model: Type[M], items: Sequence, offsets: Optional[List[int
             records.append(parse(item))
         except _PbDecodeError as e:
             raise DecodeError(_reason(e), index=i, offset=offsets[i] if offsets else 0, model=_name(model)) from None
-    return Batch(model, records, raws=items)
+    return Batch(model, records, "", RecordBytes(items))
 
 
 def _decode_list(model: Type[M], buf: bytes) -> Batch[M]:
@@ -183,9 +215,8 @@ def _decode_list(model: Type[M], buf: bytes) -> Batch[M]:
         parsed = list_class.FromString(buf)
     except _PbDecodeError as e:
         raise _locate_list_error(model, buf, e) from None
-    batch = Batch(model, getattr(parsed, field), parsed.token)
-    batch._source = (buf, list_class.DESCRIPTOR.fields_by_name[field].number)
-    return batch
+    number = list_class.DESCRIPTOR.fields_by_name[field].number
+    return Batch(model, getattr(parsed, field), parsed.token, RecordBytes(None, buf, number))
 
 
 def _locate_list_error(model, buf: bytes, error: Exception) -> DecodeError:

@@ -19,6 +19,7 @@ Properties are read-only, as flytekit's are, except where flytekit lets them be 
 from __future__ import annotations
 
 import enum as _enum
+import operator
 import os
 import sys
 import textwrap
@@ -286,9 +287,14 @@ def _make_reader(f: Field) -> Callable[[Any], Any]:
                 return [wrap(v) for v in getattr(pb, n)]
 
     elif wrap is None:
+        read = operator.attrgetter(n)
+    elif elem == "model":
+        cls = f.model_class()
 
-        def read(pb):
-            return getattr(pb, n)
+        def read(pb):  # _wrap inlined: this is the hot path of nested models
+            obj = _new(cls)
+            _set_src(obj, getattr(pb, n))
+            return obj
 
     else:
 
@@ -412,7 +418,8 @@ class _FieldProperty:
 
     It is a non-data descriptor: the first read converts the field from the source and stores the result in
     the instance ``__dict__``, so every later read is a plain attribute lookup. Assignment is guarded by
-    :meth:`FlyteIdlEntity.__setattr__`.
+    :meth:`FlyteIdlEntity.__setattr__`. Each field has its own subclass, whose ``__get__`` is replaced on first
+    use by one specialized for the field (one Python frame per first read, none after).
     """
 
     __slots__ = ("field", "name", "__dict__")
@@ -423,12 +430,56 @@ class _FieldProperty:
         self.__doc__ = doc
 
     def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        src = obj._src
-        value = None if src is None else self.field.read(src)
-        obj.__dict__[self.name] = value
-        return value
+        type(self).__get__ = _specialized_get(self.field)
+        return type(self).__get__(self, obj, owner)
+
+
+def _field_property(field: Field, doc: str) -> _FieldProperty:
+    cls = type(f"_FieldProperty_{field.name}", (_FieldProperty,), {"__slots__": ()})
+    return cls(field, doc)
+
+
+def _specialized_get(f: Field):
+    """A ``__get__`` for field ``f``, with the common conversions inlined."""
+    read = _make_reader(f)
+    f.read = read
+    name, n = f.name, f.proto
+    if f.elem == "scalar" and f.shape == "single" and f.absent == NEVER and f.convert is None:
+
+        def get(desc, obj, owner=None):
+            if obj is None:
+                return desc
+            src = obj._src
+            value = None if src is None else getattr(src, n)
+            obj.__dict__[name] = value
+            return value
+
+    elif f.elem == "model" and f.shape == "single" and f.absent == NEVER:
+        cls = f.model_class()
+
+        def get(desc, obj, owner=None):
+            if obj is None:
+                return desc
+            src = obj._src
+            if src is None:
+                value = None
+            else:
+                value = _new(cls)
+                _set_src(value, getattr(src, n))
+            obj.__dict__[name] = value
+            return value
+
+    else:
+
+        def get(desc, obj, owner=None):
+            if obj is None:
+                return desc
+            src = obj._src
+            value = None if src is None else read(src)
+            obj.__dict__[name] = value
+            return value
+
+    return get
 
 
 _new = object.__new__
@@ -467,7 +518,7 @@ class FlyteIdlEntity:
         cls._field_map = {f.name: f for f in all_fields}
         for f in all_fields:
             if f.name not in cls.__dict__:
-                setattr(cls, f.name, _FieldProperty(f, _field_doc(descriptor, f)))
+                setattr(cls, f.name, _field_property(f, _field_doc(descriptor, f)))
         if "__init__" not in cls.__dict__:
             cls.__init__ = _make_init(cls, all_fields)
         _REGISTRY.setdefault(descriptor.full_name, cls)
@@ -531,8 +582,8 @@ class FlyteIdlEntity:
         """The serialized message: for a record of a bulk decode, exactly the bytes it was decoded from."""
         src = self._src
         if src is not None and not self.__dict__.get("_dirty"):
-            raw = self.__dict__.get("_raw")
-            return src.SerializeToString() if raw is None else bytes(raw)
+            raw = self.__dict__.get("_raw")  # (RecordBytes, index) of a bulk-decoded record
+            return src.SerializeToString() if raw is None else bytes(raw[0][raw[1]])
         pb = self.to_flyte_idl()
         return b"" if pb is None else pb.SerializeToString()
 

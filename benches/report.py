@@ -1,0 +1,53 @@
+"""Turn a pytest-benchmark JSON run of benches/ into the README's table: seconds per record and ratios.
+
+    python benches/report.py .benchmarks/run.json
+
+Each group's contenders ran in the same process on the same bytes; a ratio is the contender's median time
+divided by flytecodec's (so "flytekit / ours = 8.0" means flytecodec is 8 times faster).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+
+
+def _records(bench) -> int:
+    return int(bench["extra_info"].get("records", 0)) or int(bench["params"].get("records", 0) if bench["params"] else 0)
+
+
+def main(path: str) -> None:
+    run = json.load(open(path))
+    machine = run["machine_info"]
+    groups: dict = {}
+    for bench in run["benchmarks"]:
+        groups.setdefault(bench["group"], {})[bench["name"]] = bench["stats"]["median"]
+    n = int(run.get("extra", {}).get("records", 0)) or None
+    print(f"Machine: {machine.get('cpu', {}).get('brand_raw', platform.processor())}, "
+          f"{machine.get('cpu', {}).get('count', '?')} cores, Python {machine['python_version']}; "
+          f"{run['datetime'][:10]}")
+    print()
+    print("| case | contender | median (s) | flytekit / it | upb parse / it |")
+    print("|---|---|---|---|---|")
+    for group, times in groups.items():
+        flytekit = next((t for name, t in times.items() if "flytekit" in name), None)
+        upb = next((t for name, t in times.items() if "upb" in name), None)
+        for name, t in sorted(times.items(), key=lambda kv: kv[1]):
+            contender = name.split("[")[-1].rstrip("]") if "[" in name else name.rsplit("_", 1)[-1]
+            contender = {"native": "flytecodec native", "python": "flytecodec python"}.get(contender, contender)
+            if "upb" in name:
+                contender = "raw upb (parse only)"
+            elif "flytekit" in name:
+                contender = "flytekit"
+            elif name.endswith("flytecodec"):
+                contender = "flytecodec"
+            ratio_fk = f"{flytekit / t:.1f}x" if flytekit else ""
+            ratio_upb = f"{upb / t:.2f}x" if upb else ""
+            print(f"| {group} | {contender} | {t:.4f} | {ratio_fk} | {ratio_upb} |")
+    if n:
+        print(f"\n{n} records per case.")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else ".benchmarks/run.json")
