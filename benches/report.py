@@ -13,20 +13,18 @@ import platform
 import sys
 
 
-def _records(bench) -> int:
-    return int(bench["extra_info"].get("records", 0)) or int(bench["params"].get("records", 0) if bench["params"] else 0)
-
-
 def main(path: str) -> None:
-    run = json.load(open(path))
+    with open(path) as f:
+        run = json.load(f)
     machine = run["machine_info"]
     groups: dict = {}
     for bench in run["benchmarks"]:
         groups.setdefault(bench["group"], {})[bench["name"]] = bench["stats"]["median"]
-    n = int(run.get("extra", {}).get("records", 0)) or None
-    print(f"Machine: {machine.get('cpu', {}).get('brand_raw', platform.processor())}, "
-          f"{machine.get('cpu', {}).get('count', '?')} cores, Python {machine['python_version']}; "
-          f"{run['datetime'][:10]}")
+    print(
+        f"Machine: {machine.get('cpu', {}).get('brand_raw', platform.processor())}, "
+        f"{machine.get('cpu', {}).get('count', '?')} cores, Python {machine['python_version']}; "
+        f"{run['datetime'][:10]}"
+    )
     print()
     print("| case | contender | median (s) | flytekit / it | upb parse / it |")
     print("|---|---|---|---|---|")
@@ -45,8 +43,6 @@ def main(path: str) -> None:
             ratio_fk = f"{flytekit / t:.1f}x" if flytekit else ""
             ratio_upb = f"{upb / t:.2f}x" if upb else ""
             print(f"| {group} | {contender} | {t:.4f} | {ratio_fk} | {ratio_upb} |")
-    if n:
-        print(f"\n{n} records per case.")
 
 
 if __name__ == "__main__":

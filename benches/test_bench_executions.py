@@ -6,13 +6,12 @@ into the README's table of ratios.
 
 from __future__ import annotations
 
+import flytecodec
 import pytest
+from flytecodec.models import execution, node_execution
 from flyteidl.admin import execution_pb2, node_execution_pb2
 from flytekit.models import execution as fk_execution
 from flytekit.models import node_execution as fk_node_execution
-
-import flytecodec
-from flytecodec.models import execution, node_execution
 
 BACKENDS = flytecodec.available_backends()
 
@@ -21,14 +20,14 @@ def _read_four(records):
     """closure.phase, closure.started_at, closure.duration and the id's name of every record."""
     for r in records:
         closure = r.closure
-        closure.phase, closure.started_at, closure.duration, r.id.name  # noqa: B018
+        closure.phase, closure.started_at, closure.duration, r.id.name
 
 
 def _read_four_nodes(records):
     """The node-execution version: the id's node_id stands for the name."""
     for r in records:
         closure = r.closure
-        closure.phase, closure.started_at, closure.duration, r.id.node_id  # noqa: B018
+        closure.phase, closure.started_at, closure.duration, r.id.node_id
 
 
 # -- case 1: decode a list response and read four fields of every record ------------------------------------

@@ -7,13 +7,11 @@ import enum
 import inspect
 from collections.abc import Mapping
 
+from flytecodec.models._entity import FlyteIdlEntity
 from flytekit.models.common import FlyteIdlEntity as FkEntity
 from google.protobuf.message import Message
 
-from flytecodec.models._entity import FlyteIdlEntity
-
 COUNT = {"properties": 0}
-
 
 
 def _flytekit_cannot_serialize(model) -> bool:
@@ -48,7 +46,7 @@ def _check_is_empty(ours, theirs, where: str) -> None:
 def _read(obj, name):
     try:
         return getattr(obj, name), None
-    except Exception as e:  # noqa: BLE001 - the exception itself is compared
+    except Exception as e:
         return None, e
 
 

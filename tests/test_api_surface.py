@@ -14,17 +14,61 @@ IDS = [f"{c.__module__}.{c.__qualname__}" for c, _ in PAIRS]
 def test_every_listed_class_is_paired():
     names = {c.__name__ for c, _ in PAIRS}
     for expected in [
-        "AbortMetadata", "ClusterAssignment", "Execution", "ExecutionClosure", "ExecutionMetadata", "ExecutionSpec",
-        "LiteralMapBlob", "NotificationList", "SystemMetadata", "WorkflowExecutionGetDataResponse",
-        "NodeExecutionGetDataResponse", "TaskExecutionGetDataResponse", "NodeExecution", "NodeExecutionClosure",
-        "TaskNodeMetadata", "WorkflowNodeMetadata", "DynamicWorkflowNodeMetadata", "TaskExecution",
-        "TaskExecutionClosure", "FlyteTaskExecution", "FlyteWorkflowExecution", "FlyteNodeExecution", "Identifier",
-        "WorkflowExecutionIdentifier", "NodeExecutionIdentifier", "TaskExecutionIdentifier", "ExecutionError",
-        "TaskLog", "CatalogMetadata", "CatalogArtifactTag", "Labels", "Annotations", "AuthRole",
-        "RawOutputDataConfig", "Envs", "UrlBlob", "Notification", "EmailNotification", "SlackNotification",
-        "PagerDutyNotification", "SecurityContext", "Identity", "Secret", "OAuth2Client", "OAuth2TokenRequest",
-        "ExecutionClusterLabel", "LiteralMap", "Literal", "Scalar", "Primitive", "LiteralCollection",
-        "WorkflowExecutionPhase", "NodeExecutionPhase", "TaskExecutionPhase", "ResourceType",
+        "AbortMetadata",
+        "ClusterAssignment",
+        "Execution",
+        "ExecutionClosure",
+        "ExecutionMetadata",
+        "ExecutionSpec",
+        "LiteralMapBlob",
+        "NotificationList",
+        "SystemMetadata",
+        "WorkflowExecutionGetDataResponse",
+        "NodeExecutionGetDataResponse",
+        "TaskExecutionGetDataResponse",
+        "NodeExecution",
+        "NodeExecutionClosure",
+        "TaskNodeMetadata",
+        "WorkflowNodeMetadata",
+        "DynamicWorkflowNodeMetadata",
+        "TaskExecution",
+        "TaskExecutionClosure",
+        "FlyteTaskExecution",
+        "FlyteWorkflowExecution",
+        "FlyteNodeExecution",
+        "Identifier",
+        "WorkflowExecutionIdentifier",
+        "NodeExecutionIdentifier",
+        "TaskExecutionIdentifier",
+        "ExecutionError",
+        "TaskLog",
+        "CatalogMetadata",
+        "CatalogArtifactTag",
+        "Labels",
+        "Annotations",
+        "AuthRole",
+        "RawOutputDataConfig",
+        "Envs",
+        "UrlBlob",
+        "Notification",
+        "EmailNotification",
+        "SlackNotification",
+        "PagerDutyNotification",
+        "SecurityContext",
+        "Identity",
+        "Secret",
+        "OAuth2Client",
+        "OAuth2TokenRequest",
+        "ExecutionClusterLabel",
+        "LiteralMap",
+        "Literal",
+        "Scalar",
+        "Primitive",
+        "LiteralCollection",
+        "WorkflowExecutionPhase",
+        "NodeExecutionPhase",
+        "TaskExecutionPhase",
+        "ResourceType",
     ]:
         assert expected in names, expected
 
@@ -69,8 +113,10 @@ def test_class_constants_equal(ours, theirs):
 
 
 def test_import_does_not_load_flytekit():
-    code = "import sys, flytecodec.models.execution, flytecodec.models.node_execution; " \
-           "import flytecodec.models.admin.task_execution, flytecodec.remote.executions, flytecodec; " \
-           "print(sorted(m for m in sys.modules if m.startswith('flytekit')))"
+    code = (
+        "import sys, flytecodec.models.execution, flytecodec.models.node_execution; "
+        "import flytecodec.models.admin.task_execution, flytecodec.remote.executions, flytecodec; "
+        "print(sorted(m for m in sys.modules if m.startswith('flytekit')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

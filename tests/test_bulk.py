@@ -663,7 +663,7 @@ def test_batch_iterates_lazily_and_repeatedly(batch, listing):
 )
 def test_batch_slicing(batch, listing, part):
     records = list(listing.executions)
-    batch[3].closure  # noqa: B018 - a model read before slicing
+    batch[3].closure
     sliced = batch[part]
     assert isinstance(sliced, Batch)
     assert sliced.model is Execution

@@ -5,18 +5,17 @@ from __future__ import annotations
 import datetime
 import pickle
 
+import flytecodec
 import pytest
+from flytecodec.models import execution, literals, node_execution, security
+from flytecodec.models.admin import task_execution
+from flytecodec.remote import executions as remote
 from flyteidl.admin import execution_pb2, node_execution_pb2
 from flyteidl.core import literals_pb2, security_pb2
 from flytekit.exceptions.user import FlyteAssertion as FkFlyteAssertion
 from flytekit.models import execution as fk_execution
 from flytekit.models import literals as fk_literals
 from flytekit.models import security as fk_security
-
-import flytecodec
-from flytecodec.models import execution, literals, node_execution, security
-from flytecodec.models.admin import task_execution
-from flytecodec.remote import executions as remote
 
 
 def _closure_with_inline_outputs():
@@ -62,7 +61,7 @@ def test_every_proto_field_is_a_property_and_a_keyword_argument():
 def test_empty_security_context_answers_is_empty():
     theirs = fk_security.SecurityContext()
     with pytest.raises(AttributeError):
-        theirs.is_empty  # noqa: B018
+        theirs.is_empty
     ours = security.SecurityContext()
     assert ours.to_flyte_idl() is None  # as flytekit's
     assert ours.is_empty and ours.serialize_to_string() == b""
@@ -80,13 +79,14 @@ def test_scalar_holding_an_error_serializes():
 
 def test_oauth2_token_request_default_type_serializes():
     client = security.OAuth2Client("id", security_pb2.Secret(group="g"))
+    theirs_client = fk_security.OAuth2Client("id", security_pb2.Secret(group="g"))
     with pytest.raises(TypeError):
-        fk_security.OAuth2TokenRequest("t", fk_security.OAuth2Client("id", security_pb2.Secret(group="g"))).to_flyte_idl()
+        fk_security.OAuth2TokenRequest("t", theirs_client).to_flyte_idl()
     assert security.OAuth2TokenRequest("t", client).to_flyte_idl().type == 0
 
 
 def test_from_flyte_idl_checks_the_message_type():
-    with pytest.raises(TypeError, match="flyteidl.admin.Execution"):
+    with pytest.raises(TypeError, match=r"flyteidl\.admin\.Execution"):
         execution.Execution.from_flyte_idl(execution_pb2.ExecutionClosure())
 
 
@@ -133,9 +133,9 @@ def test_flyte_assertion_is_flytekits_when_flytekit_is_loaded():
     pb.closure.phase = 1  # RUNNING
     running = remote.FlyteTaskExecution.from_flyte_idl(pb)
     with pytest.raises(FkFlyteAssertion):
-        running.error  # noqa: B018
+        running.error
     with pytest.raises(flytecodec.FlyteAssertion):
-        running.outputs  # noqa: B018
+        running.outputs
 
 
 def test_remote_outputs_come_from_a_get_data_response():

@@ -12,10 +12,9 @@ import pickle
 
 import pytest
 from _oracle import assert_same
+from flytecodec.models._entity import FlyteIdlEntity
 from flytekit.models.common import FlyteIdlEntity as FkEntity
 from test_models_vs_flytekit import KINDS, _records, for_flytekit
-
-from flytecodec.models._entity import FlyteIdlEntity
 
 N = 300
 

@@ -315,7 +315,7 @@ def test_delimited_garbage_record_in_a_long_stream(backend):
 @pytest.mark.parametrize("cut_in", [0, 1, 2])
 def test_truncated_delimited_stream(backend, cut_in):
     good, offsets = _delimited_prefix()
-    ends = offsets[1:] + [len(good)]
+    ends = [*offsets[1:], len(good)]
     for cut in range(offsets[cut_in] + 1, ends[cut_in]):
         with pytest.raises(DecodeError) as info:
             decode(Execution, good[:cut], framing="delimited")
@@ -556,7 +556,7 @@ def _errors() -> list:
 
 
 def test_decode_error_pickles(backend):
-    for error in _errors() + [DecodeError("custom reason", index=5, offset=99, model="flyteidl.admin.Execution")]:
+    for error in [*_errors(), DecodeError("custom reason", index=5, offset=99, model="flyteidl.admin.Execution")]:
         again = pickle.loads(pickle.dumps(error))
         assert type(again) is DecodeError
         assert (again.index, again.offset) == (error.index, error.offset)

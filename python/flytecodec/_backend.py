@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator, List
+from collections.abc import Iterator
 
 BACKENDS = ("native", "python")
 _active: str = ""
@@ -23,7 +23,7 @@ def _native_decoder():
     return getattr(_native, "decode_batch", None)
 
 
-def available_backends() -> List[str]:
+def available_backends() -> list[str]:
     """The backends that can run here, preferred first."""
     return [b for b in BACKENDS if b == "python" or _native_decoder() is not None]
 

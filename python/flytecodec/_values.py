@@ -1,8 +1,8 @@
 """Conversions between protobuf well-known values and Python values.
 
-They follow protobuf's own ``Timestamp.ToDatetime`` / ``Duration.ToTimedelta`` exactly (nanoseconds are
-rounded toward zero to microseconds — a valid Timestamp's nanos are never negative —, timestamps outside 0001-01-01..9999-12-31 are refused with the same
-``ValueError``), but skip the Python-level method dispatch of the well-known-type mixins.
+They follow protobuf's own ``Timestamp.ToDatetime`` / ``Duration.ToTimedelta`` exactly: nanoseconds are
+rounded toward zero to microseconds, and timestamps outside 0001-01-01..9999-12-31 are refused with the
+same ``ValueError``; but they skip the Python-level method dispatch of the well-known-type mixins.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Generic, Iterator, List, Optional, Sequence, Type, TypeVar, overload
+from collections.abc import Iterator, Sequence
+from typing import Generic, TypeVar, overload
 
 from google.protobuf.message import DecodeError as _PbDecodeError
 
@@ -28,7 +29,7 @@ def _list_messages():
 _LISTS = _list_messages()
 
 
-def list_message_for(model: Type[FlyteIdlEntity]):
+def list_message_for(model: type[FlyteIdlEntity]):
     """``(list message class, repeated field name)`` of the ``*List`` response holding ``model`` records."""
     entry = _LISTS.get(model._pb_class.DESCRIPTOR.full_name)
     if entry is None:
@@ -44,9 +45,9 @@ class RecordBytes:
     freed as soon as they are dropped.
     """
 
-    __slots__ = ("_raws", "_buf", "_number")
+    __slots__ = ("_buf", "_number", "_raws")
 
-    def __init__(self, raws: Optional[Sequence] = None, buf: bytes = b"", number: int = 0):
+    def __init__(self, raws: Sequence | None = None, buf: bytes = b"", number: int = 0):
         self._raws = raws
         self._buf = buf
         self._number = number
@@ -71,13 +72,13 @@ class Batch(Generic[M], Sequence[M]):
     bytes it was decoded from, so its ``serialize_to_string()`` gives them back exactly.
     """
 
-    __slots__ = ("model", "token", "_records", "_models", "_bytes")
+    __slots__ = ("_bytes", "_models", "_records", "model", "token")
 
-    def __init__(self, model: Type[M], records: Sequence, token: str, raw: RecordBytes):
+    def __init__(self, model: type[M], records: Sequence, token: str, raw: RecordBytes):
         self.model = model
         self.token = token
         self._records = records
-        self._models: List[Optional[M]] = [None] * len(records)
+        self._models: list[M | None] = [None] * len(records)
         self._bytes = raw
 
     def __len__(self) -> int:
@@ -87,7 +88,7 @@ class Batch(Generic[M], Sequence[M]):
     def __getitem__(self, index: int) -> M: ...
 
     @overload
-    def __getitem__(self, index: slice) -> "Batch[M]": ...
+    def __getitem__(self, index: slice) -> Batch[M]: ...
 
     def __getitem__(self, index):
         if isinstance(index, slice):
@@ -145,7 +146,7 @@ def _restore_batch(model, items, token):
     return batch
 
 
-def decode(model: Type[M], data, *, framing: Optional[str] = None) -> Batch[M]:
+def decode(model: type[M], data, *, framing: str | None = None) -> Batch[M]:
     """Decode ``data`` into a :class:`Batch` of ``model`` instances.
 
     :param model: any model class, e.g. ``Execution`` or ``ExecutionClosure`` (for a column of flyteadmin's
@@ -198,7 +199,7 @@ def decode(model: Type[M], data, *, framing: Optional[str] = None) -> Batch[M]:
     return _decode_sequence(model, [buf])
 
 
-def _decode_sequence(model: Type[M], items: Sequence, offsets: Optional[List[int]] = None) -> Batch[M]:
+def _decode_sequence(model: type[M], items: Sequence, offsets: list[int] | None = None) -> Batch[M]:
     parse = model._pb_class.FromString
     records = []
     for i, item in enumerate(items):
@@ -209,7 +210,7 @@ def _decode_sequence(model: Type[M], items: Sequence, offsets: Optional[List[int
     return Batch(model, records, "", RecordBytes(items))
 
 
-def _decode_list(model: Type[M], buf: bytes) -> Batch[M]:
+def _decode_list(model: type[M], buf: bytes) -> Batch[M]:
     list_class, field = list_message_for(model)
     try:
         parsed = list_class.FromString(buf)
@@ -267,7 +268,7 @@ def _name(model) -> str:
 def _kind_decoder(model_path: str, doc: str):
     module_name, class_name = model_path.rsplit(".", 1)
 
-    def decode_kind(data, *, framing: Optional[str] = None, model: Optional[type] = None) -> Batch:
+    def decode_kind(data, *, framing: str | None = None, model: type | None = None) -> Batch:
         import importlib
 
         base = getattr(importlib.import_module(module_name), class_name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 
 class DecodeError(ValueError):
@@ -13,7 +12,7 @@ class DecodeError(ValueError):
     ``offset`` the byte offset in the input where that message (or the broken framing) starts.
     """
 
-    def __init__(self, reason: str, *, index: int = 0, offset: int = 0, model: Optional[str] = None):
+    def __init__(self, reason: str, *, index: int = 0, offset: int = 0, model: str | None = None):
         self.reason = reason
         self.index = index
         self.offset = offset

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Mapping
-from typing import Iterator, List, Tuple, Union
+from collections.abc import Iterator, Mapping
+from typing import Union
 
 from flytecodec.exceptions import DecodeError
 
@@ -17,7 +17,7 @@ FRAMINGS = ("list", "delimited", "message", "sequence")
 BytesLike = Union[bytes, bytearray, memoryview, mmap.mmap]
 
 
-def read_varint(buf: memoryview, pos: int) -> Tuple[int, int]:
+def read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
     """The varint at ``pos`` and the position after it; ``ValueError`` if truncated or longer than 10 bytes."""
     result = shift = 0
     end = len(buf)
@@ -66,7 +66,7 @@ def is_sequence_input(data) -> bool:
     return hasattr(data, "__len__") and hasattr(data, "__getitem__")
 
 
-def sequence_items(data, model: str) -> List[bytes]:
+def sequence_items(data, model: str) -> list[bytes]:
     """Each item of a sequence input as bytes; a non-bytes item is a DecodeError naming its index."""
     items = []
     for i, item in enumerate(data):
@@ -79,7 +79,7 @@ def sequence_items(data, model: str) -> List[bytes]:
     return items
 
 
-def split_delimited(buf: bytes, model: str) -> List[Tuple[int, int]]:
+def split_delimited(buf: bytes, model: str) -> list[tuple[int, int]]:
     """``(start, end)`` of each message of a varint-length-delimited stream."""
     view = memoryview(buf)
     spans = []
@@ -136,7 +136,7 @@ def _skip_value(view: memoryview, pos: int, end: int, number: int, wire: int, de
     return pos
 
 
-def top_level_fields(buf: bytes) -> Iterator[Tuple[int, int, int, int, int]]:
+def top_level_fields(buf: bytes) -> Iterator[tuple[int, int, int, int, int]]:
     """``(field number, wire type, tag offset, value start, value end)`` of each top-level field of a message.
 
     For a length-delimited field the value span excludes the length prefix. A break in the wire format is a

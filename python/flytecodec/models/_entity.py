@@ -24,7 +24,7 @@ import os
 import sys
 import textwrap
 import types
-from typing import Any, Callable, ClassVar, Dict, Optional, Tuple
+from typing import Any, Callable, ClassVar
 
 from google.protobuf import message_factory as _message_factory
 
@@ -41,7 +41,7 @@ FALSY = "falsy"  # None when the value is falsy (empty string, 0, empty list, ab
 NEVER = "never"  # always a value: the field's default when unset
 EMPTY = "empty"  # None when the message is not set or serializes to nothing
 
-_REGISTRY: Dict[str, type] = {}  # proto full name -> the model class that represents it
+_REGISTRY: dict[str, type] = {}  # proto full name -> the model class that represents it
 _WELL_KNOWN_RAW = frozenset(
     ["google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue", "google.protobuf.Any"]
 )
@@ -82,38 +82,38 @@ class Field:
     """
 
     __slots__ = (
-        "proto",
-        "name",
-        "init",
         "absent",
-        "model",
-        "kind",
-        "convert",
-        "unconvert",
-        "none",
         "accept",
-        "settable",
-        "fdesc",
-        "shape",
-        "elem",
-        "read",
-        "write",
         "coerce",
+        "convert",
+        "elem",
+        "fdesc",
+        "init",
+        "kind",
+        "model",
+        "name",
+        "none",
+        "proto",
+        "read",
+        "settable",
+        "shape",
+        "unconvert",
+        "write",
     )
 
     def __init__(
         self,
         proto: str,
         *,
-        name: Optional[str] = None,
+        name: str | None = None,
         init: Any = _NOT_A_PARAM,
-        absent: Optional[str] = None,
+        absent: str | None = None,
         model: Any = None,
-        kind: Optional[str] = None,
-        convert: Optional[Callable[[Any], Any]] = None,
-        unconvert: Optional[Callable[[Any], Any]] = None,
-        none: Optional[Callable[[], Any]] = None,
-        accept: Optional[Callable[[Any], Any]] = None,
+        kind: str | None = None,
+        convert: Callable[[Any], Any] | None = None,
+        unconvert: Callable[[Any], Any] | None = None,
+        none: Callable[[], Any] | None = None,
+        accept: Callable[[Any], Any] | None = None,
         settable: bool = False,
     ):
         self.proto = proto
@@ -422,9 +422,9 @@ class _FieldProperty:
     use by one specialized for the field (one Python frame per first read, none after).
     """
 
-    __slots__ = ("field", "name", "__dict__")
+    __slots__ = ("__dict__", "field", "name")
 
-    def __init__(self, field: Field, doc: Optional[str]):
+    def __init__(self, field: Field, doc: str | None):
         self.field = field
         self.name = field.name
         self.__doc__ = doc
@@ -492,14 +492,14 @@ class FlyteIdlEntity:
     package's models and with anything else that has ``to_flyte_idl`` (flytekit's models included).
     """
 
-    __slots__ = ("_src", "__dict__", "__weakref__")
+    __slots__ = ("__dict__", "__weakref__", "_src")
 
     _pb_class: ClassVar[type]
-    _fields: ClassVar[Tuple[Field, ...]] = ()
-    _all_fields: ClassVar[Tuple[Field, ...]]
-    _field_map: ClassVar[Dict[str, Field]]
+    _fields: ClassVar[tuple[Field, ...]] = ()
+    _all_fields: ClassVar[tuple[Field, ...]]
+    _field_map: ClassVar[dict[str, Field]]
 
-    def __init_subclass__(cls, proto: Optional[type] = None, **kwargs):
+    def __init_subclass__(cls, proto: type | None = None, **kwargs):
         super().__init_subclass__(**kwargs)
         if proto is None:
             return
@@ -549,7 +549,7 @@ class FlyteIdlEntity:
         return cls._wrap(copy)
 
     @classmethod
-    def from_bytes(cls, data) -> "FlyteIdlEntity":
+    def from_bytes(cls, data) -> FlyteIdlEntity:
         """Decode one serialized message (bytes-like) into a lazy model; see :func:`flytecodec.decode`."""
         from flytecodec.bulk import decode
 
@@ -672,7 +672,7 @@ class FlyteIdlEntity:
         return _restore_constructed, (type(self), values), state
 
 
-_NO_FIELDS: Dict[str, Field] = {}
+_NO_FIELDS: dict[str, Field] = {}
 _PRIVATE = frozenset(["_dirty", "_raw"])  # bookkeeping in the instance dict that pickling leaves out
 _set_src = FlyteIdlEntity._src.__set__  # type: ignore[attr-defined]
 
@@ -684,8 +684,9 @@ def _same_message(a, b) -> bool:
 
 
 def _restore_decoded(cls, data):
-    pb = cls._pb_class.FromString(data)
-    return cls._wrap(pb)
+    obj = cls._wrap(cls._pb_class.FromString(data))
+    obj.__dict__["_raw"] = ((data,), 0)  # serialize_to_string() gives back the pickled bytes exactly
+    return obj
 
 
 def _restore_constructed(cls, values):
@@ -713,7 +714,7 @@ def _make_init(cls, fields):
         else:
             namespace[f"_d{i}"] = f.init
             positional.append(f"{f.name}=_d{i}")
-    params = ", ".join(positional + (["*"] + keyword if keyword else []))
+    params = ", ".join(positional + (["*", *keyword] if keyword else []))
     args = ", ".join(f.name for f in fields)
     source = f"def __init__(self, {params}):\n    _init_values(self, ({args}{',' if len(fields) == 1 else ''}))\n"
     exec(source, namespace)

@@ -2,7 +2,8 @@
 
 from flytecodec.models import common, event, execution, literals, matchable_resource, node_execution, security
 from flytecodec.models.admin import task_execution
-from flytecodec.models.core import catalog, execution as core_execution, identifier
+from flytecodec.models.core import catalog, identifier
+from flytecodec.models.core import execution as core_execution
 
 __all__ = [
     "catalog",

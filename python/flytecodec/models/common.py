@@ -7,18 +7,18 @@ from flyteidl.admin import common_pb2
 from flytecodec.models._entity import REQUIRED, Field, FlyteIdlEntity
 
 __all__ = [
-    "FlyteIdlEntity",
-    "NamedEntityIdentifier",
-    "EmailNotification",
-    "SlackNotification",
-    "PagerDutyNotification",
-    "Notification",
-    "Labels",
     "Annotations",
-    "UrlBlob",
     "AuthRole",
-    "RawOutputDataConfig",
+    "EmailNotification",
     "Envs",
+    "FlyteIdlEntity",
+    "Labels",
+    "NamedEntityIdentifier",
+    "Notification",
+    "PagerDutyNotification",
+    "RawOutputDataConfig",
+    "SlackNotification",
+    "UrlBlob",
 ]
 
 

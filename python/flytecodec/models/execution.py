@@ -114,7 +114,9 @@ class NotificationList(FlyteIdlEntity, proto=execution_pb2.NotificationList):
 
 def _data_fields():
     """The fields the three ``*GetDataResponse`` messages share (each class needs its own Field objects)."""
-    return tuple(Field(name, init=REQUIRED, absent="never") for name in ("inputs", "outputs", "full_inputs", "full_outputs"))
+    return tuple(
+        Field(name, init=REQUIRED, absent="never") for name in ("inputs", "outputs", "full_inputs", "full_outputs")
+    )
 
 
 class WorkflowExecutionGetDataResponse(FlyteIdlEntity, proto=execution_pb2.WorkflowExecutionGetDataResponse):
@@ -132,4 +134,4 @@ class TaskExecutionGetDataResponse(FlyteIdlEntity, proto=task_execution_pb2.Task
 class NodeExecutionGetDataResponse(FlyteIdlEntity, proto=node_execution_pb2.NodeExecutionGetDataResponse):
     """``flyteidl.admin.NodeExecutionGetDataResponse``, with the ``dynamic_workflow`` of a dynamic node."""
 
-    _fields = _data_fields() + (Field("dynamic_workflow", init=None),)
+    _fields = (*_data_fields(), Field("dynamic_workflow", init=None))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import typing
-
 from flyteidl.admin import node_execution_pb2
 
 from flytecodec.models._entity import REQUIRED, Field, FlyteIdlEntity
@@ -50,7 +48,7 @@ class NodeExecutionClosure(FlyteIdlEntity, proto=node_execution_pb2.NodeExecutio
     )
 
     @property
-    def target_metadata(self) -> typing.Union[WorkflowNodeMetadata, TaskNodeMetadata, None]:
+    def target_metadata(self) -> WorkflowNodeMetadata | TaskNodeMetadata | None:
         return self.workflow_node_metadata or self.task_node_metadata
 
 

@@ -8,9 +8,6 @@ outputs are filled from a ``*GetDataResponse`` with :meth:`RemoteExecutionBase.s
 
 from __future__ import annotations
 
-import typing
-from typing import Dict, List, Optional, Union
-
 from flytecodec.exceptions import flyte_assertion
 from flytecodec.models import execution as execution_models
 from flytecodec.models import node_execution as node_execution_models
@@ -22,8 +19,8 @@ from flytecodec.models.literals import LiteralMap
 class RemoteExecutionBase:
     """What the three remote executions share: inputs, outputs and their guards."""
 
-    _inputs: Optional[LiteralMap] = None
-    _outputs: Optional[LiteralMap] = None
+    _inputs: LiteralMap | None = None
+    _outputs: LiteralMap | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -31,11 +28,11 @@ class RemoteExecutionBase:
         self._outputs = None
 
     @property
-    def inputs(self) -> Optional[LiteralMap]:
+    def inputs(self) -> LiteralMap | None:
         return self._inputs
 
     @property
-    def error(self) -> Optional[core_execution_models.ExecutionError]:
+    def error(self) -> core_execution_models.ExecutionError | None:
         raise NotImplementedError
 
     @property
@@ -43,7 +40,7 @@ class RemoteExecutionBase:
         raise NotImplementedError
 
     @property
-    def outputs(self) -> Optional[LiteralMap]:
+    def outputs(self) -> LiteralMap | None:
         """The outputs; raises ``FlyteAssertion`` while the execution runs or if it failed."""
         if not self.is_done:
             raise flyte_assertion("Please wait until the execution has completed before requesting the outputs.")
@@ -83,7 +80,7 @@ class FlyteTaskExecution(RemoteExecutionBase, admin_task_execution_models.TaskEx
         }
 
     @property
-    def error(self) -> Optional[core_execution_models.ExecutionError]:
+    def error(self) -> core_execution_models.ExecutionError | None:
         """The error, or None if the task ended without one; raises ``FlyteAssertion`` while it runs."""
         if not self.is_done:
             raise flyte_assertion(
@@ -92,7 +89,7 @@ class FlyteTaskExecution(RemoteExecutionBase, admin_task_execution_models.TaskEx
         return self.closure.error
 
     @classmethod
-    def promote_from_model(cls, base_model: admin_task_execution_models.TaskExecution) -> "FlyteTaskExecution":
+    def promote_from_model(cls, base_model: admin_task_execution_models.TaskExecution) -> FlyteTaskExecution:
         return cls(
             closure=base_model.closure, id=base_model.id, input_uri=base_model.input_uri, is_parent=base_model.is_parent
         )
@@ -106,7 +103,7 @@ class FlyteWorkflowExecution(RemoteExecutionBase, execution_models.Execution):
     _remote = None
     _type_hints = None
 
-    def __init__(self, type_hints: Optional[Dict[str, typing.Type]] = None, remote=None, *args, **kwargs):
+    def __init__(self, type_hints: dict[str, type] | None = None, remote=None, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._node_executions = None
         self._flyte_workflow = None
@@ -118,19 +115,19 @@ class FlyteWorkflowExecution(RemoteExecutionBase, execution_models.Execution):
         return self._flyte_workflow
 
     @property
-    def node_executions(self) -> Dict[str, "FlyteNodeExecution"]:
+    def node_executions(self) -> dict[str, FlyteNodeExecution]:
         """The node executions of this workflow execution, by node id."""
         return self._node_executions or {}
 
     @property
-    def error(self) -> Optional[core_execution_models.ExecutionError]:
+    def error(self) -> core_execution_models.ExecutionError | None:
         """The error, or None if the execution ended without one; raises ``FlyteAssertion`` while it runs."""
         if not self.is_done:
             raise flyte_assertion("Please wait until a workflow has completed before checking for an error.")
         return self.closure.error
 
     @property
-    def execution_url(self) -> Optional[str]:
+    def execution_url(self) -> str | None:
         if self._remote is None:
             return None
         return self._remote.generate_console_url(self)
@@ -155,17 +152,19 @@ class FlyteWorkflowExecution(RemoteExecutionBase, execution_models.Execution):
         cls,
         base_model: execution_models.Execution,
         remote=None,
-        type_hints: Optional[Dict[str, typing.Type]] = None,
-    ) -> "FlyteWorkflowExecution":
-        return cls(remote=remote, type_hints=type_hints, closure=base_model.closure, id=base_model.id, spec=base_model.spec)
+        type_hints: dict[str, type] | None = None,
+    ) -> FlyteWorkflowExecution:
+        return cls(
+            remote=remote, type_hints=type_hints, closure=base_model.closure, id=base_model.id, spec=base_model.spec
+        )
 
-    def sync(self, sync_nodes: bool = False) -> "FlyteWorkflowExecution":
+    def sync(self, sync_nodes: bool = False) -> FlyteWorkflowExecution:
         """Refresh from the remote this execution came from (there is none without flytekit's FlyteRemote)."""
         if self._remote is None:
             raise flyte_assertion("Cannot sync without a remote")
         return self._remote.sync_execution(self, sync_nodes=sync_nodes)
 
-    def wait(self, timeout=None, poll_interval=None, sync_nodes: bool = True) -> "FlyteWorkflowExecution":
+    def wait(self, timeout=None, poll_interval=None, sync_nodes: bool = True) -> FlyteWorkflowExecution:
         """Block until the execution completes, through its remote."""
         if self._remote is None:
             raise flyte_assertion("Cannot wait without a remote")
@@ -202,26 +201,26 @@ class FlyteNodeExecution(RemoteExecutionBase, node_execution_models.NodeExecutio
         self._flyte_node = None
 
     @property
-    def task_executions(self) -> List[FlyteTaskExecution]:
+    def task_executions(self) -> list[FlyteTaskExecution]:
         return self._task_executions or []
 
     @property
-    def workflow_executions(self) -> List[FlyteWorkflowExecution]:
+    def workflow_executions(self) -> list[FlyteWorkflowExecution]:
         return self.__dict__.setdefault("_workflow_executions", [])
 
     @property
-    def subworkflow_node_executions(self) -> Dict[str, "FlyteNodeExecution"]:
+    def subworkflow_node_executions(self) -> dict[str, FlyteNodeExecution]:
         """The node executions under this one when it is a (static or dynamic) subworkflow node."""
         if self._underlying_node_executions is None:
             return {}
         return {n.id.node_id: n for n in self._underlying_node_executions}
 
     @property
-    def executions(self) -> List[Union[FlyteTaskExecution, FlyteWorkflowExecution]]:
+    def executions(self) -> list[FlyteTaskExecution | FlyteWorkflowExecution]:
         return self.task_executions or self._underlying_node_executions or []
 
     @property
-    def error(self) -> Optional[core_execution_models.ExecutionError]:
+    def error(self) -> core_execution_models.ExecutionError | None:
         """The error, or None if the node ended without one; raises ``FlyteAssertion`` while it runs."""
         if not self.is_done:
             raise flyte_assertion(
@@ -241,8 +240,10 @@ class FlyteNodeExecution(RemoteExecutionBase, node_execution_models.NodeExecutio
         }
 
     @classmethod
-    def promote_from_model(cls, base_model: node_execution_models.NodeExecution) -> "FlyteNodeExecution":
-        return cls(closure=base_model.closure, id=base_model.id, input_uri=base_model.input_uri, metadata=base_model.metadata)
+    def promote_from_model(cls, base_model: node_execution_models.NodeExecution) -> FlyteNodeExecution:
+        return cls(
+            closure=base_model.closure, id=base_model.id, input_uri=base_model.input_uri, metadata=base_model.metadata
+        )
 
     @property
     def interface(self):

@@ -613,10 +613,7 @@ class _Gen:
     def literal_map(self, names: Sequence[str], outputs: bool) -> literals_pb2.LiteralMap:
         """1–4 literals; the first one's type comes from the rotation so every type appears."""
         size = self.pick(_MAP_SIZES)
-        if outputs and self.chance(0.7):
-            keys = [f"o{i}" for i in range(size)]
-        else:
-            keys = self.rng.sample(names, size)
+        keys = [f"o{i}" for i in range(size)] if outputs and self.chance(0.7) else self.rng.sample(names, size)
         literals = {}
         for i, key in enumerate(keys):
             py_type = self.cycle("literal", _LITERAL_TYPES.values) if i == 0 else self.pick(_LITERAL_TYPES)
