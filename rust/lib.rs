@@ -1,11 +1,24 @@
 //! `flytecodec._native`: the Rust core of flytecodec. This file is module glue only; each concern
-//! lives in its own module.
+//! lives in its own module: `messages` (the schema table), `wire` (validation as upb does it), `decode`
+//! (framing and batch validation across threads), `records` (lazy field reading), `values` (Python
+//! values), `errors` (DecodeError).
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod decode;
+pub mod errors;
 pub mod generated;
+pub mod messages;
+pub mod records;
 pub mod schema;
+pub mod values;
+pub mod wire;
 
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use decode::{default_threads, frame, validate_all, Checked, DecodeFailure, Framing, Span};
+use records::{NativeField, NativeRecord, RecordList};
 
 /// Hex digest (64-bit FNV-1a) of the flyteidl FileDescriptorSet this extension was built from.
 #[pyfunction]
@@ -13,10 +26,117 @@ fn schema_digest() -> String {
     schema::digest_hex()
 }
 
+/// Split and validate `data` as records of `message` (a proto full name) without holding the GIL.
+///
+/// `data` is bytes for the `list`, `delimited` and `message` framings, or a list of bytes for
+/// `sequence`. Returns the records and the page token (`""` unless `list`). Bad input raises
+/// `flytecodec.DecodeError` with the same index and offset as the python backend.
+#[pyfunction]
+#[pyo3(signature = (message, data, framing, list_records = 1, list_token = 2, threads = None))]
+fn decode_records(
+    py: Python<'_>,
+    message: &str,
+    data: &Bound<'_, PyAny>,
+    framing: &str,
+    list_records: u32,
+    list_token: u32,
+    threads: Option<usize>,
+) -> PyResult<(RecordList, String)> {
+    let s = messages::schema();
+    let index = s
+        .find(message)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown message {message}")))?;
+    let threads = threads.unwrap_or_else(default_threads);
+    if framing == "sequence" {
+        let items = data.cast::<PyList>()?;
+        let buffers: Vec<Bound<'_, PyBytes>> = items
+            .iter()
+            .map(|item| item.cast_into::<PyBytes>().map_err(PyErr::from))
+            .collect::<PyResult<_>>()?;
+        let slices: Vec<&[u8]> = buffers.iter().map(|b| b.as_bytes()).collect();
+        let spans: Vec<Span> = slices
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Span {
+                buffer: i,
+                start: 0,
+                end: b.len(),
+                offset: 0,
+            })
+            .collect();
+        let checked = py.detach(|| validate_all(s, index, &slices, &spans, threads));
+        if let Checked::Invalid { index: i, error } = checked {
+            let failure = DecodeFailure {
+                index: i,
+                offset: 0,
+                reason: error.reason.to_string(),
+            };
+            return Err(errors::decode_error(py, message, &failure));
+        }
+        let owned = buffers.into_iter().map(Bound::unbind).collect();
+        return Ok((RecordList::new(owned, spans), String::new()));
+    }
+    let framing = match framing {
+        "list" => Framing::List {
+            records: list_records,
+            token: list_token,
+        },
+        "delimited" => Framing::Delimited,
+        "message" => Framing::Message,
+        other => return Err(PyValueError::new_err(format!("unknown framing {other:?}"))),
+    };
+    let buffer = data
+        .cast::<PyBytes>()
+        .map_err(|_| PyTypeError::new_err("decode_records needs bytes for this framing"))?;
+    let bytes = buffer.as_bytes();
+    let (framed, checked) = py.detach(|| {
+        let framed = frame(bytes, framing);
+        let checked = validate_all(s, index, &[bytes], &framed.spans, threads);
+        (framed, checked)
+    });
+    if let Some(failure) = first_failure(framing, &framed, checked) {
+        return Err(errors::decode_error(py, message, &failure));
+    }
+    let records = RecordList::new(vec![buffer.clone().unbind()], framed.spans);
+    Ok((records, framed.token))
+}
+
+/// Which failure the python backend reports first for this framing (see `decode`'s module docs).
+fn first_failure(
+    framing: Framing,
+    framed: &decode::Framed,
+    checked: Checked,
+) -> Option<DecodeFailure> {
+    let record_failure = match checked {
+        Checked::Invalid { index, error } => Some(DecodeFailure {
+            index,
+            offset: framed.spans[index].offset,
+            reason: error.reason.to_string(),
+        }),
+        Checked::Valid { deepest } => {
+            // a record is one level below its *List message: too deep there, though valid alone
+            let too_deep = matches!(framing, Framing::List { .. }) && deepest >= wire::MAX_DEPTH;
+            (too_deep && framed.failure.is_none()).then(|| DecodeFailure {
+                index: framed.spans.len(),
+                offset: 0,
+                reason: "nesting exceeds the maximum depth inside the list".into(),
+            })
+        }
+    };
+    match framing {
+        Framing::Delimited => framed.failure.clone().or(record_failure),
+        _ => record_failure.or_else(|| framed.failure.clone()),
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("flyteidl_version", schema::FLYTEIDL_VERSION)?;
     m.add_function(wrap_pyfunction!(schema_digest, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_records, m)?)?;
+    m.add_class::<NativeField>()?;
+    m.add_class::<NativeRecord>()?;
+    m.add_class::<RecordList>()?;
     Ok(())
 }

@@ -20,7 +20,7 @@ def _native_decoder():
         from flytecodec import _native
     except ImportError:
         return None
-    return getattr(_native, "decode_batch", None)
+    return getattr(_native, "decode_records", None)
 
 
 def available_backends() -> list[str]:

@@ -166,10 +166,8 @@ def decode(model: type[M], data, *, framing: str | None = None) -> Batch[M]:
         if framing not in (None, "sequence"):
             raise ValueError(f"a sequence of messages is framed one message per item; framing={framing!r} is wrong")
         items = _framing.sequence_items(data, _name(model))
-        if active == "native":  # pragma: no cover - the native decoder lands with the native backend
-            from flytecodec import _native
-
-            return _native.decode_batch(model, items, "sequence")
+        if active == "native":
+            return _decode_native(model, items, "sequence")
         return _decode_sequence(model, items)
     if not _framing.is_bytes_input(data):
         raise TypeError(
@@ -185,10 +183,8 @@ def decode(model: type[M], data, *, framing: str | None = None) -> Batch[M]:
     if framing == "list":
         list_message_for(model)
     buf = _framing.as_bytes(data)
-    if active == "native":  # pragma: no cover - the native decoder lands with the native backend
-        from flytecodec import _native
-
-        return _native.decode_batch(model, buf, framing)
+    if active == "native":
+        return _decode_native(model, buf, framing)
     if framing == "list":
         return _decode_list(model, buf)
     if framing == "delimited":
@@ -197,6 +193,35 @@ def decode(model: type[M], data, *, framing: str | None = None) -> Batch[M]:
         prefix_offsets = [0] + [end for _, end in spans[:-1]]
         return _decode_sequence(model, [view[a:b] for a, b in spans], prefix_offsets)
     return _decode_sequence(model, [buf])
+
+
+class NativeRecordBytes:
+    """``RecordBytes`` for a native batch: the record list knows each record's bytes."""
+
+    __slots__ = ("_records",)
+
+    def __init__(self, records):
+        self._records = records
+
+    def __getitem__(self, index: int):
+        return self._records.raw(index)
+
+    def all(self) -> Sequence:
+        return [self._records.raw(i) for i in range(len(self._records))]
+
+
+def _decode_native(model: type[M], data, framing: str) -> Batch[M]:
+    """Split and validate in Rust, without the GIL and across cores; models read their fields from Rust."""
+    from flytecodec import _native
+
+    name = _name(model)
+    if framing == "list":
+        list_class, field = list_message_for(model)
+        fields = list_class.DESCRIPTOR.fields_by_name
+        records, token = _native.decode_records(name, data, framing, fields[field].number, fields["token"].number)
+    else:
+        records, token = _native.decode_records(name, data, framing)
+    return Batch(model, records, token, NativeRecordBytes(records))
 
 
 def _decode_sequence(model: type[M], items: Sequence, offsets: list[int] | None = None) -> Batch[M]:
@@ -229,31 +254,25 @@ def _locate_list_error(model, buf: bytes, error: Exception) -> DecodeError:
     count = 0
     try:
         for n, wire, offset, start, end in _framing.top_level_fields(buf):
-            if n == number:
-                if wire != 2:
-                    return DecodeError(f"record has wire type {wire}, not 2", index=count, offset=offset, model=name)
+            if n == number and wire == 2:  # with another wire type, upb keeps it as an unknown field
                 try:
                     parse(buf[start:end])
                 except _PbDecodeError as e:
                     return DecodeError(_reason(e), index=count, offset=offset, model=name)
                 count += 1
-            elif n == token_number:
-                reason = _token_problem(buf, wire, start, end)
-                if reason:
-                    return DecodeError(f"page token: {reason}", index=count, offset=offset, model=name)
+            elif n == token_number and wire == 2 and not _is_utf8(buf[start:end]):
+                return DecodeError("page token: invalid UTF-8", index=count, offset=offset, model=name)
     except ValueError as e:
         return DecodeError(str(e.args[0]), index=count, offset=e.args[1], model=name)
     return DecodeError(f"the {list_class.DESCRIPTOR.name}: {_reason(error)}", index=count, offset=0, model=name)
 
 
-def _token_problem(buf: bytes, wire: int, start: int, end: int) -> str:
-    if wire != 2:
-        return f"wire type {wire}, not 2"
+def _is_utf8(data: bytes) -> bool:
     try:
-        buf[start:end].decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError:
-        return "invalid UTF-8"
-    return ""
+        return False
+    return True
 
 
 def _reason(error: Exception) -> str:

@@ -30,6 +30,15 @@ from google.protobuf import message_factory as _message_factory
 
 from flytecodec import _values
 
+try:
+    from flytecodec._native import NativeField, NativeRecord
+except ImportError:  # the extension is not built: every source is a protobuf message
+
+    class NativeRecord:  # type: ignore[no-redef]
+        """Stands in for the extension's record type, of which there are then no instances."""
+
+    NativeField = None  # type: ignore[assignment,misc]
+
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
 """Marks a constructor parameter without a default."""
 
@@ -440,9 +449,14 @@ def _field_property(field: Field, doc: str) -> _FieldProperty:
 
 
 def _specialized_get(f: Field):
-    """A ``__get__`` for field ``f``, with the common conversions inlined."""
+    """A ``__get__`` for field ``f``, with the common conversions inlined.
+
+    A source is a protobuf message (python backend, ``from_flyte_idl``) or a ``NativeRecord`` (native
+    backend), whose fields are read in Rust where the shape allows and through protobuf otherwise.
+    """
     read = _make_reader(f)
     f.read = read
+    native = _native_reader(f, read)
     name, n = f.name, f.proto
     if f.elem == "scalar" and f.shape == "single" and f.absent == NEVER and f.convert is None:
 
@@ -450,7 +464,12 @@ def _specialized_get(f: Field):
             if obj is None:
                 return desc
             src = obj._src
-            value = None if src is None else getattr(src, n)
+            if src is None:
+                value = None
+            elif type(src) is NativeRecord:
+                value = native(src)
+            else:
+                value = getattr(src, n)
             obj.__dict__[name] = value
             return value
 
@@ -463,6 +482,8 @@ def _specialized_get(f: Field):
             src = obj._src
             if src is None:
                 value = None
+            elif type(src) is NativeRecord:
+                value = native(src)
             else:
                 value = _new(cls)
                 _set_src(value, getattr(src, n))
@@ -475,11 +496,46 @@ def _specialized_get(f: Field):
             if obj is None:
                 return desc
             src = obj._src
-            value = None if src is None else read(src)
+            if src is None:
+                value = None
+            elif type(src) is NativeRecord:
+                value = native(src)
+            else:
+                value = read(src)
             obj.__dict__[name] = value
             return value
 
     return get
+
+
+_NATIVE_ELEMS = frozenset(["scalar", "timestamp", "naive", "duration", "wrapper", "model"])
+
+
+def _native_reader(f: Field, read: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """How to read field ``f`` of a ``NativeRecord``: in Rust for single values with the common policies;
+    through the record's protobuf message (parsed once per record) for the rest."""
+    message = f.fdesc.containing_type
+    if NativeField is None:
+        return read
+    if f.shape == "single" and f.elem in _NATIVE_ELEMS and f.absent in (NEVER, PRESENCE, FALSY) and not f.convert:
+        field = NativeField(message.full_name, f.fdesc.number, f.elem, f.absent)
+        get = NativeRecord.get
+        if f.elem != "model":
+            return lambda rec: get(rec, field)
+        cls = f.model_class()
+
+        def read_model(rec):
+            sub = get(rec, field)
+            if sub is None:
+                return None
+            obj = _new(cls)
+            _set_src(obj, sub)
+            return obj
+
+        return read_model
+    pb_class = _message_factory.GetMessageClass(message)
+    parse = NativeRecord.pb
+    return lambda rec: read(parse(rec, pb_class))
 
 
 _new = object.__new__
@@ -560,9 +616,12 @@ class FlyteIdlEntity:
     def to_flyte_idl(self):
         """The flyteidl protobuf message: for a decoded model, a copy of the original (unknown fields too)."""
         src = self._src
-        pb = self._pb_class()
         if src is not None:
-            pb.CopyFrom(src)
+            if type(src) is NativeRecord:
+                pb = self._pb_class.FromString(src.to_bytes())
+            else:
+                pb = self._pb_class()
+                pb.CopyFrom(src)
             dirty = self.__dict__.get("_dirty")
             if not dirty:
                 return pb
@@ -570,6 +629,7 @@ class FlyteIdlEntity:
             for f in fields:
                 pb.ClearField(f.proto)
         else:
+            pb = self._pb_class()
             fields = self._all_fields
         values = self.__dict__
         for f in fields:
@@ -583,7 +643,9 @@ class FlyteIdlEntity:
         src = self._src
         if src is not None and not self.__dict__.get("_dirty"):
             raw = self.__dict__.get("_raw")  # (RecordBytes, index) of a bulk-decoded record
-            return src.SerializeToString() if raw is None else bytes(raw[0][raw[1]])
+            if raw is not None:
+                return bytes(raw[0][raw[1]])
+            return src.to_bytes() if type(src) is NativeRecord else src.SerializeToString()
         pb = self.to_flyte_idl()
         return b"" if pb is None else pb.SerializeToString()
 
@@ -591,7 +653,7 @@ class FlyteIdlEntity:
     def is_empty(self) -> bool:
         src = self._src
         if src is not None and not self.__dict__.get("_dirty"):
-            return src.ByteSize() == 0
+            return (src.size() if type(src) is NativeRecord else src.ByteSize()) == 0
         pb = self.to_flyte_idl()
         return pb is None or pb.ByteSize() == 0
 
@@ -613,10 +675,16 @@ class FlyteIdlEntity:
         if self is other:
             return True
         if isinstance(other, FlyteIdlEntity):
-            if self._src is not None and other._src is not None:
-                if self.__dict__.get("_dirty") or other.__dict__.get("_dirty"):
-                    return _same_message(self.to_flyte_idl(), other.to_flyte_idl())
-                return _same_message(self._src, other._src)
+            mine, theirs = self._src, other._src
+            if (
+                mine is not None
+                and theirs is not None
+                and type(mine) is not NativeRecord
+                and type(theirs) is not NativeRecord
+                and not self.__dict__.get("_dirty")
+                and not other.__dict__.get("_dirty")
+            ):
+                return _same_message(mine, theirs)
         elif not hasattr(other, "to_flyte_idl"):
             return False
         return _same_message(self.to_flyte_idl(), other.to_flyte_idl())

@@ -1,0 +1,379 @@
+//! Decoded records as Python sees them: a [`RecordList`] (the batch's records, made on access), a
+//! [`NativeRecord`] (the source of one lazy model: its bytes, possibly in several parts when a
+//! sub-message was written in pieces), and a [`NativeField`] (how to read one field of a record).
+//!
+//! Reading follows protobuf's merge rules, as upb applies them: the last occurrence of a scalar wins; the
+//! occurrences of a sub-message merge (their bytes concatenate); setting one member of a oneof clears the
+//! others; an occurrence with the wrong wire type is an unknown field.
+
+use pyo3::exceptions::{PyIndexError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyBytes;
+
+use crate::decode::Span;
+use crate::messages::{schema, Kind};
+use crate::values;
+use crate::wire::{read_varint, Fields};
+
+/// What a field reads as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Elem {
+    Scalar,
+    Timestamp,
+    Naive,
+    Duration,
+    /// A `google.protobuf.*Value` wrapper holding a value of this kind.
+    Wrapper(Kind),
+    /// A sub-message, given back as a [`NativeRecord`].
+    Model,
+}
+
+/// What a field reads as when it is not set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Absent {
+    /// The field's default value (an empty record for a sub-message).
+    Never,
+    /// `None`.
+    Presence,
+    /// `None` when the value is falsy (0, "", b"", False).
+    Falsy,
+}
+
+/// How to read one singular field of a message.
+#[pyclass(frozen, module = "flytecodec._native")]
+pub struct NativeField {
+    number: u32,
+    kind: Kind,
+    elem: Elem,
+    absent: Absent,
+    /// The other members of the field's oneof, with their wire types.
+    rivals: Vec<(u32, u8)>,
+}
+
+#[pymethods]
+impl NativeField {
+    /// `message`: the proto full name; `elem`: scalar, timestamp, naive, duration, wrapper or model;
+    /// `absent`: never, presence or falsy.
+    #[new]
+    fn new(message: &str, number: u32, elem: &str, absent: &str) -> PyResult<Self> {
+        let s = schema();
+        let def = s
+            .find(message)
+            .map(|i| &s.messages[i])
+            .ok_or_else(|| PyValueError::new_err(format!("unknown message {message}")))?;
+        let field = def
+            .field(number)
+            .ok_or_else(|| PyValueError::new_err(format!("{message} has no field {number}")))?;
+        if field.repeated {
+            return Err(PyValueError::new_err(format!(
+                "{message}.{} is repeated: read it through protobuf",
+                field.name
+            )));
+        }
+        let message_named = |expected: &str| match field.kind {
+            Kind::Message(i) => s.messages[i].full_name == expected,
+            _ => false,
+        };
+        let elem = match elem {
+            "scalar" if !matches!(field.kind, Kind::Message(_) | Kind::Group) => Elem::Scalar,
+            "timestamp" if message_named("google.protobuf.Timestamp") => Elem::Timestamp,
+            "naive" if message_named("google.protobuf.Timestamp") => Elem::Naive,
+            "duration" if message_named("google.protobuf.Duration") => Elem::Duration,
+            "wrapper" => match field.kind {
+                Kind::Message(i) => match s.messages[i].field(1) {
+                    Some(value) if s.messages[i].full_name.starts_with("google.protobuf.") => {
+                        Elem::Wrapper(value.kind)
+                    }
+                    _ => return Err(PyValueError::new_err("not a wrapper message")),
+                },
+                _ => return Err(PyValueError::new_err("not a wrapper message")),
+            },
+            "model" if matches!(field.kind, Kind::Message(_)) => Elem::Model,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "{message}.{} cannot be read as {other}",
+                    field.name
+                )))
+            }
+        };
+        let absent = match absent {
+            "never" => Absent::Never,
+            "presence" => Absent::Presence,
+            "falsy" if elem == Elem::Scalar => Absent::Falsy,
+            "falsy" => Absent::Presence, // a message is falsy exactly when it is not set
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown absent policy {other}"
+                )))
+            }
+        };
+        let rivals = match field.oneof {
+            Some(oneof) => def.oneofs[oneof]
+                .iter()
+                .filter(|&&n| n != number)
+                .filter_map(|&n| def.field(n).map(|f| (n, f.kind.wire_type())))
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(NativeField {
+            number,
+            kind: field.kind,
+            elem,
+            absent,
+            rivals,
+        })
+    }
+}
+
+/// The bytes of one message: one or more parts of a buffer, read as their concatenation.
+#[pyclass(frozen, module = "flytecodec._native")]
+pub struct NativeRecord {
+    buffer: Py<PyBytes>,
+    parts: Vec<(usize, usize)>,
+    pb: PyOnceLock<Py<PyAny>>,
+}
+
+impl NativeRecord {
+    fn new(buffer: Py<PyBytes>, parts: Vec<(usize, usize)>) -> Self {
+        NativeRecord {
+            buffer,
+            parts,
+            pb: PyOnceLock::new(),
+        }
+    }
+
+    /// The occurrences of `field` that count (wire type right; none before a rival oneof member).
+    fn occurrences(&self, bytes: &[u8], field: &NativeField) -> PyResult<Vec<(usize, usize, u64)>> {
+        let wire = field.kind.wire_type();
+        let mut found = Vec::new();
+        for &(start, end) in &self.parts {
+            for item in Fields::new(&bytes[start..end]) {
+                let f = item.map_err(|e| PyValueError::new_err(e.reason))?;
+                if f.number == field.number && f.wire == wire {
+                    let raw = match wire {
+                        0 => {
+                            read_varint(&bytes[start..end], f.start)
+                                .map_err(|e| PyValueError::new_err(e.reason))?
+                                .0
+                        }
+                        1 => fixed(&bytes[start + f.start..start + f.end]),
+                        5 => fixed(&bytes[start + f.start..start + f.end]),
+                        _ => 0,
+                    };
+                    found.push((start + f.start, start + f.end, raw));
+                } else if field.rivals.contains(&(f.number, f.wire)) {
+                    found.clear();
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn read<'py>(&self, py: Python<'py>, field: &NativeField) -> PyResult<Bound<'py, PyAny>> {
+        let bytes = self.buffer.as_bytes(py);
+        let found = self.occurrences(bytes, field)?;
+        if found.is_empty() {
+            return match field.absent {
+                Absent::Presence | Absent::Falsy => Ok(py.None().into_bound(py)),
+                Absent::Never => self.default_value(py, field),
+            };
+        }
+        match field.elem {
+            Elem::Scalar => {
+                let &(start, end, raw) = found.last().unwrap_or(&(0, 0, 0));
+                let payload = &bytes[start..end];
+                if field.absent == Absent::Falsy && is_falsy(field.kind, raw, payload) {
+                    return Ok(py.None().into_bound(py));
+                }
+                values::scalar(py, field.kind, raw, payload)
+            }
+            Elem::Model => {
+                let parts = found.iter().map(|&(s, e, _)| (s, e)).collect();
+                Ok(Bound::new(py, NativeRecord::new(self.buffer.clone_ref(py), parts))?.into_any())
+            }
+            Elem::Timestamp | Elem::Naive | Elem::Duration | Elem::Wrapper(_) => {
+                let parts: Vec<(usize, usize)> = found.iter().map(|&(s, e, _)| (s, e)).collect();
+                self.well_known(py, bytes, &parts, field.elem)
+            }
+        }
+    }
+
+    fn default_value<'py>(
+        &self,
+        py: Python<'py>,
+        field: &NativeField,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match field.elem {
+            Elem::Scalar => values::default_scalar(py, field.kind),
+            Elem::Model => Ok(Bound::new(
+                py,
+                NativeRecord::new(self.buffer.clone_ref(py), Vec::new()),
+            )?
+            .into_any()),
+            elem => self.well_known(py, &[], &[], elem),
+        }
+    }
+
+    /// A Timestamp, Duration or wrapper from the parts of its (merged) message.
+    fn well_known<'py>(
+        &self,
+        py: Python<'py>,
+        bytes: &[u8],
+        parts: &[(usize, usize)],
+        elem: Elem,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let value_kind = match elem {
+            Elem::Wrapper(kind) => kind,
+            _ => Kind::Int64,
+        };
+        let (mut first, mut second): (u64, u64) = (0, 0);
+        let mut payload: &[u8] = &[];
+        for &(start, end) in parts {
+            let part = &bytes[start..end];
+            for item in Fields::new(part) {
+                let f = item.map_err(|e| PyValueError::new_err(e.reason))?;
+                let expected = if f.number == 1 {
+                    value_kind.wire_type()
+                } else {
+                    0
+                };
+                if f.wire != expected || f.number > 2 {
+                    continue;
+                }
+                let raw = match f.wire {
+                    0 => {
+                        read_varint(part, f.start)
+                            .map_err(|e| PyValueError::new_err(e.reason))?
+                            .0
+                    }
+                    1 | 5 => fixed(&part[f.start..f.end]),
+                    _ => {
+                        payload = &part[f.start..f.end];
+                        0
+                    }
+                };
+                if f.number == 1 {
+                    first = raw;
+                } else {
+                    second = raw;
+                }
+            }
+        }
+        match elem {
+            Elem::Timestamp => values::timestamp(py, first as i64, second as u32 as i32, true),
+            Elem::Naive => values::timestamp(py, first as i64, second as u32 as i32, false),
+            Elem::Duration => values::duration(py, first as i64, second as u32 as i32),
+            _ => values::scalar(py, value_kind, first, payload),
+        }
+    }
+
+    fn bytes_of<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let buffer = self.buffer.bind(py);
+        let bytes = buffer.as_bytes();
+        match self.parts.as_slice() {
+            [(0, end)] if *end == bytes.len() => buffer.clone(),
+            [(start, end)] => PyBytes::new(py, &bytes[*start..*end]),
+            parts => {
+                let mut joined = Vec::with_capacity(parts.iter().map(|(s, e)| e - s).sum());
+                for &(start, end) in parts {
+                    joined.extend_from_slice(&bytes[start..end]);
+                }
+                PyBytes::new(py, &joined)
+            }
+        }
+    }
+}
+
+fn fixed(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .rev()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+}
+
+fn is_falsy(kind: Kind, raw: u64, payload: &[u8]) -> bool {
+    match kind {
+        Kind::String | Kind::Bytes => payload.is_empty(),
+        Kind::Float => f32::from_bits(raw as u32) == 0.0,
+        Kind::Double => f64::from_bits(raw) == 0.0,
+        Kind::Int32 | Kind::Enum | Kind::SFixed32 | Kind::UInt32 | Kind::Fixed32 | Kind::SInt32 => {
+            raw as u32 == 0
+        }
+        _ => raw == 0,
+    }
+}
+
+#[pymethods]
+impl NativeRecord {
+    /// The value of `field` (a NativeRecord for a sub-message), converted as the python backend does.
+    fn get<'py>(&self, py: Python<'py>, field: &NativeField) -> PyResult<Bound<'py, PyAny>> {
+        self.read(py, field)
+    }
+
+    /// The message's bytes (exactly as decoded).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        self.bytes_of(py)
+    }
+
+    /// The message's size in bytes.
+    fn size(&self) -> usize {
+        self.parts.iter().map(|(s, e)| e - s).sum()
+    }
+
+    /// The message parsed by protobuf (`cls.FromString`), made once and kept: the source of the fields the
+    /// native reader leaves to protobuf (repeated fields, maps, raw messages).
+    fn pb<'py>(&self, py: Python<'py>, cls: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let pb = self.pb.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+            Ok(cls
+                .call_method1("FromString", (self.bytes_of(py),))?
+                .unbind())
+        })?;
+        Ok(pb.bind(py).clone())
+    }
+}
+
+/// The records of a decoded batch, made into [`NativeRecord`]s when indexed.
+#[pyclass(frozen, sequence, module = "flytecodec._native")]
+pub struct RecordList {
+    buffers: Vec<Py<PyBytes>>,
+    spans: Vec<Span>,
+}
+
+impl RecordList {
+    pub fn new(buffers: Vec<Py<PyBytes>>, spans: Vec<Span>) -> Self {
+        RecordList { buffers, spans }
+    }
+
+    fn span(&self, index: isize) -> PyResult<Span> {
+        let len = self.spans.len() as isize;
+        let i = if index < 0 { index + len } else { index };
+        if i < 0 || i >= len {
+            return Err(PyIndexError::new_err("record index out of range"));
+        }
+        Ok(self.spans[i as usize])
+    }
+}
+
+#[pymethods]
+impl RecordList {
+    fn __len__(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn __getitem__(&self, py: Python<'_>, index: isize) -> PyResult<NativeRecord> {
+        let span = self.span(index)?;
+        let buffer = self.buffers[span.buffer].clone_ref(py);
+        Ok(NativeRecord::new(buffer, vec![(span.start, span.end)]))
+    }
+
+    /// The bytes record `index` was decoded from.
+    fn raw<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyBytes>> {
+        let span = self.span(index)?;
+        let buffer = self.buffers[span.buffer].bind(py);
+        if span.start == 0 && span.end == buffer.as_bytes().len() {
+            return Ok(buffer.clone());
+        }
+        Ok(PyBytes::new(py, &buffer.as_bytes()[span.start..span.end]))
+    }
+}

@@ -1,0 +1,381 @@
+//! The protobuf wire format: reading varints and tags, and validating a message exactly as upb (the
+//! parser behind Python's protobuf) accepts or rejects it.
+//!
+//! upb's rules, which the python backend inherits and this module reproduces:
+//! * a tag is a varint of at most 5 bytes whose value fits 32 bits; field number 0 is an error;
+//! * a varint is at most 10 bytes (the 10th byte's high bits are ignored);
+//! * wire types 6 and 7, an end-group without its start, and lengths past the end are errors;
+//! * a known field with another wire type than its type's is kept as an unknown field — except a packed
+//!   (length-delimited) repeated scalar, whose contents must then be whole values;
+//! * groups are accepted as unknown fields; they and sub-messages may nest 100 deep;
+//! * `string` fields (also map keys and values, and repeated ones) must be valid UTF-8; unknown fields
+//!   are not looked into.
+
+use crate::messages::{Kind, Schema};
+
+/// How deep sub-messages and groups may nest below the message being decoded (upb's default).
+pub const MAX_DEPTH: u32 = 100;
+
+/// Where and why a message is not valid. `offset` is relative to the start of the message given to
+/// [`validate`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WireError {
+    pub offset: usize,
+    pub reason: &'static str,
+}
+
+pub type WireResult<T> = Result<T, WireError>;
+
+fn corrupt(offset: usize) -> WireError {
+    WireError {
+        offset,
+        reason: "wire format is corrupt",
+    }
+}
+
+/// The varint at `pos` and the position after it (at most 10 bytes).
+#[inline]
+pub fn read_varint(buf: &[u8], pos: usize) -> WireResult<(u64, usize)> {
+    let mut value: u64 = 0;
+    for i in 0..10 {
+        let byte = *buf.get(pos + i).ok_or_else(|| corrupt(pos))?;
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            return Ok((value, pos + i + 1));
+        }
+    }
+    Err(corrupt(pos))
+}
+
+/// The field number and wire type of the tag at `pos`, and the position after it.
+#[inline]
+pub fn read_tag(buf: &[u8], pos: usize) -> WireResult<(u32, u8, usize)> {
+    let mut value: u64 = 0;
+    for i in 0..5 {
+        let byte = *buf.get(pos + i).ok_or_else(|| corrupt(pos))?;
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            let tag = u32::try_from(value).map_err(|_| corrupt(pos))?;
+            let number = tag >> 3;
+            if number == 0 {
+                return Err(corrupt(pos));
+            }
+            return Ok((number, (tag & 7) as u8, pos + i + 1));
+        }
+    }
+    Err(corrupt(pos))
+}
+
+/// One field as it stands on the wire: its number, wire type, where its tag starts, and its value
+/// (`start..end`; for a length-delimited field the payload without the length prefix).
+#[derive(Clone, Copy, Debug)]
+pub struct WireField {
+    pub number: u32,
+    pub wire: u8,
+    pub tag_offset: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The fields of an already-validated message, in wire order.
+pub struct Fields<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Fields { buf, pos: 0 }
+    }
+}
+
+impl Iterator for Fields<'_> {
+    type Item = WireResult<WireField>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.buf.len() {
+            return None;
+        }
+        let tag_offset = self.pos;
+        let result = next_field(self.buf, self.pos, 0, &mut 0);
+        match result {
+            Ok((field, after)) => {
+                self.pos = after;
+                Some(Ok(WireField {
+                    tag_offset,
+                    ..field
+                }))
+            }
+            Err(e) => {
+                self.pos = self.buf.len();
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// The field whose tag is at `pos`, and the position after it. Groups are skipped whole; `deepest`
+/// records how deep they nested.
+fn next_field(
+    buf: &[u8],
+    pos: usize,
+    depth: u32,
+    deepest: &mut u32,
+) -> WireResult<(WireField, usize)> {
+    let (number, wire, after_tag) = read_tag(buf, pos)?;
+    let start = if wire == 2 {
+        read_varint(buf, after_tag)?.1
+    } else {
+        after_tag
+    };
+    let end = value_end(buf, pos, after_tag, number, wire, depth, deepest)?;
+    let field = WireField {
+        number,
+        wire,
+        tag_offset: pos,
+        start,
+        end,
+    };
+    Ok((field, end))
+}
+
+/// The end of the value of a field whose tag (at `tag`) ends at `after_tag`.
+fn value_end(
+    buf: &[u8],
+    tag: usize,
+    after_tag: usize,
+    number: u32,
+    wire: u8,
+    depth: u32,
+    deepest: &mut u32,
+) -> WireResult<usize> {
+    match wire {
+        0 => Ok(read_varint(buf, after_tag)?.1),
+        1 => checked_end(buf, after_tag, 8, tag),
+        5 => checked_end(buf, after_tag, 4, tag),
+        2 => {
+            let (len, start) = read_varint(buf, after_tag)?;
+            let len = usize::try_from(len).map_err(|_| corrupt(tag))?;
+            checked_end(buf, start, len, tag)
+        }
+        3 => skip_group(buf, after_tag, number, depth + 1, deepest),
+        _ => Err(corrupt(tag)), // 4: an end-group with no group open; 6, 7: no such wire type
+    }
+}
+
+/// The end of a top-level field's value (groups skipped whole): for framing walks outside messages.
+pub fn skip_field_value(
+    buf: &[u8],
+    after_tag: usize,
+    number: u32,
+    wire: u8,
+    tag: usize,
+) -> WireResult<usize> {
+    value_end(buf, tag, after_tag, number, wire, 0, &mut 0)
+}
+
+fn checked_end(buf: &[u8], start: usize, len: usize, tag: usize) -> WireResult<usize> {
+    match start.checked_add(len) {
+        Some(end) if end <= buf.len() => Ok(end),
+        _ => Err(corrupt(tag)),
+    }
+}
+
+/// The position after the end-group tag closing group `number`, whose contents start at `pos`.
+fn skip_group(
+    buf: &[u8],
+    mut pos: usize,
+    number: u32,
+    depth: u32,
+    deepest: &mut u32,
+) -> WireResult<usize> {
+    if depth > MAX_DEPTH {
+        return Err(WireError {
+            offset: pos,
+            reason: "nesting exceeds the maximum depth",
+        });
+    }
+    *deepest = (*deepest).max(depth);
+    loop {
+        if pos >= buf.len() {
+            return Err(corrupt(pos));
+        }
+        let (inner, wire, after) = read_tag(buf, pos)?;
+        if wire == 4 {
+            return if inner == number {
+                Ok(after)
+            } else {
+                Err(corrupt(pos))
+            };
+        }
+        pos = next_field(buf, pos, depth, deepest)?.1;
+    }
+}
+
+/// Check that `buf` is a valid message `message` of `schema`, as upb would parse it.
+pub fn validate(schema: &Schema, message: usize, buf: &[u8]) -> WireResult<()> {
+    validate_at_depth(schema, message, buf, 0).map(|_| ())
+}
+
+/// [`validate`] for a message nested `depth` levels below the one being decoded; on success, the deepest
+/// nesting level reached (sub-messages and groups).
+pub fn validate_at_depth(
+    schema: &Schema,
+    message: usize,
+    buf: &[u8],
+    depth: u32,
+) -> WireResult<u32> {
+    let mut deepest = depth;
+    validate_at(schema, message, buf, 0, depth, &mut deepest)?;
+    Ok(deepest)
+}
+
+fn validate_at(
+    schema: &Schema,
+    message: usize,
+    buf: &[u8],
+    base: usize,
+    depth: u32,
+    deepest: &mut u32,
+) -> WireResult<()> {
+    let def = &schema.messages[message];
+    let mut pos = 0;
+    while pos < buf.len() {
+        let (field, after) = next_field(buf, pos, depth, deepest).map_err(|e| shift(e, base))?;
+        pos = after;
+        let Some(known) = def.field(field.number) else {
+            continue;
+        };
+        let payload = &buf[field.start..field.end];
+        if field.wire == known.kind.wire_type() {
+            match known.kind {
+                Kind::String if std::str::from_utf8(payload).is_err() => {
+                    return Err(WireError {
+                        offset: base + field.tag_offset,
+                        reason: "string field has invalid UTF-8",
+                    });
+                }
+                Kind::Message(inner) => {
+                    if depth + 1 > MAX_DEPTH {
+                        return Err(WireError {
+                            offset: base + field.tag_offset,
+                            reason: "nesting exceeds the maximum depth",
+                        });
+                    }
+                    *deepest = (*deepest).max(depth + 1);
+                    validate_at(
+                        schema,
+                        inner,
+                        payload,
+                        base + field.start,
+                        depth + 1,
+                        deepest,
+                    )?;
+                }
+                _ => {}
+            }
+        } else if field.wire == 2 && known.repeated && known.kind.packable() {
+            validate_packed(known.kind, payload).map_err(|_| corrupt(base + field.tag_offset))?;
+        }
+    }
+    Ok(())
+}
+
+fn validate_packed(kind: Kind, payload: &[u8]) -> WireResult<()> {
+    match kind.wire_type() {
+        0 => {
+            let mut pos = 0;
+            while pos < payload.len() {
+                pos = read_varint(payload, pos)?.1;
+            }
+            Ok(())
+        }
+        1 if payload.len() % 8 == 0 => Ok(()),
+        5 if payload.len() % 4 == 0 => Ok(()),
+        _ => Err(corrupt(0)),
+    }
+}
+
+fn shift(e: WireError, base: usize) -> WireError {
+    WireError {
+        offset: e.offset + base,
+        reason: e.reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::schema;
+
+    fn check(name: &str, bytes: &[u8]) -> bool {
+        let s = schema();
+        validate(s, s.find(name).expect("message"), bytes).is_ok()
+    }
+
+    const ID: &str = "flyteidl.core.Identifier";
+
+    #[test]
+    fn varints() {
+        assert_eq!(read_varint(&[0x96, 0x01], 0), Ok((150, 2)));
+        let ten = [0xff; 9].iter().copied().chain([0x7f]).collect::<Vec<_>>();
+        assert!(read_varint(&ten, 0).is_ok());
+        let eleven = [0xff; 10].iter().copied().chain([0x01]).collect::<Vec<_>>();
+        assert!(read_varint(&eleven, 0).is_err());
+        assert!(read_varint(&[0x80], 0).is_err());
+    }
+
+    #[test]
+    fn upb_accepts() {
+        assert!(check(ID, b""));
+        assert!(check(ID, b"\x10\x05")); // string field as a varint: unknown
+        assert!(check(ID, b"\x0a\x02\x01\x02")); // singular enum as length-delimited: unknown
+        assert!(check(ID, b"\xfb\x01\x08\x01\xfc\x01")); // unknown group
+        assert!(check(ID, b"\x13\x08\x01\x14")); // group on a known field number
+        assert!(check(ID, b"\xf8\xff\xff\xff\x0f\x01")); // field 2^29-1
+        assert!(check(ID, b"\x9a\x06\x01\xff")); // unknown field with bad UTF-8
+    }
+
+    #[test]
+    fn upb_rejects() {
+        assert!(!check(ID, b"\x14")); // end group alone
+        assert!(!check(ID, b"\xfb\x01\xf4\x01")); // mismatched end group
+        assert!(!check(ID, b"\x02\x00")); // field 0
+        assert!(!check(ID, b"\x80\x80\x80\x80\x10\x01")); // tag over 32 bits
+        assert!(!check(ID, b"\x12\x01\xff")); // bad UTF-8
+        assert!(!check(ID, b"\x0e")); // wire type 6
+        assert!(!check(ID, b"\x12\x05ab")); // length past the end
+        assert!(!check(ID, b"\x13\x13\x13")); // unterminated groups
+        assert!(!check(
+            "flyteidl.admin.Labels",
+            b"\x0a\x05\x0a\x01\xff\x12\x00"
+        )); // map key
+        assert!(!check("flyteidl.admin.Notification", b"\x0a\x01\x81")); // packed, truncated
+    }
+
+    #[test]
+    fn depth_limit() {
+        fn chain(levels: usize) -> Vec<u8> {
+            let mut b: Vec<u8> = Vec::new();
+            for j in (0..levels).rev() {
+                let field: u8 = if j % 2 == 0 { 2 } else { 1 };
+                let mut out = vec![(field << 3) | 2];
+                let mut len = b.len();
+                loop {
+                    let byte = (len & 0x7f) as u8;
+                    len >>= 7;
+                    if len == 0 {
+                        out.push(byte);
+                        break;
+                    }
+                    out.push(byte | 0x80);
+                }
+                out.extend_from_slice(&b);
+                b = out;
+            }
+            b
+        }
+        assert!(check("flyteidl.core.Literal", &chain(100)));
+        assert!(!check("flyteidl.core.Literal", &chain(101)));
+    }
+}
