@@ -9,7 +9,9 @@
 //!   first bad record (its index, its prefix's offset);
 //! * message and sequence items: the first bad record, offset 0.
 
+use std::collections::VecDeque;
 use std::num::NonZeroUsize;
+use std::sync::{Condvar, Mutex};
 
 use crate::messages::Schema;
 use crate::wire::{read_tag, read_varint, validate_at_depth, WireError};
@@ -53,7 +55,12 @@ pub struct Framed {
 }
 
 pub fn frame(buf: &[u8], framing: Framing) -> Framed {
-    match framing {
+    frame_with(buf, framing, &mut |_| {})
+}
+
+/// [`frame`], handing each block of [`BLOCK`] new spans to `publish` as soon as it is framed.
+fn frame_with(buf: &[u8], framing: Framing, publish: &mut dyn FnMut(&[Span])) -> Framed {
+    let framed = match framing {
         Framing::Message => Framed {
             spans: vec![Span {
                 buffer: 0,
@@ -64,12 +71,18 @@ pub fn frame(buf: &[u8], framing: Framing) -> Framed {
             token: String::new(),
             failure: None,
         },
-        Framing::Delimited => frame_delimited(buf),
-        Framing::List { records, token } => frame_list(buf, records, token),
-    }
+        Framing::Delimited => frame_delimited(buf, publish),
+        Framing::List { records, token } => frame_list(buf, records, token, publish),
+    };
+    let published = framed.spans.len() / BLOCK * BLOCK;
+    publish(&framed.spans[published..]);
+    framed
 }
 
-fn frame_delimited(buf: &[u8]) -> Framed {
+/// How many records a framing thread hands over at a time.
+const BLOCK: usize = 1024;
+
+fn frame_delimited(buf: &[u8], publish: &mut dyn FnMut(&[Span])) -> Framed {
     let mut spans = Vec::new();
     let mut pos = 0;
     while pos < buf.len() {
@@ -100,6 +113,9 @@ fn frame_delimited(buf: &[u8]) -> Framed {
             end,
             offset: pos,
         });
+        if spans.len() % BLOCK == 0 {
+            publish(&spans[spans.len() - BLOCK..]);
+        }
         pos = end;
     }
     Framed {
@@ -117,7 +133,12 @@ fn framed_with(spans: Vec<Span>, failure: DecodeFailure) -> Framed {
     }
 }
 
-fn frame_list(buf: &[u8], records: u32, token_field: u32) -> Framed {
+fn frame_list(
+    buf: &[u8],
+    records: u32,
+    token_field: u32,
+    publish: &mut dyn FnMut(&[Span]),
+) -> Framed {
     let mut spans = Vec::new();
     let mut token = String::new();
     let mut pos = 0;
@@ -149,6 +170,9 @@ fn frame_list(buf: &[u8], records: u32, token_field: u32) -> Framed {
                 end,
                 offset: tag_offset,
             });
+            if spans.len() % BLOCK == 0 {
+                publish(&spans[spans.len() - BLOCK..]);
+            }
         } else if number == token_field && wire == 2 {
             match std::str::from_utf8(&buf[start..end]) {
                 Ok(t) => token = t.to_string(),
@@ -200,6 +224,117 @@ fn skip_value(
             let end = crate::wire::skip_field_value(buf, after_tag, number, wire, tag_offset)?;
             Ok((after_tag, end))
         }
+    }
+}
+
+/// Frame `buf` and validate its records as messages `message` on up to `threads` threads, validating
+/// the blocks already framed while the rest is still being framed (framing is sequential and waits on
+/// memory; validation streams).
+pub fn frame_and_validate(
+    schema: &Schema,
+    message: usize,
+    buf: &[u8],
+    framing: Framing,
+    threads: usize,
+) -> (Framed, Checked) {
+    if threads <= 1 || buf.len() < 2 * BLOCK * 64 {
+        let framed = frame(buf, framing);
+        let checked = validate_all(schema, message, &[buf], &framed.spans, threads);
+        return (framed, checked);
+    }
+    struct Queue {
+        blocks: VecDeque<(usize, Vec<Span>)>,
+        framed: usize,
+        done: bool,
+    }
+    let queue = Mutex::new(Queue {
+        blocks: VecDeque::new(),
+        framed: 0,
+        done: false,
+    });
+    let ready = Condvar::new();
+    let work = || -> Checked {
+        let mut outcome = Checked::Valid { deepest: 0 };
+        loop {
+            let next = {
+                let Ok(mut q) = queue.lock() else {
+                    return internal_error();
+                };
+                loop {
+                    if let Some(block) = q.blocks.pop_front() {
+                        break Some(block);
+                    }
+                    if q.done {
+                        break None;
+                    }
+                    q = match ready.wait(q) {
+                        Ok(q) => q,
+                        Err(_) => return internal_error(),
+                    };
+                }
+            };
+            let Some((first, spans)) = next else {
+                return outcome;
+            };
+            outcome = merge(
+                outcome,
+                offset_index(validate_all(schema, message, &[buf], &spans, 1), first),
+            );
+        }
+    };
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let framed = frame_with(buf, framing, &mut |spans| {
+            if let Ok(mut q) = queue.lock() {
+                let first = q.framed;
+                q.framed += spans.len();
+                q.blocks.push_back((first, spans.to_vec()));
+                ready.notify_one();
+            }
+        });
+        if let Ok(mut q) = queue.lock() {
+            q.done = true;
+        }
+        ready.notify_all();
+        let mut checked = work();
+        for worker in workers {
+            checked = merge(checked, worker.join().unwrap_or_else(|_| internal_error()));
+        }
+        (framed, checked)
+    })
+}
+
+fn internal_error() -> Checked {
+    Checked::Invalid {
+        index: 0,
+        error: WireError {
+            offset: 0,
+            reason: "internal error: a decoding thread failed",
+        },
+    }
+}
+
+fn offset_index(checked: Checked, first: usize) -> Checked {
+    match checked {
+        Checked::Invalid { index, error } => Checked::Invalid {
+            index: index + first,
+            error,
+        },
+        valid => valid,
+    }
+}
+
+/// The outcome of two parts of a batch: the lower failing index, or the deeper nesting.
+fn merge(a: Checked, b: Checked) -> Checked {
+    match (a, b) {
+        (Checked::Valid { deepest: x }, Checked::Valid { deepest: y }) => {
+            Checked::Valid { deepest: x.max(y) }
+        }
+        (Checked::Invalid { index: i, error: e }, Checked::Invalid { index: j, .. }) if i <= j => {
+            Checked::Invalid { index: i, error: e }
+        }
+        (Checked::Invalid { .. }, invalid @ Checked::Invalid { .. }) => invalid,
+        (invalid @ Checked::Invalid { .. }, _) | (_, invalid @ Checked::Invalid { .. }) => invalid,
     }
 }
 

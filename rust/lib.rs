@@ -17,7 +17,9 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-use decode::{default_threads, frame, validate_all, Checked, DecodeFailure, Framing, Span};
+use decode::{
+    default_threads, frame_and_validate, validate_all, Checked, DecodeFailure, Framing, Span,
+};
 use records::{NativeField, NativeRecord, RecordList};
 
 /// Hex digest (64-bit FNV-1a) of the flyteidl FileDescriptorSet this extension was built from.
@@ -89,11 +91,7 @@ fn decode_records(
         .cast::<PyBytes>()
         .map_err(|_| PyTypeError::new_err("decode_records needs bytes for this framing"))?;
     let bytes = buffer.as_bytes();
-    let (framed, checked) = py.detach(|| {
-        let framed = frame(bytes, framing);
-        let checked = validate_all(s, index, &[bytes], &framed.spans, threads);
-        (framed, checked)
-    });
+    let (framed, checked) = py.detach(|| frame_and_validate(s, index, bytes, framing, threads));
     if let Some(failure) = first_failure(framing, &framed, checked) {
         return Err(errors::decode_error(py, message, &failure));
     }

@@ -74,13 +74,31 @@ pub struct FieldDef {
     pub oneof: Option<usize>,
 }
 
-/// One message: its fields sorted by number, and the members of each of its oneofs.
+/// What validation does with a length-delimited field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Nothing: bytes, an unknown field, or a known field whose wire type is not 2.
+    None,
+    /// A `string`: valid UTF-8.
+    Utf8,
+    /// A sub-message of this index: valid recursively.
+    Message(usize),
+    /// A packed repeated scalar: whole values of this wire type (0, 1 or 5).
+    Packed(u8),
+}
+
+/// One message: its fields sorted by number, the members of each of its oneofs, and the check of a
+/// length-delimited occurrence of each field number (dense up to [`DENSE_NUMBERS`]).
 #[derive(Clone, Debug)]
 pub struct MessageDef {
     pub full_name: String,
     pub fields: Vec<FieldDef>,
     pub oneofs: Vec<Vec<u32>>,
+    checks: Vec<Check>,
 }
+
+/// Field numbers below this have their check in a dense table; higher ones are looked up.
+pub const DENSE_NUMBERS: u32 = 256;
 
 impl MessageDef {
     pub fn field(&self, number: u32) -> Option<&FieldDef> {
@@ -88,6 +106,25 @@ impl MessageDef {
             .binary_search_by_key(&number, |f| f.number)
             .ok()
             .map(|i| &self.fields[i])
+    }
+
+    /// What to check in a length-delimited occurrence of field `number`.
+    #[inline]
+    pub fn len_check(&self, number: u32) -> Check {
+        match self.checks.get(number as usize) {
+            Some(&check) => check,
+            None if number < DENSE_NUMBERS => Check::None,
+            None => self.field(number).map_or(Check::None, check_of),
+        }
+    }
+}
+
+fn check_of(f: &FieldDef) -> Check {
+    match f.kind {
+        Kind::String => Check::Utf8,
+        Kind::Message(i) => Check::Message(i),
+        kind if f.repeated && kind.packable() => Check::Packed(kind.wire_type()),
+        _ => Check::None,
     }
 }
 
@@ -163,10 +200,21 @@ impl Schema {
                     members.push(f.number);
                 }
             }
+            let dense = fields
+                .iter()
+                .map(|f| f.number + 1)
+                .filter(|&n| n <= DENSE_NUMBERS)
+                .max()
+                .unwrap_or(0);
+            let mut checks = vec![Check::None; dense as usize];
+            for f in fields.iter().filter(|f| f.number < dense) {
+                checks[f.number as usize] = check_of(f);
+            }
             messages.push(MessageDef {
                 full_name: full_name.clone(),
                 fields,
                 oneofs,
+                checks,
             });
         }
         Ok(Schema { messages, index })

@@ -11,7 +11,7 @@
 //! * `string` fields (also map keys and values, and repeated ones) must be valid UTF-8; unknown fields
 //!   are not looked into.
 
-use crate::messages::{Kind, Schema};
+use crate::messages::{Check, Schema};
 
 /// How deep sub-messages and groups may nest below the message being decoded (upb's default).
 pub const MAX_DEPTH: u32 = 100;
@@ -218,7 +218,8 @@ pub fn validate(schema: &Schema, message: usize, buf: &[u8]) -> WireResult<()> {
 }
 
 /// [`validate`] for a message nested `depth` levels below the one being decoded; on success, the deepest
-/// nesting level reached (sub-messages and groups).
+/// nesting level reached (sub-messages and groups). The error's offset is 0: callers report where the
+/// record starts (upb says no more either), and not tracking positions keeps the loop tight.
 pub fn validate_at_depth(
     schema: &Schema,
     message: usize,
@@ -226,80 +227,111 @@ pub fn validate_at_depth(
     depth: u32,
 ) -> WireResult<u32> {
     let mut deepest = depth;
-    validate_at(schema, message, buf, 0, depth, &mut deepest)?;
-    Ok(deepest)
+    match check_message(schema, message, buf, depth, &mut deepest) {
+        Ok(()) => Ok(deepest),
+        Err(reason) => Err(WireError { offset: 0, reason }),
+    }
 }
 
-fn validate_at(
+const CORRUPT: &str = "wire format is corrupt";
+const TOO_DEEP: &str = "nesting exceeds the maximum depth";
+
+fn check_message(
     schema: &Schema,
     message: usize,
     buf: &[u8],
-    base: usize,
     depth: u32,
     deepest: &mut u32,
-) -> WireResult<()> {
+) -> Result<(), &'static str> {
     let def = &schema.messages[message];
+    let end = buf.len();
     let mut pos = 0;
-    while pos < buf.len() {
-        let (field, after) = next_field(buf, pos, depth, deepest).map_err(|e| shift(e, base))?;
-        pos = after;
-        let Some(known) = def.field(field.number) else {
-            continue;
+    while pos < end {
+        let first = buf[pos];
+        let (number, wire) = if first < 0x80 {
+            pos += 1;
+            (u32::from(first >> 3), first & 7)
+        } else {
+            let (number, wire, after) = read_tag(buf, pos).map_err(|_| CORRUPT)?;
+            pos = after;
+            (number, wire)
         };
-        let payload = &buf[field.start..field.end];
-        if field.wire == known.kind.wire_type() {
-            match known.kind {
-                Kind::String if std::str::from_utf8(payload).is_err() => {
-                    return Err(WireError {
-                        offset: base + field.tag_offset,
-                        reason: "string field has invalid UTF-8",
-                    });
-                }
-                Kind::Message(inner) => {
-                    if depth + 1 > MAX_DEPTH {
-                        return Err(WireError {
-                            offset: base + field.tag_offset,
-                            reason: "nesting exceeds the maximum depth",
-                        });
+        if number == 0 {
+            return Err(CORRUPT);
+        }
+        match wire {
+            0 => pos = varint_end(buf, pos).ok_or(CORRUPT)?,
+            2 => {
+                let (len, start) = match buf.get(pos) {
+                    Some(&b) if b < 0x80 => (usize::from(b), pos + 1),
+                    _ => {
+                        let (len, start) = read_varint(buf, pos).map_err(|_| CORRUPT)?;
+                        (usize::try_from(len).map_err(|_| CORRUPT)?, start)
                     }
-                    *deepest = (*deepest).max(depth + 1);
-                    validate_at(
-                        schema,
-                        inner,
-                        payload,
-                        base + field.start,
-                        depth + 1,
-                        deepest,
-                    )?;
+                };
+                pos = start
+                    .checked_add(len)
+                    .filter(|&e| e <= end)
+                    .ok_or(CORRUPT)?;
+                let payload = &buf[start..pos];
+                match def.len_check(number) {
+                    Check::None => {}
+                    Check::Utf8 => {
+                        if !payload.is_ascii() && simdutf8::basic::from_utf8(payload).is_err() {
+                            return Err("string field has invalid UTF-8");
+                        }
+                    }
+                    Check::Message(inner) => {
+                        if depth >= MAX_DEPTH {
+                            return Err(TOO_DEEP);
+                        }
+                        *deepest = (*deepest).max(depth + 1);
+                        check_message(schema, inner, payload, depth + 1, deepest)?;
+                    }
+                    Check::Packed(inner_wire) => {
+                        validate_packed(inner_wire, payload).map_err(|_| CORRUPT)?;
+                    }
                 }
-                _ => {}
             }
-        } else if field.wire == 2 && known.repeated && known.kind.packable() {
-            validate_packed(known.kind, payload).map_err(|_| corrupt(base + field.tag_offset))?;
+            1 => pos = pos.checked_add(8).filter(|&e| e <= end).ok_or(CORRUPT)?,
+            5 => pos = pos.checked_add(4).filter(|&e| e <= end).ok_or(CORRUPT)?,
+            3 => {
+                pos = skip_group(buf, pos, number, depth + 1, deepest).map_err(|e| e.reason)?;
+            }
+            _ => return Err(CORRUPT),
         }
     }
     Ok(())
 }
 
-fn validate_packed(kind: Kind, payload: &[u8]) -> WireResult<()> {
-    match kind.wire_type() {
+/// The position after the varint at `pos` (at most 10 bytes).
+#[inline]
+fn varint_end(buf: &[u8], pos: usize) -> Option<usize> {
+    match buf.get(pos) {
+        Some(&b) if b < 0x80 => Some(pos + 1),
+        _ => {
+            let window = buf.get(pos..)?;
+            window
+                .iter()
+                .take(10)
+                .position(|&b| b < 0x80)
+                .map(|i| pos + i + 1)
+        }
+    }
+}
+
+fn validate_packed(wire: u8, payload: &[u8]) -> WireResult<()> {
+    match wire {
         0 => {
             let mut pos = 0;
             while pos < payload.len() {
-                pos = read_varint(payload, pos)?.1;
+                pos = varint_end(payload, pos).ok_or(corrupt(pos))?;
             }
             Ok(())
         }
         1 if payload.len() % 8 == 0 => Ok(()),
         5 if payload.len() % 4 == 0 => Ok(()),
         _ => Err(corrupt(0)),
-    }
-}
-
-fn shift(e: WireError, base: usize) -> WireError {
-    WireError {
-        offset: e.offset + base,
-        reason: e.reason,
     }
 }
 
