@@ -1,13 +1,14 @@
 //! `flytecodec._native`: the Rust core of flytecodec. This file is module glue only; each concern
 //! lives in its own module: `messages` (the schema table), `wire` (validation as upb does it), `decode`
-//! (framing and batch validation across threads), `records` (lazy field reading), `values` (Python
-//! values), `errors` (DecodeError).
+//! (framing and batch validation across threads), `records` (lazy field reading), `property` (the
+//! field descriptor), `values` (Python values), `errors` (DecodeError).
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod decode;
 pub mod errors;
 pub mod generated;
 pub mod messages;
+pub mod property;
 pub mod records;
 pub mod schema;
 pub mod values;
@@ -20,6 +21,7 @@ use pyo3::types::{PyBytes, PyList};
 use decode::{
     default_threads, frame_and_validate, validate_all, Checked, DecodeFailure, Framing, Span,
 };
+use property::NativeProperty;
 use records::{NativeField, NativeRecord, RecordList};
 
 /// Hex digest (64-bit FNV-1a) of the flyteidl FileDescriptorSet this extension was built from.
@@ -134,6 +136,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(schema_digest, m)?)?;
     m.add_function(wrap_pyfunction!(decode_records, m)?)?;
     m.add_class::<NativeField>()?;
+    m.add_class::<NativeProperty>()?;
     m.add_class::<NativeRecord>()?;
     m.add_class::<RecordList>()?;
     Ok(())

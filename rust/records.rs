@@ -7,9 +7,10 @@
 //! others; an occurrence with the wrong wire type is an unknown field.
 
 use pyo3::exceptions::{PyIndexError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyType};
 
 use crate::decode::Span;
 use crate::messages::{schema, Kind};
@@ -18,7 +19,7 @@ use crate::wire::{read_varint, Fields};
 
 /// What a field reads as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Elem {
+pub enum Elem {
     Scalar,
     Timestamp,
     Naive,
@@ -45,7 +46,7 @@ enum Absent {
 pub struct NativeField {
     number: u32,
     kind: Kind,
-    elem: Elem,
+    pub elem: Elem,
     absent: Absent,
     /// The other members of the field's oneof, with their wire types.
     rivals: Vec<(u32, u8)>,
@@ -56,7 +57,7 @@ impl NativeField {
     /// `message`: the proto full name; `elem`: scalar, timestamp, naive, duration, wrapper or model;
     /// `absent`: never, presence or falsy.
     #[new]
-    fn new(message: &str, number: u32, elem: &str, absent: &str) -> PyResult<Self> {
+    pub fn new(message: &str, number: u32, elem: &str, absent: &str) -> PyResult<Self> {
         let s = schema();
         let def = s
             .find(message)
@@ -143,26 +144,31 @@ impl NativeRecord {
         }
     }
 
-    /// The occurrences of `field` that count (wire type right; none before a rival oneof member).
+    /// The occurrences of `field` that count (wire type right; none before a rival oneof member), each
+    /// as (start, end, raw value). Only the last one is kept for a scalar (the last one wins).
     fn occurrences(&self, bytes: &[u8], field: &NativeField) -> PyResult<Vec<(usize, usize, u64)>> {
         let wire = field.kind.wire_type();
+        let last_only = field.elem == Elem::Scalar;
         let mut found = Vec::new();
         for &(start, end) in &self.parts {
-            for item in Fields::new(&bytes[start..end]) {
+            let part = &bytes[start..end];
+            for item in Fields::new(part) {
                 let f = item.map_err(|e| PyValueError::new_err(e.reason))?;
                 if f.number == field.number && f.wire == wire {
                     let raw = match wire {
                         0 => {
-                            read_varint(&bytes[start..end], f.start)
+                            read_varint(part, f.start)
                                 .map_err(|e| PyValueError::new_err(e.reason))?
                                 .0
                         }
-                        1 => fixed(&bytes[start + f.start..start + f.end]),
-                        5 => fixed(&bytes[start + f.start..start + f.end]),
+                        1 | 5 => fixed(&part[f.start..f.end]),
                         _ => 0,
                     };
+                    if last_only {
+                        found.clear();
+                    }
                     found.push((start + f.start, start + f.end, raw));
-                } else if field.rivals.contains(&(f.number, f.wire)) {
+                } else if !field.rivals.is_empty() && field.rivals.contains(&(f.number, f.wire)) {
                     found.clear();
                 }
             }
@@ -170,7 +176,8 @@ impl NativeRecord {
         Ok(found)
     }
 
-    fn read<'py>(&self, py: Python<'py>, field: &NativeField) -> PyResult<Bound<'py, PyAny>> {
+    /// The value of `field` in this record; a sub-message comes back as a `NativeRecord`.
+    pub fn read<'py>(&self, py: Python<'py>, field: &NativeField) -> PyResult<Bound<'py, PyAny>> {
         let bytes = self.buffer.as_bytes(py);
         let found = self.occurrences(bytes, field)?;
         if found.is_empty() {
@@ -365,6 +372,20 @@ impl RecordList {
         let span = self.span(index)?;
         let buffer = self.buffers[span.buffer].clone_ref(py);
         Ok(NativeRecord::new(buffer, vec![(span.start, span.end)]))
+    }
+
+    /// A model of class `cls` over record `index` (its `_src` set through `set_src`, the slot's setter).
+    fn wrap<'py>(
+        &self,
+        py: Python<'py>,
+        index: isize,
+        cls: &Bound<'py, PyType>,
+        set_src: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let record = Bound::new(py, self.__getitem__(py, index)?)?;
+        let model = cls.call_method1(intern!(py, "__new__"), (cls,))?;
+        set_src.call1((&model, record))?;
+        Ok(model)
     }
 
     /// The bytes record `index` was decoded from.

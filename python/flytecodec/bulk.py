@@ -10,7 +10,7 @@ from google.protobuf.message import DecodeError as _PbDecodeError
 from flytecodec import framing as _framing
 from flytecodec._backend import backend
 from flytecodec.exceptions import DecodeError
-from flytecodec.models._entity import FlyteIdlEntity
+from flytecodec.models._entity import FlyteIdlEntity, _set_src
 
 M = TypeVar("M", bound=FlyteIdlEntity)
 BYTE_FRAMINGS = ("list", "delimited", "message")
@@ -67,7 +67,8 @@ class RecordBytes:
 class Batch(Generic[M], Sequence[M]):
     """A sequence of lazy models decoded together.
 
-    Index, slice, iterate and ``len`` as with a list; a model is made when its index is first read and kept.
+    Index, slice, iterate and ``len`` as with a list. Indexing makes a model the first time and keeps it
+    (``batch[i] is batch[i]``); iterating gives back the kept ones and makes the others without keeping them.
     ``token`` is the page token of a ``*List`` response (``""`` for other framings). Each model remembers the
     bytes it was decoded from, so its ``serialize_to_string()`` gives them back exactly.
     """
@@ -111,15 +112,27 @@ class Batch(Generic[M], Sequence[M]):
         return found
 
     def _make(self, index: int) -> M:
-        obj = self.model._wrap(self._records[index])
+        records = self._records
+        if type(records) is not list and hasattr(records, "wrap"):  # native: the record knows its bytes
+            return records.wrap(index, self.model, _set_src)
+        obj = self.model._wrap(records[index])
         obj.__dict__["_raw"] = (self._bytes, index)  # serialize_to_string() finds its bytes there
         return obj
 
     def __iter__(self) -> Iterator[M]:
+        """The models in order. A model already made by indexing is given back; the others are made for the
+        iteration and not kept, so streaming through a batch holds no more than the caller keeps (and, on
+        CPython, keeps the cyclic garbage collector from re-scanning every model made so far)."""
         models, records, raw, cls = self._models, self._records, self._bytes, self.model
+        wrap = getattr(records, "wrap", None)
+        if wrap is not None:
+            for i, found in enumerate(models):
+                yield wrap(i, cls, _set_src) if found is None else found
+            return
+        new = cls._wrap
         for i, found in enumerate(models):
             if found is None:  # _make inlined: iteration is the hot path of a pipeline
-                found = models[i] = cls._wrap(records[i])
+                found = new(records[i])
                 found.__dict__["_raw"] = (raw, i)
             yield found
 

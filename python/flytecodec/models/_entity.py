@@ -31,13 +31,13 @@ from google.protobuf import message_factory as _message_factory
 from flytecodec import _values
 
 try:
-    from flytecodec._native import NativeField, NativeRecord
+    from flytecodec._native import NativeProperty, NativeRecord
 except ImportError:  # the extension is not built: every source is a protobuf message
 
     class NativeRecord:  # type: ignore[no-redef]
         """Stands in for the extension's record type, of which there are then no instances."""
 
-    NativeField = None  # type: ignore[assignment,misc]
+    NativeProperty = None  # type: ignore[assignment,misc]
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
 """Marks a constructor parameter without a default."""
@@ -443,20 +443,54 @@ class _FieldProperty:
         return type(self).__get__(self, obj, owner)
 
 
-def _field_property(field: Field, doc: str) -> _FieldProperty:
+def _field_property(field: Field, doc: str):
+    """The property for ``field``: the extension's ``NativeProperty`` (its ``__get__`` in Rust) when it is
+    built, else a ``_FieldProperty``."""
+    if NativeProperty is not None:
+        spec = _native_spec(field)
+        resolve_model = field.model_class if spec is not None and field.elem == "model" else None
+        return NativeProperty(
+            field.name,
+            doc,
+            spec,
+            resolve_model,
+            lambda: _resolved_read(field),
+            lambda: _protobuf_read(field),
+            _set_src,
+        )
     cls = type(f"_FieldProperty_{field.name}", (_FieldProperty,), {"__slots__": ()})
     return cls(field, doc)
 
 
-def _specialized_get(f: Field):
-    """A ``__get__`` for field ``f``, with the common conversions inlined.
+_NATIVE_ELEMS = frozenset(["scalar", "timestamp", "naive", "duration", "wrapper", "model"])
 
-    A source is a protobuf message (python backend, ``from_flyte_idl``) or a ``NativeRecord`` (native
-    backend), whose fields are read in Rust where the shape allows and through protobuf otherwise.
-    """
+
+def _native_spec(f: Field):
+    """``(message, number, elem, absent)`` when Rust reads the field from a record, else None: single values
+    with the common policies; repeated fields, maps, raw messages and converted values go through protobuf."""
+    if f.shape == "single" and f.elem in _NATIVE_ELEMS and f.absent in (NEVER, PRESENCE, FALSY) and not f.convert:
+        return (f.fdesc.containing_type.full_name, f.fdesc.number, f.elem, f.absent)
+    return None
+
+
+def _resolved_read(f: Field) -> Callable[[Any], Any]:
+    """Field ``f``'s reader of protobuf messages, made now."""
+    f.read = _make_reader(f)
+    return f.read
+
+
+def _protobuf_read(f: Field) -> Callable[[Any], Any]:
+    """Field ``f``'s reader of native records through their protobuf message (parsed once per record)."""
+    read = _resolved_read(f)
+    pb_class = _message_factory.GetMessageClass(f.fdesc.containing_type)
+    parse = NativeRecord.pb
+    return lambda rec: read(parse(rec, pb_class))
+
+
+def _specialized_get(f: Field):
+    """A ``__get__`` for field ``f`` of protobuf sources, with the common conversions inlined."""
     read = _make_reader(f)
     f.read = read
-    native = _native_reader(f, read)
     name, n = f.name, f.proto
     if f.elem == "scalar" and f.shape == "single" and f.absent == NEVER and f.convert is None:
 
@@ -464,12 +498,7 @@ def _specialized_get(f: Field):
             if obj is None:
                 return desc
             src = obj._src
-            if src is None:
-                value = None
-            elif type(src) is NativeRecord:
-                value = native(src)
-            else:
-                value = getattr(src, n)
+            value = None if src is None else getattr(src, n)
             obj.__dict__[name] = value
             return value
 
@@ -482,8 +511,6 @@ def _specialized_get(f: Field):
             src = obj._src
             if src is None:
                 value = None
-            elif type(src) is NativeRecord:
-                value = native(src)
             else:
                 value = _new(cls)
                 _set_src(value, getattr(src, n))
@@ -496,46 +523,11 @@ def _specialized_get(f: Field):
             if obj is None:
                 return desc
             src = obj._src
-            if src is None:
-                value = None
-            elif type(src) is NativeRecord:
-                value = native(src)
-            else:
-                value = read(src)
+            value = None if src is None else read(src)
             obj.__dict__[name] = value
             return value
 
     return get
-
-
-_NATIVE_ELEMS = frozenset(["scalar", "timestamp", "naive", "duration", "wrapper", "model"])
-
-
-def _native_reader(f: Field, read: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """How to read field ``f`` of a ``NativeRecord``: in Rust for single values with the common policies;
-    through the record's protobuf message (parsed once per record) for the rest."""
-    message = f.fdesc.containing_type
-    if NativeField is None:
-        return read
-    if f.shape == "single" and f.elem in _NATIVE_ELEMS and f.absent in (NEVER, PRESENCE, FALSY) and not f.convert:
-        field = NativeField(message.full_name, f.fdesc.number, f.elem, f.absent)
-        get = NativeRecord.get
-        if f.elem != "model":
-            return lambda rec: get(rec, field)
-        cls = f.model_class()
-
-        def read_model(rec):
-            sub = get(rec, field)
-            if sub is None:
-                return None
-            obj = _new(cls)
-            _set_src(obj, sub)
-            return obj
-
-        return read_model
-    pb_class = _message_factory.GetMessageClass(message)
-    parse = NativeRecord.pb
-    return lambda rec: read(parse(rec, pb_class))
 
 
 _new = object.__new__
