@@ -42,7 +42,7 @@ impl NativeProperty {
         Ok(value.bind(py).clone())
     }
 
-    fn from_record<'py>(
+    fn read_record<'py>(
         &self,
         py: Python<'py>,
         record: &Bound<'py, NativeRecord>,
@@ -123,7 +123,7 @@ impl NativeProperty {
         let value = if src.is_none() {
             src
         } else if let Ok(record) = src.cast::<NativeRecord>() {
-            this.from_record(py, record)?
+            this.read_record(py, record)?
         } else {
             let read = Self::resolved(py, &this.pb_reader, &this.make_pb_reader)?;
             read.call1((src,))?
