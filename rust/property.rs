@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyType};
 
-use crate::records::{Elem, NativeField, NativeRecord};
+use crate::records::{object_new, Elem, NativeField, NativeRecord};
 
 #[pyclass(frozen, module = "flytecodec._native")]
 pub struct NativeProperty {
@@ -59,7 +59,7 @@ impl NativeProperty {
             pyo3::exceptions::PyTypeError::new_err("a sub-message property needs its model class")
         })?;
         let cls = Self::resolved(py, &self.model, resolve)?;
-        let model = cls.call_method1(intern!(py, "__new__"), (&cls,))?;
+        let model = object_new(py)?.call1((&cls,))?;
         self.set_src.bind(py).call1((&model, value))?;
         Ok(model)
     }

@@ -7,7 +7,6 @@
 //! others; an occurrence with the wrong wire type is an unknown field.
 
 use pyo3::exceptions::{PyIndexError, PyValueError};
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyType};
@@ -15,7 +14,7 @@ use pyo3::types::{PyBytes, PyType};
 use crate::decode::Span;
 use crate::messages::{schema, Kind};
 use crate::values;
-use crate::wire::{read_varint, Fields};
+use crate::wire::{read_varint, walk};
 
 /// What a field reads as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,29 +148,25 @@ impl NativeRecord {
     fn occurrences(&self, bytes: &[u8], field: &NativeField) -> PyResult<Vec<(usize, usize, u64)>> {
         let wire = field.kind.wire_type();
         let last_only = field.elem == Elem::Scalar;
-        let mut found = Vec::new();
+        let mut found: Vec<(usize, usize, u64)> = Vec::new();
         for &(start, end) in &self.parts {
             let part = &bytes[start..end];
-            for item in Fields::new(part) {
-                let f = item.map_err(|e| PyValueError::new_err(e.reason))?;
-                if f.number == field.number && f.wire == wire {
-                    let raw = match wire {
-                        0 => {
-                            read_varint(part, f.start)
-                                .map_err(|e| PyValueError::new_err(e.reason))?
-                                .0
-                        }
-                        1 | 5 => fixed(&part[f.start..f.end]),
+            walk(part, |number, w, s, e| {
+                if number == field.number && w == wire {
+                    let raw = match w {
+                        0 => read_varint(part, s).map_or(0, |(v, _)| v),
+                        1 | 5 => fixed(&part[s..e]),
                         _ => 0,
                     };
                     if last_only {
                         found.clear();
                     }
-                    found.push((start + f.start, start + f.end, raw));
-                } else if !field.rivals.is_empty() && field.rivals.contains(&(f.number, f.wire)) {
+                    found.push((start + s, start + e, raw));
+                } else if !field.rivals.is_empty() && field.rivals.contains(&(number, w)) {
                     found.clear();
                 }
-            }
+            })
+            .map_err(|e| PyValueError::new_err(e.reason))?;
         }
         Ok(found)
     }
@@ -238,34 +233,30 @@ impl NativeRecord {
         let mut payload: &[u8] = &[];
         for &(start, end) in parts {
             let part = &bytes[start..end];
-            for item in Fields::new(part) {
-                let f = item.map_err(|e| PyValueError::new_err(e.reason))?;
-                let expected = if f.number == 1 {
+            walk(part, |number, wire, s, e| {
+                let expected = if number == 1 {
                     value_kind.wire_type()
                 } else {
                     0
                 };
-                if f.wire != expected || f.number > 2 {
-                    continue;
+                if wire != expected || number > 2 {
+                    return;
                 }
-                let raw = match f.wire {
-                    0 => {
-                        read_varint(part, f.start)
-                            .map_err(|e| PyValueError::new_err(e.reason))?
-                            .0
-                    }
-                    1 | 5 => fixed(&part[f.start..f.end]),
+                let raw = match wire {
+                    0 => read_varint(part, s).map_or(0, |(v, _)| v),
+                    1 | 5 => fixed(&part[s..e]),
                     _ => {
-                        payload = &part[f.start..f.end];
+                        payload = &part[s..e];
                         0
                     }
                 };
-                if f.number == 1 {
+                if number == 1 {
                     first = raw;
                 } else {
                     second = raw;
                 }
-            }
+            })
+            .map_err(|e| PyValueError::new_err(e.reason))?;
         }
         match elem {
             Elem::Timestamp => values::timestamp(py, first as i64, second as u32 as i32, true),
@@ -290,6 +281,19 @@ impl NativeRecord {
             }
         }
     }
+}
+
+/// `object.__new__`, which makes a model instance without running its constructor.
+pub fn object_new(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let new = NEW.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py
+            .import("builtins")?
+            .getattr("object")?
+            .getattr("__new__")?
+            .unbind())
+    })?;
+    Ok(new.bind(py))
 }
 
 fn fixed(bytes: &[u8]) -> u64 {
@@ -383,7 +387,7 @@ impl RecordList {
         set_src: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let record = Bound::new(py, self.__getitem__(py, index)?)?;
-        let model = cls.call_method1(intern!(py, "__new__"), (cls,))?;
+        let model = object_new(py)?.call1((cls,))?;
         set_src.call1((&model, record))?;
         Ok(model)
     }

@@ -66,6 +66,40 @@ pub fn read_tag(buf: &[u8], pos: usize) -> WireResult<(u32, u8, usize)> {
     Err(corrupt(pos))
 }
 
+/// Call `visit(number, wire, start, end)` for each field of a validated message, in wire order: the
+/// value's span (a varint's bytes, a fixed value, a length-delimited payload without its prefix, a group's
+/// contents and end tag). The tight loop the readers use; [`Fields`] is the general iterator.
+#[inline]
+pub fn walk(buf: &[u8], mut visit: impl FnMut(u32, u8, usize, usize)) -> WireResult<()> {
+    let end = buf.len();
+    let mut pos = 0;
+    while pos < end {
+        let first = buf[pos];
+        let (number, wire, after) = if (8..0x80).contains(&first) {
+            (u32::from(first >> 3), first & 7, pos + 1)
+        } else {
+            read_tag(buf, pos)?
+        };
+        let (start, stop) = match wire {
+            0 => (after, varint_end(buf, after).ok_or(corrupt(pos))?),
+            2 => {
+                let (len, start) = match buf.get(after) {
+                    Some(&b) if b < 0x80 => (usize::from(b), after + 1),
+                    _ => {
+                        let (len, start) = read_varint(buf, after)?;
+                        (usize::try_from(len).map_err(|_| corrupt(pos))?, start)
+                    }
+                };
+                (start, checked_end(buf, start, len, pos)?)
+            }
+            _ => (after, value_end(buf, pos, after, number, wire, 0, &mut 0)?),
+        };
+        visit(number, wire, start, stop);
+        pos = stop;
+    }
+    Ok(())
+}
+
 /// One field as it stands on the wire: its number, wire type, where its tag starts, and its value
 /// (`start..end`; for a length-delimited field the payload without the length prefix).
 #[derive(Clone, Copy, Debug)]
