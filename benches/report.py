@@ -34,7 +34,10 @@ def main(path: str) -> None:
         for name, t in sorted(times.items(), key=lambda kv: kv[1]):
             contender = name.split("[")[-1].rstrip("]") if "[" in name else name.rsplit("_", 1)[-1]
             contender = {"native": "flytecodec native", "python": "flytecodec python"}.get(contender, contender)
-            if "upb" in name:
+            if "rust_threads" in name:
+                threads = name.split("[")[-1].rstrip("]")
+                contender = f"Rust split + validate, {threads} thread{'s' if threads != '1' else ''}"
+            elif "upb" in name:
                 contender = "raw upb (parse only)"
             elif "flytekit" in name:
                 contender = "flytekit"
