@@ -14,7 +14,7 @@ use std::num::NonZeroUsize;
 use std::sync::{Condvar, Mutex};
 
 use crate::messages::Schema;
-use crate::wire::{read_tag, read_varint, validate_at_depth, WireError};
+use crate::wire::{read_len, read_tag, read_varint, validate_at_depth, WireError};
 
 /// A record: which buffer, and its byte range there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,10 +209,12 @@ fn skip_value(
 ) -> Result<(usize, usize), WireError> {
     match wire {
         2 => {
-            let (len, start) = read_varint(buf, after_tag)?;
-            let end = usize::try_from(len)
-                .ok()
-                .and_then(|len| start.checked_add(len))
+            let (len, start) = read_len(buf, after_tag).map_err(|e| WireError {
+                offset: tag_offset,
+                reason: e.reason,
+            })?;
+            let end = start
+                .checked_add(len)
                 .filter(|&end| end <= buf.len())
                 .ok_or(WireError {
                     offset: tag_offset,

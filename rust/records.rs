@@ -132,14 +132,17 @@ pub struct NativeRecord {
     buffer: Py<PyBytes>,
     parts: Vec<(usize, usize)>,
     pb: PyOnceLock<Py<PyAny>>,
+    /// Whether this is a record of a batch (its bytes are given back as they were), not a sub-message.
+    top: bool,
 }
 
 impl NativeRecord {
-    fn new(buffer: Py<PyBytes>, parts: Vec<(usize, usize)>) -> Self {
+    fn new(buffer: Py<PyBytes>, parts: Vec<(usize, usize)>, top: bool) -> Self {
         NativeRecord {
             buffer,
             parts,
             pb: PyOnceLock::new(),
+            top,
         }
     }
 
@@ -192,7 +195,11 @@ impl NativeRecord {
             }
             Elem::Model => {
                 let parts = found.iter().map(|&(s, e, _)| (s, e)).collect();
-                Ok(Bound::new(py, NativeRecord::new(self.buffer.clone_ref(py), parts))?.into_any())
+                Ok(Bound::new(
+                    py,
+                    NativeRecord::new(self.buffer.clone_ref(py), parts, false),
+                )?
+                .into_any())
             }
             Elem::Timestamp | Elem::Naive | Elem::Duration | Elem::Wrapper(_) => {
                 let parts: Vec<(usize, usize)> = found.iter().map(|&(s, e, _)| (s, e)).collect();
@@ -210,7 +217,7 @@ impl NativeRecord {
             Elem::Scalar => values::default_scalar(py, field.kind),
             Elem::Model => Ok(Bound::new(
                 py,
-                NativeRecord::new(self.buffer.clone_ref(py), Vec::new()),
+                NativeRecord::new(self.buffer.clone_ref(py), Vec::new(), false),
             )?
             .into_any()),
             elem => self.well_known(py, &[], &[], elem),
@@ -327,6 +334,19 @@ impl NativeRecord {
         self.bytes_of(py)
     }
 
+    /// The serialized message, as the python backend gives it: a batch's record exactly as decoded, a
+    /// sub-message as protobuf (`cls`) serializes it after parsing.
+    fn serialize<'py>(
+        &self,
+        py: Python<'py>,
+        cls: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if self.top {
+            return Ok(self.bytes_of(py).into_any());
+        }
+        self.pb(py, cls)?.call_method0("SerializeToString")
+    }
+
     /// The message's size in bytes.
     fn size(&self) -> usize {
         self.parts.iter().map(|(s, e)| e - s).sum()
@@ -375,7 +395,11 @@ impl RecordList {
     fn __getitem__(&self, py: Python<'_>, index: isize) -> PyResult<NativeRecord> {
         let span = self.span(index)?;
         let buffer = self.buffers[span.buffer].clone_ref(py);
-        Ok(NativeRecord::new(buffer, vec![(span.start, span.end)]))
+        Ok(NativeRecord::new(
+            buffer,
+            vec![(span.start, span.end)],
+            true,
+        ))
     }
 
     /// A model of class `cls` over record `index` (its `_src` set through `set_src`, the slot's setter).

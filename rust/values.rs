@@ -2,7 +2,7 @@
 //! datetimes and timedeltas of `google.protobuf.Timestamp` / `Duration`, converted exactly as
 //! `python/flytecodec/_values.py` converts them (same values, same errors).
 
-use pyo3::exceptions::{PyOverflowError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDateTime, PyDelta, PyString, PyTzInfo};
 use pyo3::IntoPyObjectExt;
@@ -96,9 +96,9 @@ pub fn duration(py: Python<'_>, seconds: i64, nanos: i32) -> PyResult<Bound<'_, 
     let days = total.div_euclid(86_400_000_000);
     let rest = total.rem_euclid(86_400_000_000);
     if days.abs() > 999_999_999 {
-        return Err(PyOverflowError::new_err(format!(
-            "days={days}; must have magnitude <= 999999999"
-        )));
+        // out of timedelta's range: let Python say so, in its own words
+        let timedelta = py.import("datetime")?.getattr("timedelta")?;
+        return timedelta.call1((0, seconds, micro));
     }
     let (secs, us) = ((rest / 1_000_000) as i32, (rest % 1_000_000) as i32);
     Ok(PyDelta::new(py, days as i32, secs, us, false)?.into_any())

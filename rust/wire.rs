@@ -47,6 +47,22 @@ pub fn read_varint(buf: &[u8], pos: usize) -> WireResult<(u64, usize)> {
     Err(corrupt(pos))
 }
 
+/// The length prefix of a length-delimited field at `pos` and the position after it: upb reads it as a
+/// varint of at most 5 bytes.
+#[inline]
+pub fn read_len(buf: &[u8], pos: usize) -> WireResult<(usize, usize)> {
+    let mut value: u64 = 0;
+    for i in 0..5 {
+        let byte = *buf.get(pos + i).ok_or_else(|| corrupt(pos))?;
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            let len = usize::try_from(value).map_err(|_| corrupt(pos))?;
+            return Ok((len, pos + i + 1));
+        }
+    }
+    Err(corrupt(pos))
+}
+
 /// The field number and wire type of the tag at `pos`, and the position after it.
 #[inline]
 pub fn read_tag(buf: &[u8], pos: usize) -> WireResult<(u32, u8, usize)> {
@@ -85,10 +101,7 @@ pub fn walk(buf: &[u8], mut visit: impl FnMut(u32, u8, usize, usize)) -> WireRes
             2 => {
                 let (len, start) = match buf.get(after) {
                     Some(&b) if b < 0x80 => (usize::from(b), after + 1),
-                    _ => {
-                        let (len, start) = read_varint(buf, after)?;
-                        (usize::try_from(len).map_err(|_| corrupt(pos))?, start)
-                    }
+                    _ => read_len(buf, after)?,
                 };
                 (start, checked_end(buf, start, len, pos)?)
             }
@@ -158,7 +171,7 @@ fn next_field(
 ) -> WireResult<(WireField, usize)> {
     let (number, wire, after_tag) = read_tag(buf, pos)?;
     let start = if wire == 2 {
-        read_varint(buf, after_tag)?.1
+        read_len(buf, after_tag)?.1
     } else {
         after_tag
     };
@@ -188,8 +201,7 @@ fn value_end(
         1 => checked_end(buf, after_tag, 8, tag),
         5 => checked_end(buf, after_tag, 4, tag),
         2 => {
-            let (len, start) = read_varint(buf, after_tag)?;
-            let len = usize::try_from(len).map_err(|_| corrupt(tag))?;
+            let (len, start) = read_len(buf, after_tag).map_err(|_| corrupt(tag))?;
             checked_end(buf, start, len, tag)
         }
         3 => skip_group(buf, after_tag, number, depth + 1, deepest),
@@ -298,10 +310,7 @@ fn check_message(
             2 => {
                 let (len, start) = match buf.get(pos) {
                     Some(&b) if b < 0x80 => (usize::from(b), pos + 1),
-                    _ => {
-                        let (len, start) = read_varint(buf, pos).map_err(|_| CORRUPT)?;
-                        (usize::try_from(len).map_err(|_| CORRUPT)?, start)
-                    }
+                    _ => read_len(buf, pos).map_err(|_| CORRUPT)?,
                 };
                 pos = start
                     .checked_add(len)
@@ -417,6 +426,7 @@ mod tests {
             b"\x0a\x05\x0a\x01\xff\x12\x00"
         )); // map key
         assert!(!check("flyteidl.admin.Notification", b"\x0a\x01\x81")); // packed, truncated
+        assert!(!check(ID, b"\x12\x80\x80\x80\x80\x80\x00")); // a 6-byte length prefix
     }
 
     #[test]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from typing import Callable, Optional
+from typing import Callable
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
@@ -142,8 +142,11 @@ def parse(desc: Descriptor | None, data: bytes) -> list[Node]:
                 node = Node(data[pos:after], number, wire, fd, children=parse(fd.message_type, payload))
             else:
                 node = Node(data[pos:after], number, wire, fd, payload=payload)
+        elif wire == 3:  # an unknown group, kept whole
+            end = _upb_skip(data, after, number, wire, 0)
+            node = Node.raw(data[pos:end])
         else:
-            raise ValueError(f"wire type {wire} in a corpus record")
+            raise ValueError(f"wire type {wire}")
         nodes.append(node)
         pos = end
     return nodes
@@ -372,7 +375,7 @@ def m_oneof(rng, tree, desc):
     found = _pick(rng, spots)
     if found is None:
         return None
-    lst, d, oneof = found
+    lst, _, oneof = found
     members = [_member(rng, rng.choice(oneof.fields), tree, desc) for _ in range(rng.choice((2, 2, 3)))]
     at = rng.randrange(len(lst) + 1)
     lst[at:at] = members
@@ -429,11 +432,9 @@ def m_packed(rng, tree, desc):
 def m_varint_encoding(rng, tree, desc):
     """A varint (value, length or tag) in a longer encoding: 10 bytes (valid, also with high bits in the 10th
     byte, which upb ignores), 11 bytes (invalid); a tag in 5 (valid) or 6 bytes, or over 32 bits (invalid)."""
-    items = [(lst, i, n) for lst, i, n, _ in occurrences(tree, desc) if n.number >= 0]
-    found = _pick(rng, items)
-    if found is None:
+    n = _pick(rng, [n for _, _, n, _ in occurrences(tree, desc) if n.number >= 0])
+    if n is None:
         return None
-    lst, i, n = found
     choice = rng.randrange(4)
     if choice == 0 and n.wire == 0:
         value = read_varint(n.body, 0)[0]
@@ -447,7 +448,7 @@ def m_varint_encoding(rng, tree, desc):
         return f"value-varint-{size}-bytes"
     if choice == 1 and n.wire == 2:
         length = len(serialize(n.children) if n.children is not None else n.payload)
-        size = rng.choice((2, 5, 10, 11))
+        size = rng.choice((2, 5, 6, 10, 11))
         n.length = padded_varint(length, size)
         return f"length-varint-{size}-bytes"
     if choice == 2:
@@ -644,7 +645,10 @@ def structural_cuts(data: bytes, desc: Descriptor | None) -> list[int]:
                     cuts.append(pos + 1)  # inside a varint or a fixed value
                 pos += len(n.body)
 
-    walk(parse(desc, data), 0)
+    try:
+        walk(parse(desc, data), 0)
+    except ValueError:  # not a valid message (a damaged stream): no structure to cut at
+        return []
     return [c for c in cuts if 0 < c < len(data)]
 
 
@@ -683,7 +687,7 @@ class TopLevel:
 
     def __init__(self):
         self.fields: list[tuple[int, int, int, int, int]] = []  # (number, wire, tag offset, start, end)
-        self.problem: Optional[tuple[str, int]] = None  # (kind, tag offset of the broken field)
+        self.problem: tuple[str, int] | None = None  # (kind, tag offset of the broken field)
 
 
 def upb_tag(buf: bytes, pos: int) -> tuple[int, int, int]:
@@ -747,21 +751,5 @@ def upb_top_level(buf: bytes) -> TopLevel:
             return out
         start = read_varint(buf, after)[1] if wire == 2 else after
         out.fields.append((number, wire, offset, start, end))
-        pos = end
-    return out
-
-
-def walk_fields(buf: bytes) -> list[tuple[int, int, int, int, int]]:
-    """Every top-level field a lenient walk finds (10-byte keys allowed): used to find field 1 with a wire type
-    other than 2 in a list."""
-    out, pos = [], 0
-    while pos < len(buf):
-        try:
-            key, after = read_varint(buf, pos)
-            number, wire = key >> 3, key & 7
-            end = _upb_skip(buf, after, number, wire, 0)
-        except ValueError:
-            return out
-        out.append((number, wire, pos, after, end))
         pos = end
     return out

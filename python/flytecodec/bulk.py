@@ -57,7 +57,9 @@ class RecordBytes:
         if raws is None:  # walk the *List response for the record spans, the first time they are asked for
             buf, number = self._buf, self._number
             view = memoryview(buf)
-            raws = self._raws = [view[a:b] for n, _, _, a, b in _framing.top_level_fields(buf) if n == number]
+            raws = self._raws = [
+                view[a:b] for n, wire, _, a, b in _framing.top_level_fields(buf) if n == number and wire == 2
+            ]
         return raws
 
     def __getitem__(self, index: int):

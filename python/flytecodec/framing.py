@@ -17,21 +17,36 @@ FRAMINGS = ("list", "delimited", "message", "sequence")
 BytesLike = Union[bytes, bytearray, memoryview, mmap.mmap]
 
 
-def read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
-    """The varint at ``pos`` and the position after it; ``ValueError`` if truncated or longer than 10 bytes."""
+def read_varint(buf: memoryview, pos: int, limit: int = 10) -> tuple[int, int]:
+    """The varint at ``pos`` (at most ``limit`` bytes) and the position after it; ``ValueError`` if it is
+    truncated or longer. Bits past 64 are dropped, as upb drops them."""
     result = shift = 0
     end = len(buf)
-    for i in range(pos, min(pos + 10, end)):
+    for i in range(pos, min(pos + limit, end)):
         byte = buf[i]
         result |= (byte & 0x7F) << shift
         if byte < 0x80:
-            if i == pos + 9 and byte > 1:
-                raise ValueError("varint overflows 64 bits")
-            return result, i + 1
+            return result & 0xFFFF_FFFF_FFFF_FFFF, i + 1
         shift += 7
-    if end - pos >= 10:
-        raise ValueError("varint is longer than 10 bytes")
+    if end - pos >= limit:
+        raise ValueError(f"varint is longer than {limit} bytes")
     raise ValueError("truncated varint")
+
+
+def read_tag(buf: memoryview, pos: int) -> tuple[int, int, int]:
+    """``(field number, wire type, position after)`` of the tag at ``pos``, by upb's rules: at most 5 bytes,
+    32 bits, and a field number above 0."""
+    key, after = read_varint(buf, pos, 5)
+    if key > 0xFFFF_FFFF:
+        raise ValueError("tag is over 32 bits")
+    if key >> 3 == 0:
+        raise ValueError("field number 0")
+    return key >> 3, key & 7, after
+
+
+def read_length(buf: memoryview, pos: int) -> tuple[int, int]:
+    """The length prefix of a length-delimited field inside a message: upb reads at most 5 bytes."""
+    return read_varint(buf, pos, 5)
 
 
 def as_bytes(data, *, what: str = "input") -> bytes:
@@ -110,7 +125,7 @@ def _skip_value(view: memoryview, pos: int, end: int, number: int, wire: int, de
     elif wire == 5:
         pos += 4
     elif wire == 2:
-        length, pos = read_varint(view, pos)
+        length, pos = read_length(view, pos)
         if length > end - pos:
             raise ValueError(f"length {length} runs past the end of the input")
         pos += length
@@ -120,10 +135,7 @@ def _skip_value(view: memoryview, pos: int, end: int, number: int, wire: int, de
         while True:
             if pos >= end:
                 raise ValueError("group is not closed")
-            key, pos = read_varint(view, pos)
-            inner, inner_wire = key >> 3, key & 7
-            if inner == 0:
-                raise ValueError("field number 0")
+            inner, inner_wire, pos = read_tag(view, pos)
             if inner_wire == 4:
                 if inner != number:
                     raise ValueError("end-group tag does not match its group")
@@ -147,12 +159,9 @@ def top_level_fields(buf: bytes) -> Iterator[tuple[int, int, int, int, int]]:
     while pos < end:
         offset = pos
         try:
-            key, pos = read_varint(view, pos)
-            number, wire = key >> 3, key & 7
-            if number == 0:
-                raise ValueError("field number 0")
+            number, wire, pos = read_tag(view, pos)
             if wire == 2:
-                length, start = read_varint(view, pos)
+                length, start = read_length(view, pos)
                 if length > end - start:
                     raise ValueError(f"length {length} runs past the end of the input")
                 pos = start + length

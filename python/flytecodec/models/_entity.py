@@ -637,7 +637,7 @@ class FlyteIdlEntity:
             raw = self.__dict__.get("_raw")  # (RecordBytes, index) of a bulk-decoded record
             if raw is not None:
                 return bytes(raw[0][raw[1]])
-            return src.to_bytes() if type(src) is NativeRecord else src.SerializeToString()
+            return src.serialize(self._pb_class) if type(src) is NativeRecord else src.SerializeToString()
         pb = self.to_flyte_idl()
         return b"" if pb is None else pb.SerializeToString()
 
@@ -645,7 +645,9 @@ class FlyteIdlEntity:
     def is_empty(self) -> bool:
         src = self._src
         if src is not None and not self.__dict__.get("_dirty"):
-            return (src.size() if type(src) is NativeRecord else src.ByteSize()) == 0
+            if type(src) is NativeRecord:  # protobuf's answer: fields set to their defaults serialize to nothing
+                return src.size() == 0 or src.pb(self._pb_class).ByteSize() == 0
+            return src.ByteSize() == 0
         pb = self.to_flyte_idl()
         return pb is None or pb.ByteSize() == 0
 
