@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from flytecodec.testing import corpus
 
 N = int(os.environ.get("FLYTECODEC_BENCH_N", "20000"))

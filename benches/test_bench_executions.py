@@ -6,12 +6,13 @@ into the README's table of ratios.
 
 from __future__ import annotations
 
-import flytecodec
 import pytest
-from flytecodec.models import execution, node_execution
 from flyteidl.admin import execution_pb2, node_execution_pb2
 from flytekit.models import execution as fk_execution
 from flytekit.models import node_execution as fk_node_execution
+
+import flytecodec
+from flytecodec.models import execution, node_execution
 
 BACKENDS = flytecodec.available_backends()
 

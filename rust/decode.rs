@@ -151,16 +151,8 @@ fn frame_list(
         let (number, wire, start, end) = match field {
             Ok(f) => f,
             Err(e) => {
-                let failure = DecodeFailure {
-                    index: spans.len(),
-                    offset: tag_offset,
-                    reason: e.reason.to_string(),
-                };
-                return Framed {
-                    spans,
-                    token,
-                    failure: Some(failure),
-                };
+                let reason = e.reason.to_string();
+                return failed_at(spans, token, tag_offset, reason);
             }
         };
         if number == records && wire == 2 {
@@ -177,16 +169,7 @@ fn frame_list(
             match std::str::from_utf8(&buf[start..end]) {
                 Ok(t) => token = t.to_string(),
                 Err(_) => {
-                    let failure = DecodeFailure {
-                        index: spans.len(),
-                        offset: tag_offset,
-                        reason: "page token: invalid UTF-8".into(),
-                    };
-                    return Framed {
-                        spans,
-                        token,
-                        failure: Some(failure),
-                    };
+                    return failed_at(spans, token, tag_offset, "page token: invalid UTF-8".into());
                 }
             }
         }
@@ -196,6 +179,20 @@ fn frame_list(
         spans,
         token,
         failure: None,
+    }
+}
+
+/// The framing so far, stopped by a failure at `offset` (after the records found).
+fn failed_at(spans: Vec<Span>, token: String, offset: usize, reason: String) -> Framed {
+    let failure = DecodeFailure {
+        index: spans.len(),
+        offset,
+        reason,
+    };
+    Framed {
+        spans,
+        token,
+        failure: Some(failure),
     }
 }
 

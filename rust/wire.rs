@@ -33,11 +33,11 @@ fn corrupt(offset: usize) -> WireError {
     }
 }
 
-/// The varint at `pos` and the position after it (at most 10 bytes).
+/// The varint at `pos` of at most `limit` bytes, and the position after it.
 #[inline]
-pub fn read_varint(buf: &[u8], pos: usize) -> WireResult<(u64, usize)> {
+fn read_varint_of(buf: &[u8], pos: usize, limit: usize) -> WireResult<(u64, usize)> {
     let mut value: u64 = 0;
-    for i in 0..10 {
+    for i in 0..limit {
         let byte = *buf.get(pos + i).ok_or_else(|| corrupt(pos))?;
         value |= u64::from(byte & 0x7f) << (7 * i);
         if byte < 0x80 {
@@ -47,39 +47,30 @@ pub fn read_varint(buf: &[u8], pos: usize) -> WireResult<(u64, usize)> {
     Err(corrupt(pos))
 }
 
+/// The varint at `pos` and the position after it (at most 10 bytes; bits past 64 are dropped, as upb does).
+#[inline]
+pub fn read_varint(buf: &[u8], pos: usize) -> WireResult<(u64, usize)> {
+    read_varint_of(buf, pos, 10)
+}
+
 /// The length prefix of a length-delimited field at `pos` and the position after it: upb reads it as a
 /// varint of at most 5 bytes.
 #[inline]
 pub fn read_len(buf: &[u8], pos: usize) -> WireResult<(usize, usize)> {
-    let mut value: u64 = 0;
-    for i in 0..5 {
-        let byte = *buf.get(pos + i).ok_or_else(|| corrupt(pos))?;
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte < 0x80 {
-            let len = usize::try_from(value).map_err(|_| corrupt(pos))?;
-            return Ok((len, pos + i + 1));
-        }
-    }
-    Err(corrupt(pos))
+    let (len, after) = read_varint_of(buf, pos, 5)?;
+    Ok((usize::try_from(len).map_err(|_| corrupt(pos))?, after))
 }
 
-/// The field number and wire type of the tag at `pos`, and the position after it.
+/// The field number and wire type of the tag at `pos`, and the position after it: a varint of at most 5
+/// bytes whose value fits 32 bits, with a field number above 0.
 #[inline]
 pub fn read_tag(buf: &[u8], pos: usize) -> WireResult<(u32, u8, usize)> {
-    let mut value: u64 = 0;
-    for i in 0..5 {
-        let byte = *buf.get(pos + i).ok_or_else(|| corrupt(pos))?;
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte < 0x80 {
-            let tag = u32::try_from(value).map_err(|_| corrupt(pos))?;
-            let number = tag >> 3;
-            if number == 0 {
-                return Err(corrupt(pos));
-            }
-            return Ok((number, (tag & 7) as u8, pos + i + 1));
-        }
+    let (value, after) = read_varint_of(buf, pos, 5)?;
+    let tag = u32::try_from(value).map_err(|_| corrupt(pos))?;
+    if tag >> 3 == 0 {
+        return Err(corrupt(pos));
     }
-    Err(corrupt(pos))
+    Ok((tag >> 3, (tag & 7) as u8, after))
 }
 
 /// Call `visit(number, wire, start, end)` for each field of a validated message, in wire order: the

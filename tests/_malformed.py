@@ -18,6 +18,8 @@ from typing import Callable
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
+from flytecodec.testing import corpus
+
 TYPE_MESSAGE = FieldDescriptor.TYPE_MESSAGE
 TYPE_STRING = FieldDescriptor.TYPE_STRING
 _FIXED64 = {FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED64}
@@ -27,14 +29,7 @@ _LENGTH = {TYPE_STRING, FieldDescriptor.TYPE_BYTES, TYPE_MESSAGE}
 # -- wire primitives -------------------------------------------------------------------------------------------
 
 
-def varint(value: int) -> bytes:
-    """Canonical base-128 varint of a non-negative integer (any size: callers build overlong ones on purpose)."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+varint = corpus.varint  # canonical base-128 varint (any size: callers build overlong ones on purpose)
 
 
 def padded_varint(value: int, size: int, last: int | None = None) -> bytes:

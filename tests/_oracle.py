@@ -7,9 +7,10 @@ import enum
 import inspect
 from collections.abc import Mapping
 
-from flytecodec.models._entity import FlyteIdlEntity
 from flytekit.models.common import FlyteIdlEntity as FkEntity
 from google.protobuf.message import Message
+
+from flytecodec.models._entity import FlyteIdlEntity
 
 COUNT = {"properties": 0}
 

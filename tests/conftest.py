@@ -1,7 +1,8 @@
 """Every model and bulk test runs once per available backend (``python`` always; ``native`` when built)."""
 
-import flytecodec
 import pytest
+
+import flytecodec
 
 
 @pytest.fixture(params=flytecodec.available_backends())

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+
 from _pairs import class_pairs
 
 PAIRS = class_pairs()

@@ -26,9 +26,14 @@ import random
 import time
 from typing import Any, Callable, NamedTuple
 
+import pytest
+from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
+from google.protobuf.message import DecodeError as PbDecodeError
+from google.protobuf.message import Message
+from hypothesis import HealthCheck, given, settings
+
 import _malformed as mf
 import flytecodec
-import pytest
 from flytecodec import DecodeError, decode
 from flytecodec.models._entity import FlyteIdlEntity, _FieldProperty
 from flytecodec.models.admin.task_execution import TaskExecution, TaskExecutionClosure
@@ -37,10 +42,6 @@ from flytecodec.models.literals import Literal
 from flytecodec.models.node_execution import NodeExecution, NodeExecutionClosure
 from flytecodec.remote.executions import FlyteNodeExecution, FlyteTaskExecution, FlyteWorkflowExecution
 from flytecodec.testing import corpus, strategies
-from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
-from google.protobuf.message import DecodeError as PbDecodeError
-from google.protobuf.message import Message
-from hypothesis import HealthCheck, given, settings
 
 pytestmark = pytest.mark.skipif(
     "native" not in flytecodec.available_backends(), reason="the native backend is not built here"

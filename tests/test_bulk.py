@@ -19,8 +19,10 @@ import subprocess
 import sys
 from typing import Any, Callable, NamedTuple
 
-import flytecodec
 import pytest
+from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
+
+import flytecodec
 from flytecodec import (
     Batch,
     DecodeError,
@@ -35,7 +37,6 @@ from flytecodec.models.execution import Execution, ExecutionClosure, ExecutionSp
 from flytecodec.models.node_execution import NodeExecution, NodeExecutionClosure
 from flytecodec.remote.executions import FlyteNodeExecution, FlyteTaskExecution, FlyteWorkflowExecution
 from flytecodec.testing import corpus
-from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 
 # -- the three kinds of records -------------------------------------------------------------------------------
 
@@ -102,16 +103,7 @@ def _ser(message) -> bytes:
     return message.SerializeToString(deterministic=True)
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+_varint = corpus.varint
 
 
 def _delimited(payloads) -> bytes:

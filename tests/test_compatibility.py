@@ -5,17 +5,18 @@ from __future__ import annotations
 import datetime
 import pickle
 
-import flytecodec
 import pytest
-from flytecodec.models import execution, literals, node_execution, security
-from flytecodec.models.admin import task_execution
-from flytecodec.remote import executions as remote
 from flyteidl.admin import execution_pb2, node_execution_pb2
 from flyteidl.core import literals_pb2, security_pb2
 from flytekit.exceptions.user import FlyteAssertion as FkFlyteAssertion
 from flytekit.models import execution as fk_execution
 from flytekit.models import literals as fk_literals
 from flytekit.models import security as fk_security
+
+import flytecodec
+from flytecodec.models import execution, literals, node_execution, security
+from flytecodec.models.admin import task_execution
+from flytecodec.remote import executions as remote
 
 
 def _closure_with_inline_outputs():

@@ -11,9 +11,10 @@ import inspect
 import pickle
 
 import pytest
+from flytekit.models.common import FlyteIdlEntity as FkEntity
+
 from _oracle import assert_same
 from flytecodec.models._entity import FlyteIdlEntity
-from flytekit.models.common import FlyteIdlEntity as FkEntity
 from test_models_vs_flytekit import KINDS, _records, for_flytekit
 
 N = 300

@@ -11,29 +11,21 @@ import pickle
 import re
 import tracemalloc
 
-import flytecodec
 import pytest
+from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
+from google.protobuf.message import DecodeError as PbDecodeError
+
+import flytecodec
 from flytecodec import DecodeError, decode
 from flytecodec.models.admin.task_execution import TaskExecution
 from flytecodec.models.execution import Execution, ExecutionClosure
 from flytecodec.models.node_execution import NodeExecution
 from flytecodec.testing import corpus
-from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
-from google.protobuf.message import DecodeError as PbDecodeError
 
 # -- building inputs -------------------------------------------------------------------------------------------
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+_varint = corpus.varint
 
 
 def _tag(number: int, wire_type: int) -> bytes:

@@ -6,17 +6,18 @@ the reason must be one of the documented ones (docs/compatibility.md), and we mu
 
 from __future__ import annotations
 
-import flytecodec
 import pytest
-from _oracle import assert_same
-from flytecodec.models import execution, node_execution
-from flytecodec.models.admin import task_execution
-from flytecodec.testing import strategies
 from flytekit.models import execution as fk_execution
 from flytekit.models import node_execution as fk_node_execution
 from flytekit.models.admin import task_execution as fk_task_execution
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import flytecodec
+from _oracle import assert_same
+from flytecodec.models import execution, node_execution
+from flytecodec.models.admin import task_execution
+from flytecodec.testing import strategies
 from test_models_vs_flytekit import for_flytekit
 
 CASES = {

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import pickle
 
-import flytecodec
 import pytest
-from _oracle import COUNT, assert_same
-from flytecodec.models import execution, node_execution
-from flytecodec.models.admin import task_execution
-from flytecodec.remote import executions as remote
-from flytecodec.testing import corpus
 from flytekit.models import execution as fk_execution
 from flytekit.models import literals as fk_literals
 from flytekit.models import node_execution as fk_node_execution
 from flytekit.models.admin import task_execution as fk_task_execution
 from flytekit.remote import executions as fk_remote
+
+import flytecodec
+from _oracle import COUNT, assert_same
+from flytecodec.models import execution, node_execution
+from flytecodec.models.admin import task_execution
+from flytecodec.remote import executions as remote
+from flytecodec.testing import corpus
 
 N = 2000
 

@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 
 import pytest
-from flytecodec.testing import corpus, strategies
 from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import literals_pb2, types_pb2
@@ -28,6 +27,8 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.unknown_fields import UnknownFieldSet
 from hypothesis import HealthCheck, given, settings
+
+from flytecodec.testing import corpus, strategies
 
 # sha256 of corpus.delimited(corpus.executions(200, seed=0)): every message serialized with
 # deterministic=True behind its varint length. A change here means the generator changed: update
