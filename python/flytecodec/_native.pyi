@@ -8,3 +8,65 @@ flyteidl_version: str
 
 def schema_digest() -> str:
     """16 lowercase hex digits: 64-bit FNV-1a of the embedded ``schema/flyteidl.binpb``."""
+
+def decode_records(
+    message: str,
+    data: bytes | list[bytes],
+    framing: str,
+    list_records: int = 1,
+    list_token: int = 2,
+    threads: int | None = None,
+) -> tuple[RecordList, str]:
+    """Split ``data`` into records of ``message`` (a proto full name) and validate them as upb would, without the
+    GIL and on ``threads`` threads (default: the machine's cores).
+
+    ``framing``: ``"list"`` (a ``*List`` response whose records are field ``list_records`` and page token field
+    ``list_token``), ``"delimited"``, ``"message"`` (bytes ``data``) or ``"sequence"`` (a list of bytes). Returns
+    the records and the page token; raises ``flytecodec.DecodeError`` as the python backend does.
+    """
+
+class RecordList:
+    """The records of a decoded batch; each index gives a new :class:`NativeRecord`."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int) -> NativeRecord: ...
+    def wrap(self, index: int, cls: type, set_src: object) -> object:
+        """A model of class ``cls`` over record ``index``, its ``_src`` slot set through ``set_src``."""
+    def raw(self, index: int) -> bytes:
+        """The bytes record ``index`` was decoded from."""
+
+class NativeRecord:
+    """The source of one lazy model: a message's bytes (in one or more parts of a buffer)."""
+
+    def get(self, field: NativeField) -> object:
+        """The value of ``field``, converted as the python backend converts it (a NativeRecord for a message)."""
+    def to_bytes(self) -> bytes:
+        """The message's bytes as decoded."""
+    def serialize(self, cls: type) -> bytes:
+        """``serialize_to_string()``: a batch record's own bytes, a sub-message's protobuf serialization."""
+    def size(self) -> int:
+        """The message's size in bytes."""
+    def pb(self, cls: type) -> object:
+        """The message parsed by ``cls.FromString``, made once per record."""
+
+class NativeField:
+    """How to read one singular field of a message from a :class:`NativeRecord`."""
+
+    def __init__(self, message: str, number: int, elem: str, absent: str) -> None:
+        """``elem``: scalar, timestamp, naive, duration, wrapper or model; ``absent``: never, presence or falsy."""
+
+class NativeProperty:
+    """A model property whose ``__get__`` runs in Rust (a non-data descriptor caching in the instance dict)."""
+
+    name: str
+    def __init__(
+        self,
+        name: str,
+        doc: str,
+        spec: tuple[str, int, str, str] | None,
+        resolve_model: object | None,
+        make_pb_reader: object,
+        make_native_reader: object,
+        set_src: object,
+    ) -> None: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> object: ...
