@@ -46,6 +46,28 @@ fn decode_records(
     list_token: u32,
     threads: Option<usize>,
 ) -> PyResult<(RecordList, String)> {
+    errors::guard(py, || {
+        decode_records_unguarded(
+            py,
+            message,
+            data,
+            framing,
+            list_records,
+            list_token,
+            threads,
+        )
+    })
+}
+
+fn decode_records_unguarded(
+    py: Python<'_>,
+    message: &str,
+    data: &Bound<'_, PyAny>,
+    framing: &str,
+    list_records: u32,
+    list_token: u32,
+    threads: Option<usize>,
+) -> PyResult<(RecordList, String)> {
     let s = messages::schema();
     let index = s
         .find(message)

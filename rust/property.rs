@@ -114,6 +114,15 @@ impl NativeProperty {
         obj: Option<&Bound<'py, PyAny>>,
         _owner: Option<&Bound<'py, PyType>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        crate::errors::guard(slf.py(), || Self::get(slf, obj))
+    }
+}
+
+impl NativeProperty {
+    fn get<'py>(
+        slf: &Bound<'py, Self>,
+        obj: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
         let Some(obj) = obj.filter(|o| !o.is_none()) else {
             return Ok(slf.clone().into_any());

@@ -12,6 +12,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyType};
 
 use crate::decode::Span;
+use crate::errors::guard;
 use crate::messages::{schema, Kind};
 use crate::values;
 use crate::wire::{read_varint, walk};
@@ -56,6 +57,14 @@ impl NativeField {
     /// `message`: the proto full name; `elem`: scalar, timestamp, naive, duration, wrapper or model;
     /// `absent`: never, presence or falsy.
     #[new]
+    fn py_new(message: &str, number: u32, elem: &str, absent: &str) -> PyResult<Self> {
+        Python::attach(|py| guard(py, || Self::new(message, number, elem, absent)))
+    }
+}
+
+impl NativeField {
+    /// `message`: the proto full name; `elem`: scalar, timestamp, naive, duration, wrapper or model;
+    /// `absent`: never, presence or falsy.
     pub fn new(message: &str, number: u32, elem: &str, absent: &str) -> PyResult<Self> {
         let s = schema();
         let def = s
@@ -326,12 +335,12 @@ fn is_falsy(kind: Kind, raw: u64, payload: &[u8]) -> bool {
 impl NativeRecord {
     /// The value of `field` (a NativeRecord for a sub-message), converted as the python backend does.
     fn get<'py>(&self, py: Python<'py>, field: &NativeField) -> PyResult<Bound<'py, PyAny>> {
-        self.read(py, field)
+        guard(py, || self.read(py, field))
     }
 
     /// The message's bytes (exactly as decoded).
-    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        self.bytes_of(py)
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        guard(py, || Ok(self.bytes_of(py)))
     }
 
     /// The serialized message, as the python backend gives it: a batch's record exactly as decoded, a
@@ -341,10 +350,12 @@ impl NativeRecord {
         py: Python<'py>,
         cls: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        if self.top {
-            return Ok(self.bytes_of(py).into_any());
-        }
-        self.pb(py, cls)?.call_method0("SerializeToString")
+        guard(py, || {
+            if self.top {
+                return Ok(self.bytes_of(py).into_any());
+            }
+            self.parsed(py, cls)?.call_method0("SerializeToString")
+        })
     }
 
     /// The message's size in bytes.
@@ -355,6 +366,12 @@ impl NativeRecord {
     /// The message parsed by protobuf (`cls.FromString`), made once and kept: the source of the fields the
     /// native reader leaves to protobuf (repeated fields, maps, raw messages).
     fn pb<'py>(&self, py: Python<'py>, cls: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        guard(py, || self.parsed(py, cls))
+    }
+}
+
+impl NativeRecord {
+    fn parsed<'py>(&self, py: Python<'py>, cls: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let pb = self.pb.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
             Ok(cls
                 .call_method1("FromString", (self.bytes_of(py),))?
@@ -386,13 +403,8 @@ impl RecordList {
     }
 }
 
-#[pymethods]
 impl RecordList {
-    fn __len__(&self) -> usize {
-        self.spans.len()
-    }
-
-    fn __getitem__(&self, py: Python<'_>, index: isize) -> PyResult<NativeRecord> {
+    fn record(&self, py: Python<'_>, index: isize) -> PyResult<NativeRecord> {
         let span = self.span(index)?;
         let buffer = self.buffers[span.buffer].clone_ref(py);
         Ok(NativeRecord::new(
@@ -400,6 +412,26 @@ impl RecordList {
             vec![(span.start, span.end)],
             true,
         ))
+    }
+
+    fn bytes_at<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyBytes>> {
+        let span = self.span(index)?;
+        let buffer = self.buffers[span.buffer].bind(py);
+        if span.start == 0 && span.end == buffer.as_bytes().len() {
+            return Ok(buffer.clone());
+        }
+        Ok(PyBytes::new(py, &buffer.as_bytes()[span.start..span.end]))
+    }
+}
+
+#[pymethods]
+impl RecordList {
+    fn __len__(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn __getitem__(&self, py: Python<'_>, index: isize) -> PyResult<NativeRecord> {
+        guard(py, || self.record(py, index))
     }
 
     /// A model of class `cls` over record `index` (its `_src` set through `set_src`, the slot's setter).
@@ -410,19 +442,16 @@ impl RecordList {
         cls: &Bound<'py, PyType>,
         set_src: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let record = Bound::new(py, self.__getitem__(py, index)?)?;
-        let model = object_new(py)?.call1((cls,))?;
-        set_src.call1((&model, record))?;
-        Ok(model)
+        guard(py, || {
+            let record = Bound::new(py, self.record(py, index)?)?;
+            let model = object_new(py)?.call1((cls,))?;
+            set_src.call1((&model, record))?;
+            Ok(model)
+        })
     }
 
     /// The bytes record `index` was decoded from.
     fn raw<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyBytes>> {
-        let span = self.span(index)?;
-        let buffer = self.buffers[span.buffer].bind(py);
-        if span.start == 0 && span.end == buffer.as_bytes().len() {
-            return Ok(buffer.clone());
-        }
-        Ok(PyBytes::new(py, &buffer.as_bytes()[span.start..span.end]))
+        guard(py, || self.bytes_at(py, index))
     }
 }

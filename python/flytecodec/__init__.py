@@ -6,7 +6,7 @@ Bulk decoding of admin responses, delimited dumps and columns of bytes: :func:`d
 
 from flytecodec._backend import available_backends, backend, set_backend, using_backend
 from flytecodec.bulk import Batch, decode, decode_executions, decode_node_executions, decode_task_executions
-from flytecodec.exceptions import DecodeError, FlyteAssertion
+from flytecodec.exceptions import DecodeError, FlyteAssertion, InternalError
 
 __version__ = "0.1.0"
 
@@ -14,6 +14,7 @@ __all__ = [
     "Batch",
     "DecodeError",
     "FlyteAssertion",
+    "InternalError",
     "__version__",
     "available_backends",
     "backend",

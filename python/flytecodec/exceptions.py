@@ -1,4 +1,5 @@
-"""Exceptions: :class:`DecodeError` for bad input, :class:`FlyteAssertion` as flytekit raises it."""
+"""Exceptions: :class:`DecodeError` for bad input, :class:`InternalError` for a bug, :class:`FlyteAssertion` as
+flytekit raises it."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ class DecodeError(ValueError):
 
 def _rebuild_decode_error(reason, index, offset, model):
     return DecodeError(reason, index=index, offset=offset, model=model)
+
+
+class InternalError(RuntimeError):
+    """A bug in flytecodec itself (e.g. a panic in the native backend, caught before it reaches Python as
+    ``pyo3_runtime.PanicException``). The message says what failed; please report it with the input."""
 
 
 class FlyteAssertion(AssertionError):
