@@ -34,6 +34,15 @@ def main(path: str) -> None:
         for name, t in sorted(times.items(), key=lambda kv: kv[1]):
             contender = name.split("[")[-1].rstrip("]") if "[" in name else name.rsplit("_", 1)[-1]
             contender = {"native": "flytecodec native", "python": "flytecodec python"}.get(contender, contender)
+            if name.startswith("test_gil_"):
+                contender = {
+                    "test_gil_one_thread_twice": "one thread, two decodes",
+                    "test_gil_two_threads": "two threads, one decode each",
+                }[name]
+                serial = times.get("test_gil_one_thread_twice")
+                if serial:
+                    print(f"| {group} | {contender} | {t:.4f} | serial / it: {serial / t:.2f}x | |")
+                continue
             if "rust_threads" in name:
                 threads = name.split("[")[-1].rstrip("]")
                 contender = f"Rust split + validate, {threads} thread{'s' if threads != '1' else ''}"
