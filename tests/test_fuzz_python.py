@@ -1,0 +1,221 @@
+"""Fuzzing the public API on both backends: ``flytecodec.decode`` over arbitrary and damaged inputs.
+
+Every input goes through ``decode(model, data, framing=...)`` on each available backend. Either both raise
+:class:`flytecodec.DecodeError` with the same ``index``, ``offset`` and ``model``, or both accept it with the same
+page token and records whose ``to_flyte_idl()`` and ``serialize_to_string()`` are equal (the latter the exact bytes
+of the record) and whose properties read the same (``Compare`` of the differential tests). Any other exception —
+``pyo3_runtime.PanicException`` (a ``BaseException``), ``SystemError``, a ``TypeError`` from the extension — fails.
+
+Three sources of inputs: arbitrary bytes; sequences of protobuf-ish tokens (tags, lengths, varint bytes, groups),
+which reach deeper than random bytes; and valid corpus records damaged by ``tests/_malformed.py``'s mutators,
+then framed every way. In the normal suite each test runs a modest, derandomized number of examples (a few
+seconds in all). ``FLYTECODEC_FUZZ_SECONDS=<n>`` instead fuzzes for about ``n`` seconds in all, split between the
+tests, in chunks of examples with fresh seeds (each chunk's seed is printed when it fails) — see scripts/fuzz.sh.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+
+import _malformed as mf
+import flytecodec
+from flytecodec import DecodeError
+from flytecodec.models.admin.task_execution import TaskExecution, TaskExecutionClosure
+from flytecodec.models.execution import Execution, ExecutionClosure
+from flytecodec.models.literals import Literal
+from flytecodec.models.node_execution import NodeExecution, NodeExecutionClosure
+from flytecodec.testing import corpus
+
+try:  # the differential tests' property-by-property comparison, when it is there to reuse
+    from test_backends_identical import Compare
+except ImportError:  # pragma: no cover - the fuzz test still compares to_flyte_idl() and the bytes
+    Compare = None
+
+BACKENDS = flytecodec.available_backends()
+pytestmark = pytest.mark.skipif(len(BACKENDS) < 2, reason="needs both backends (the native one is not built here)")
+
+LIST_MODELS = (Execution, NodeExecution, TaskExecution)  # the ones with a *List response
+MODELS = (*LIST_MODELS, ExecutionClosure, NodeExecutionClosure, TaskExecutionClosure, Literal)
+FRAMINGS = ("list", "delimited", "message", "sequence")
+
+TESTS = 3  # the tests below share FLYTECODEC_FUZZ_SECONDS equally
+BUDGET = float(os.environ.get("FLYTECODEC_FUZZ_SECONDS") or 0)
+EXAMPLES = 500  # per test in the normal suite (about 4 s for the three)
+CHUNK = 200  # examples per hypothesis run in a timed run
+
+# -- running both backends -------------------------------------------------------------------------------------
+
+
+def outcome(backend: str, model: type, data, framing: str):
+    """``("error", index, offset, model)`` or ``("ok", token, models)``; any other exception fails the test."""
+    try:
+        with flytecodec.using_backend(backend):
+            try:
+                batch = flytecodec.decode(model, data, framing=None if framing == "sequence" else framing)
+            except DecodeError as e:
+                return ("error", e.index, e.offset, e.model), None
+            return ("ok", batch.token, len(batch)), list(batch)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # PanicException is a BaseException: report it, with the input, as a failure
+        raise AssertionError(f"{backend} backend: {type(e).__module__}.{type(e).__qualname__} escaped: {e!r}") from e
+
+
+def check(model: type, data, framing: str) -> None:
+    """Both backends agree on ``data``: the same DecodeError, or the same records."""
+    if framing == "list" and model not in LIST_MODELS:
+        framing = "delimited"
+    if framing == "sequence" and not isinstance(data, list):
+        data = [data[i : i + 7] for i in range(0, len(data), 7)]  # a column of arbitrary little messages
+    elif framing != "sequence" and isinstance(data, list):
+        data = b"".join(data)
+    (a, models_a), (b, models_b) = (outcome(name, model, data, framing) for name in ("python", "native"))
+    assert a == b, f"{model.__name__} framing={framing}: python {a} vs native {b} for {data!r}"
+    if models_a is None:
+        return
+    raws = data if framing == "sequence" else [data] if framing == "message" else None
+    compare = Compare() if Compare is not None else None
+    for i, (x, y) in enumerate(zip(models_a, models_b)):
+        where = f"{model.__name__} framing={framing} record {i} of {data!r}"
+        with flytecodec.using_backend("python"):
+            ix, sx = x.to_flyte_idl(), x.serialize_to_string()
+        with flytecodec.using_backend("native"):
+            iy, sy = y.to_flyte_idl(), y.serialize_to_string()
+        assert type(ix) is type(iy), where
+        assert ix.SerializeToString(deterministic=True) == iy.SerializeToString(deterministic=True), where
+        assert sx == sy, f"{where}: serialize_to_string() {sx!r} != {sy!r}"
+        if raws is not None:
+            assert sx == bytes(raws[i]), f"{where}: serialize_to_string() is not the record's bytes"
+        if compare is not None:
+            compare.record(x, y, where)
+
+
+# -- inputs ----------------------------------------------------------------------------------------------------
+
+# Protobuf-ish pieces: tags of known and unknown fields with every wire type, lengths, varint continuation bytes,
+# group starts and ends, bytes that are not UTF-8.
+TOKENS = [
+    *(mf.tag(n, w) for n in (1, 2, 3, 4, 5, 7, 9, 15, 16, 99, 2**29 - 1) for w in range(8)),
+    *(bytes([n]) for n in (0, 1, 2, 3, 5, 8, 10, 0x7F, 0x80, 0xFF)),
+    b"\x80" * 5,
+    b"\xff" * 10 + b"\x01",
+    mf.padded_varint(1, 6),
+    mf.nested_groups(99),
+    mf.nested_groups(101),
+    *mf.BAD_UTF8[:3],
+    b"abc",
+]
+
+
+def _records() -> dict[type, list[bytes]]:
+    """A few small realistic records of each model (the smallest, so examples stay fast)."""
+
+    def smallest(messages, k=4):
+        return sorted((m.SerializeToString(deterministic=True) for m in messages), key=len)[:k]
+
+    executions = corpus.executions(60, 11)
+    nodes = corpus.node_executions(60, 11)
+    tasks = corpus.task_executions(60, 11)
+    literals = [lit for e in executions for lit in e.closure.outputs.values.literals.values()]
+    return {
+        Execution: smallest(executions),
+        NodeExecution: smallest(nodes),
+        TaskExecution: smallest(tasks),
+        ExecutionClosure: smallest(e.closure for e in executions),
+        NodeExecutionClosure: smallest(n.closure for n in nodes),
+        TaskExecutionClosure: smallest(t.closure for t in tasks),
+        Literal: smallest(literals) or [b""],
+    }
+
+
+RECORDS = _records()
+
+
+def damaged(rng: random.Random, model: type, raw: bytes) -> bytes:
+    """``raw`` after one to three of the differential tests' mutations (tree or byte level)."""
+    desc = model._pb_class.DESCRIPTOR
+    for _ in range(rng.randrange(1, 4)):
+        if rng.random() < 0.7:
+            try:
+                tree = mf.parse(desc, raw)
+                if rng.choice(mf.TREE_MUTATIONS)(rng, tree, desc) is not None:
+                    raw = mf.serialize(tree)
+                    continue
+            except (ValueError, RecursionError):  # not a valid message (or absurdly deep): damage its bytes instead
+                pass
+        raw, _ = mf.byte_mutation(rng, raw, desc, [])
+    return raw
+
+
+def framed(rng: random.Random, records: list[bytes], framing: str):
+    """``records`` framed as ``framing`` (a list response with a page token now and then)."""
+    if framing == "list":
+        out = b"".join(mf.ld(1, r) for r in records)
+        if rng.random() < 0.3:
+            out += mf.ld(2, rng.choice((b"next", b"\xff", b"")))
+        return out
+    if framing == "delimited":
+        return b"".join(mf.varint(len(r)) + r for r in records)
+    if framing == "message":
+        return records[0] if records else b""
+    return records
+
+
+# -- the tests -------------------------------------------------------------------------------------------------
+
+
+def run(test) -> None:
+    """Run a ``@given`` test: derandomized and bounded, or, with FLYTECODEC_FUZZ_SECONDS, for its share of it."""
+    common = {"deadline": None, "database": None, "suppress_health_check": list(HealthCheck)}
+    if not BUDGET:
+        settings(max_examples=EXAMPLES, derandomize=True, **common)(test)()
+        return
+    configured = settings(max_examples=CHUNK, derandomize=False, **common)(test)
+    stop = time.monotonic() + BUDGET / TESTS
+    chunk = 0
+    while time.monotonic() < stop:
+        try:
+            seed(chunk)(configured)()  # a fresh, reproducible seed per chunk
+        except BaseException:
+            print(f"failed in chunk {chunk} (hypothesis seed {chunk})")
+            raise
+        chunk += 1
+
+
+def test_arbitrary_bytes():
+    @given(st.sampled_from(MODELS), st.sampled_from(FRAMINGS), st.binary(max_size=300))
+    def arbitrary(model, framing, data):
+        check(model, data, framing)
+
+    run(arbitrary)
+
+
+def test_protobuf_tokens():
+    @given(st.sampled_from(MODELS), st.sampled_from(FRAMINGS), st.lists(st.sampled_from(TOKENS), max_size=40))
+    def tokens(model, framing, pieces):
+        check(model, b"".join(pieces), framing)
+
+    run(tokens)
+
+
+def test_damaged_records():
+    @given(
+        st.sampled_from(MODELS),
+        st.sampled_from(FRAMINGS),
+        st.integers(0, 2**32 - 1),
+        st.integers(1, 3),
+    )
+    def damaged_records(model, framing, rng_seed, count):
+        rng = random.Random(rng_seed)
+        pool = RECORDS[model]
+        records = [rng.choice(pool) for _ in range(count)]
+        records[rng.randrange(count)] = damaged(rng, model, rng.choice(pool))
+        check(model, framed(rng, records, framing), framing)
+
+    run(damaged_records)
