@@ -47,80 +47,60 @@ fn decode_records(
     threads: Option<usize>,
 ) -> PyResult<(RecordList, String)> {
     errors::guard(py, || {
-        decode_records_unguarded(
-            py,
-            message,
-            data,
-            framing,
-            list_records,
-            list_token,
-            threads,
-        )
-    })
-}
-
-fn decode_records_unguarded(
-    py: Python<'_>,
-    message: &str,
-    data: &Bound<'_, PyAny>,
-    framing: &str,
-    list_records: u32,
-    list_token: u32,
-    threads: Option<usize>,
-) -> PyResult<(RecordList, String)> {
-    let s = messages::schema();
-    let index = s
-        .find(message)
-        .ok_or_else(|| PyValueError::new_err(format!("unknown message {message}")))?;
-    let threads = threads.unwrap_or_else(default_threads);
-    if framing == "sequence" {
-        let items = data.cast::<PyList>()?;
-        let buffers: Vec<Bound<'_, PyBytes>> = items
-            .iter()
-            .map(|item| item.cast_into::<PyBytes>().map_err(PyErr::from))
-            .collect::<PyResult<_>>()?;
-        let slices: Vec<&[u8]> = buffers.iter().map(|b| b.as_bytes()).collect();
-        let spans: Vec<Span> = slices
-            .iter()
-            .enumerate()
-            .map(|(i, b)| Span {
-                buffer: i,
-                start: 0,
-                end: b.len(),
-                offset: 0,
-            })
-            .collect();
-        let checked = py.detach(|| validate_all(s, index, &slices, &spans, threads));
-        if let Checked::Invalid { index: i, error } = checked {
-            let failure = DecodeFailure {
-                index: i,
-                offset: 0,
-                reason: error.reason.to_string(),
-            };
+        let s = messages::schema();
+        let index = s
+            .find(message)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown message {message}")))?;
+        let threads = threads.unwrap_or_else(default_threads);
+        if framing == "sequence" {
+            let items = data.cast::<PyList>()?;
+            let buffers: Vec<Bound<'_, PyBytes>> = items
+                .iter()
+                .map(|item| item.cast_into::<PyBytes>().map_err(PyErr::from))
+                .collect::<PyResult<_>>()?;
+            let slices: Vec<&[u8]> = buffers.iter().map(|b| b.as_bytes()).collect();
+            let spans: Vec<Span> = slices
+                .iter()
+                .enumerate()
+                .map(|(i, b)| Span {
+                    buffer: i,
+                    start: 0,
+                    end: b.len(),
+                    offset: 0,
+                })
+                .collect();
+            let checked = py.detach(|| validate_all(s, index, &slices, &spans, threads));
+            if let Checked::Invalid { index: i, error } = checked {
+                let failure = DecodeFailure {
+                    index: i,
+                    offset: 0,
+                    reason: error.reason.to_string(),
+                };
+                return Err(errors::decode_error(py, message, &failure));
+            }
+            let owned = buffers.into_iter().map(Bound::unbind).collect();
+            return Ok((RecordList::new(owned, spans), String::new()));
+        }
+        let framing = match framing {
+            "list" => Framing::List {
+                records: list_records,
+                token: list_token,
+            },
+            "delimited" => Framing::Delimited,
+            "message" => Framing::Message,
+            other => return Err(PyValueError::new_err(format!("unknown framing {other:?}"))),
+        };
+        let buffer = data
+            .cast::<PyBytes>()
+            .map_err(|_| PyTypeError::new_err("decode_records needs bytes for this framing"))?;
+        let bytes = buffer.as_bytes();
+        let (framed, checked) = py.detach(|| frame_and_validate(s, index, bytes, framing, threads));
+        if let Some(failure) = first_failure(framing, &framed, checked) {
             return Err(errors::decode_error(py, message, &failure));
         }
-        let owned = buffers.into_iter().map(Bound::unbind).collect();
-        return Ok((RecordList::new(owned, spans), String::new()));
-    }
-    let framing = match framing {
-        "list" => Framing::List {
-            records: list_records,
-            token: list_token,
-        },
-        "delimited" => Framing::Delimited,
-        "message" => Framing::Message,
-        other => return Err(PyValueError::new_err(format!("unknown framing {other:?}"))),
-    };
-    let buffer = data
-        .cast::<PyBytes>()
-        .map_err(|_| PyTypeError::new_err("decode_records needs bytes for this framing"))?;
-    let bytes = buffer.as_bytes();
-    let (framed, checked) = py.detach(|| frame_and_validate(s, index, bytes, framing, threads));
-    if let Some(failure) = first_failure(framing, &framed, checked) {
-        return Err(errors::decode_error(py, message, &failure));
-    }
-    let records = RecordList::new(vec![buffer.clone().unbind()], framed.spans);
-    Ok((records, framed.token))
+        let records = RecordList::new(vec![buffer.clone().unbind()], framed.spans);
+        Ok((records, framed.token))
+    })
 }
 
 /// Which failure the python backend reports first for this framing (see `decode`'s module docs).

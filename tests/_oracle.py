@@ -10,9 +10,24 @@ from collections.abc import Mapping
 from flytekit.models.common import FlyteIdlEntity as FkEntity
 from google.protobuf.message import Message
 
-from flytecodec.models._entity import FlyteIdlEntity
+from flytecodec.models._entity import FlyteIdlEntity, _FieldProperty
 
 COUNT = {"properties": 0}
+_PROPERTIES: dict[type, list[str]] = {}
+
+
+def properties(cls: type) -> list[str]:
+    """Every property of a model class: its fields (the documented ones and the ones added under their proto
+    names) and flytekit's extra properties (``value``, ``target_metadata``, ``source_execution``, ``is_empty``…)."""
+    names = _PROPERTIES.get(cls)
+    if names is None:
+        names = [f.name for f in cls._all_fields]
+        for klass in cls.__mro__:
+            for name, value in vars(klass).items():
+                if isinstance(value, (property, _FieldProperty)) and not name.startswith("_") and name not in names:
+                    names.append(name)
+        _PROPERTIES[cls] = names
+    return names
 
 
 def _flytekit_cannot_serialize(model) -> bool:

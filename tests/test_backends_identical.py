@@ -34,8 +34,9 @@ from hypothesis import HealthCheck, given, settings
 
 import _malformed as mf
 import flytecodec
+from _oracle import properties
 from flytecodec import DecodeError, decode
-from flytecodec.models._entity import FlyteIdlEntity, _FieldProperty
+from flytecodec.models._entity import FlyteIdlEntity
 from flytecodec.models.admin.task_execution import TaskExecution, TaskExecutionClosure
 from flytecodec.models.execution import Execution, ExecutionClosure
 from flytecodec.models.literals import Literal
@@ -87,22 +88,6 @@ REMOTE = {
 
 
 # -- comparing models ------------------------------------------------------------------------------------------
-
-_PROPERTIES: dict[type, list[str]] = {}
-
-
-def properties(cls: type) -> list[str]:
-    """Every property of a model class: its fields (the documented ones and the ones added under their proto
-    names) and flytekit's extra properties (``value``, ``target_metadata``, ``source_execution``, ``is_empty``…)."""
-    names = _PROPERTIES.get(cls)
-    if names is None:
-        names = [f.name for f in cls._all_fields]
-        for klass in cls.__mro__:
-            for name, value in vars(klass).items():
-                if isinstance(value, (property, _FieldProperty)) and not name.startswith("_") and name not in names:
-                    names.append(name)
-        _PROPERTIES[cls] = names
-    return names
 
 
 def _read(obj, name: str):

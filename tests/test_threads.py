@@ -17,7 +17,8 @@ from typing import Any, NamedTuple
 import pytest
 
 import flytecodec
-from flytecodec.models._entity import FlyteIdlEntity, _FieldProperty
+from _oracle import properties
+from flytecodec.models._entity import FlyteIdlEntity
 from flytecodec.models.admin.task_execution import TaskExecution
 from flytecodec.models.execution import Execution
 from flytecodec.models.node_execution import NodeExecution
@@ -54,21 +55,6 @@ def _inputs() -> list[Input]:
 INPUTS = _inputs()
 
 # -- a model's observable state as plain values ---------------------------------------------------------------
-
-_PROPERTIES: dict[type, list[str]] = {}
-
-
-def properties(cls: type) -> list[str]:
-    """Every field property of a model class and flytekit's extra properties (as tests/test_backends_identical)."""
-    names = _PROPERTIES.get(cls)
-    if names is None:
-        names = [f.name for f in cls._all_fields]
-        for klass in cls.__mro__:
-            for name, value in vars(klass).items():
-                if isinstance(value, (property, _FieldProperty)) and not name.startswith("_") and name not in names:
-                    names.append(name)
-        _PROPERTIES[cls] = names
-    return names
 
 
 def snapshot(value: Any) -> Any:
