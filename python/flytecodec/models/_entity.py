@@ -68,7 +68,6 @@ _WRAPPERS = frozenset(
         "BytesValue",
     )
 )
-_KEY_VALUE_PAIR = "flyteidl.core.KeyValuePair"
 
 
 class Field:
@@ -423,7 +422,7 @@ def _make_writer(f: Field) -> Callable[[Any, Any], None]:
 
 
 class _FieldProperty:
-    """The class attribute behind a model property.
+    """The class attribute behind a model property when the extension is not built (else ``NativeProperty``).
 
     It is a non-data descriptor: the first read converts the field from the source and stores the result in
     the instance ``__dict__``, so every later read is a plain attribute lookup. Assignment is guarded by
