@@ -17,18 +17,12 @@ from flytecodec.models import execution, node_execution
 BACKENDS = flytecodec.available_backends()
 
 
-def _read_four(records):
-    """closure.phase, closure.started_at, closure.duration and the id's name of every record."""
+def _read_four(records, name="name"):
+    """closure.phase, closure.started_at, closure.duration and the id's ``name`` (``node_id`` for node executions)
+    of every record."""
     for r in records:
         closure = r.closure
-        closure.phase, closure.started_at, closure.duration, r.id.name
-
-
-def _read_four_nodes(records):
-    """The node-execution version: the id's node_id stands for the name."""
-    for r in records:
-        closure = r.closure
-        closure.phase, closure.started_at, closure.duration, r.id.node_id
+        closure.phase, closure.started_at, closure.duration, getattr(r.id, name)
 
 
 # -- case 1: decode a list response and read four fields of every record ------------------------------------
@@ -116,7 +110,7 @@ def test_from_idl_flytecodec(benchmark, execution_list_bytes):
 def test_nodes_read4_flytekit(benchmark, node_execution_list_bytes):
     def run():
         pb = node_execution_pb2.NodeExecutionList.FromString(node_execution_list_bytes)
-        _read_four_nodes([fk_node_execution.NodeExecution.from_flyte_idl(e) for e in pb.node_executions])
+        _read_four([fk_node_execution.NodeExecution.from_flyte_idl(e) for e in pb.node_executions], "node_id")
 
     benchmark.pedantic(run, rounds=3, iterations=1)
 
@@ -132,7 +126,8 @@ def test_nodes_read4_upb_parse_only(benchmark, node_execution_list_bytes):
 def test_nodes_read4_flytecodec(benchmark, node_execution_list_bytes, name):
     def run():
         with flytecodec.using_backend(name):
-            _read_four_nodes(flytecodec.decode(node_execution.NodeExecution, node_execution_list_bytes, framing="list"))
+            batch = flytecodec.decode(node_execution.NodeExecution, node_execution_list_bytes, framing="list")
+            _read_four(batch, "node_id")
 
     benchmark.pedantic(run, rounds=5, iterations=1)
 

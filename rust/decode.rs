@@ -86,25 +86,14 @@ fn frame_delimited(buf: &[u8], publish: &mut dyn FnMut(&[Span])) -> Framed {
     let mut spans = Vec::new();
     let mut pos = 0;
     while pos < buf.len() {
-        let failure = |reason: String, spans: &Vec<Span>| DecodeFailure {
-            index: spans.len(),
-            offset: pos,
-            reason,
-        };
         let (len, start) = match read_varint(buf, pos) {
             Ok(v) => v,
-            Err(_) => {
-                let f = failure("bad length prefix".into(), &spans);
-                return framed_with(spans, f);
-            }
+            Err(_) => return failed_at(spans, String::new(), pos, "bad length prefix".into()),
         };
         let remaining = (buf.len() - start) as u64;
         if len > remaining {
-            let f = failure(
-                format!("length prefix claims {len} bytes but {remaining} remain"),
-                &spans,
-            );
-            return framed_with(spans, f);
+            let reason = format!("length prefix claims {len} bytes but {remaining} remain");
+            return failed_at(spans, String::new(), pos, reason);
         }
         let end = start + len as usize;
         spans.push(Span {
@@ -122,14 +111,6 @@ fn frame_delimited(buf: &[u8], publish: &mut dyn FnMut(&[Span])) -> Framed {
         spans,
         token: String::new(),
         failure: None,
-    }
-}
-
-fn framed_with(spans: Vec<Span>, failure: DecodeFailure) -> Framed {
-    Framed {
-        spans,
-        token: String::new(),
-        failure: Some(failure),
     }
 }
 

@@ -115,8 +115,9 @@ class Batch(Generic[M], Sequence[M]):
 
     def _make(self, index: int) -> M:
         records = self._records
-        if type(records) is not list and hasattr(records, "wrap"):  # native: the record knows its bytes
-            return records.wrap(index, self.model, _set_src)
+        wrap = getattr(records, "wrap", None)
+        if wrap is not None:  # native: the record knows its bytes
+            return wrap(index, self.model, _set_src)
         obj = self.model._wrap(records[index])
         obj.__dict__["_raw"] = (self._bytes, index)  # serialize_to_string() finds its bytes there
         return obj

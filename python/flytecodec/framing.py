@@ -13,7 +13,6 @@ from typing import Union
 
 from flytecodec.exceptions import DecodeError
 
-FRAMINGS = ("list", "delimited", "message", "sequence")
 BytesLike = Union[bytes, bytearray, memoryview, mmap.mmap]
 
 

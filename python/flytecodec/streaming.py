@@ -39,7 +39,7 @@ def iter_batches(source: Source, model: type[M], *, framing: str, batch_size: in
         yield from _delimited(_streams(source), model, batch_size)
     elif framing == "list":
         for name, stream in _streams(source):
-            page = _decode_named(model, stream.read(), "list", name)
+            page = _decode_at(model, stream.read(), "list", name, 0, 0)
             for start in range(0, len(page), batch_size):
                 yield page[start : start + batch_size]
     elif framing == "message":
@@ -101,25 +101,27 @@ def _delimited_file(
                 break
             count, end = count + 1, start + length
             if count == batch_size:
-                yield _decode_at(model, buffer[:end], name, first_index, file_offset)
+                yield _decode_at(model, buffer[:end], "delimited", name, first_index, file_offset)
                 first_index, file_offset, count = first_index + count, file_offset + end, 0
                 del buffer[:end]
                 end = 0
         if not chunk:
             break
     if count:
-        yield _decode_at(model, buffer[:end], name, first_index, file_offset)
+        yield _decode_at(model, buffer[:end], "delimited", name, first_index, file_offset)
         first_index, file_offset = first_index + count, file_offset + end
         del buffer[:end]
     if buffer:  # not a whole record: the decoder says where and why
-        _decode_at(model, buffer, name, first_index, file_offset)
+        _decode_at(model, buffer, "delimited", name, first_index, file_offset)
     return first_index
 
 
-def _decode_at(model: type[M], data: bytearray, name: str, first_index: int, file_offset: int) -> Batch[M]:
-    """Decode delimited ``data`` that starts at record ``first_index`` and at ``file_offset`` in file ``name``."""
+def _decode_at(
+    model: type[M], data: bytes | bytearray, framing: str, name: str, first_index: int, file_offset: int
+) -> Batch[M]:
+    """Decode ``data``, which starts at record ``first_index`` and at ``file_offset`` in file ``name``."""
     try:
-        return decode(model, bytes(data), framing="delimited")
+        return decode(model, bytes(data), framing=framing)
     except DecodeError as e:
         raise _located(e, name, first_index, file_offset) from None
 
@@ -148,13 +150,6 @@ def _messages(streams: Iterator[tuple[str, BinaryIO]], model: type[M], batch_siz
             yield flush()
     if items:
         yield flush()
-
-
-def _decode_named(model: type[M], data: bytes, framing: str, name: str) -> Batch[M]:
-    try:
-        return decode(model, data, framing=framing)
-    except DecodeError as e:
-        raise _located(e, name, 0, 0) from None
 
 
 def _located(error: DecodeError, name: str, first_index: int, file_offset: int) -> DecodeError:
