@@ -1,11 +1,14 @@
 //! `flytecodec._native`: the Rust core of flytecodec. This file is module glue only; each concern
 //! lives in its own module: `messages` (the schema table), `wire` (validation as upb does it), `decode`
 //! (framing and batch validation across threads), `records` (lazy field reading), `property` (the
-//! field descriptor), `values` (Python values), `errors` (DecodeError).
+//! field descriptor), `values` (Python values), `columns` and `export` (Arrow columns for `Batch.to_arrow`),
+//! `errors` (DecodeError).
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod columns;
 pub mod decode;
 pub mod errors;
+pub mod export;
 pub mod generated;
 pub mod messages;
 pub mod property;
@@ -137,6 +140,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("flyteidl_version", schema::FLYTEIDL_VERSION)?;
     m.add_function(wrap_pyfunction!(schema_digest, m)?)?;
     m.add_function(wrap_pyfunction!(decode_records, m)?)?;
+    m.add_class::<export::ArrowBatch>()?;
     m.add_class::<NativeField>()?;
     m.add_class::<NativeProperty>()?;
     m.add_class::<NativeRecord>()?;

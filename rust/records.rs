@@ -11,8 +11,10 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyType};
 
-use crate::decode::Span;
+use crate::columns::{ColumnSpec, Leaf, Plan};
+use crate::decode::{default_threads, Span};
 use crate::errors::guard;
+use crate::export::{self, ArrowBatch};
 use crate::messages::{schema, Kind};
 use crate::values;
 use crate::wire::{read_varint, walk};
@@ -312,7 +314,8 @@ pub fn object_new(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     Ok(new.bind(py))
 }
 
-fn fixed(bytes: &[u8]) -> u64 {
+/// A little-endian fixed32/fixed64 value.
+pub fn fixed(bytes: &[u8]) -> u64 {
     bytes
         .iter()
         .rev()
@@ -447,6 +450,55 @@ impl RecordList {
             let model = object_new(py)?.call1((cls,))?;
             set_src.call1((&model, record))?;
             Ok(model)
+        })
+    }
+
+    /// The records at `indices`, sharing this list's buffers.
+    fn take(&self, py: Python<'_>, indices: Vec<isize>) -> PyResult<RecordList> {
+        guard(py, || {
+            let spans = indices
+                .into_iter()
+                .map(|i| self.span(i))
+                .collect::<PyResult<Vec<Span>>>()?;
+            let buffers = self.buffers.iter().map(|b| b.clone_ref(py)).collect();
+            Ok(RecordList::new(buffers, spans))
+        })
+    }
+
+    /// The columns `specs` (`(name, field numbers, kind, enum numbers)`, with the enum value names in
+    /// `enum_names`) of every record of `message`, built without the GIL: one `ArrowBatch` per thread used
+    /// (`threads`: all cores by default).
+    #[pyo3(signature = (message, specs, enum_names, threads = None))]
+    fn arrow_columns(
+        &self,
+        py: Python<'_>,
+        message: &str,
+        specs: Vec<(String, Vec<u32>, String, Vec<i32>)>,
+        enum_names: Vec<Vec<String>>,
+        threads: Option<usize>,
+    ) -> PyResult<Vec<ArrowBatch>> {
+        guard(py, || {
+            let s = schema();
+            let root = s
+                .find(message)
+                .ok_or_else(|| PyValueError::new_err(format!("unknown message {message}")))?;
+            let columns = specs
+                .into_iter()
+                .zip(enum_names)
+                .map(|((name, path, kind, numbers), names)| {
+                    Ok(ColumnSpec {
+                        leaf: Leaf::parse(&kind, numbers, names)?,
+                        name,
+                        path,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()
+                .map_err(PyValueError::new_err)?;
+            let plan = Plan::new(s, root, columns).map_err(PyValueError::new_err)?;
+            let buffers: Vec<&[u8]> = self.buffers.iter().map(|b| b.as_bytes(py)).collect();
+            let threads = threads.unwrap_or_else(default_threads);
+            py.detach(|| export::build(&plan, &buffers, &self.spans, threads))
+                .map_err(PyValueError::new_err)
         })
     }
 

@@ -347,12 +347,18 @@ def m_repeat(rng, tree, desc):
     return "repeated-singular"
 
 
+def _clone(n: Node) -> Node:
+    children = None if n.children is None else [_clone(c) for c in n.children]
+    copy = Node(n.tag, n.number, n.wire, n.fd, body=n.body, payload=n.payload, children=children)
+    copy.desc, copy.length = n.desc, n.length
+    return copy
+
+
 def _member(rng, fd, tree, desc) -> Node:
     """An occurrence of field ``fd``: a copy of one already in the record when there is one."""
     existing = [n for _, _, n, _ in occurrences(tree, desc) if n.fd is fd]
     if existing and rng.random() < 0.6:
-        n = rng.choice(existing)
-        return Node(n.tag, n.number, n.wire, n.fd, body=n.body, payload=n.payload, children=n.children)
+        return _clone(rng.choice(existing))  # a deep copy: the original may hold the list the copy goes into
     w = wire_type(fd)
     if fd.type == TYPE_MESSAGE:
         return Node(tag(fd.number, 2), fd.number, 2, fd, children=[])

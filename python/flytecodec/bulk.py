@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 from google.protobuf.message import DecodeError as _PbDecodeError
 
@@ -11,6 +11,11 @@ from flytecodec import framing as _framing
 from flytecodec._backend import backend
 from flytecodec.exceptions import DecodeError
 from flytecodec.models._entity import FlyteIdlEntity, _set_src
+
+if TYPE_CHECKING:
+    import pandas
+    import polars
+    import pyarrow
 
 M = TypeVar("M", bound=FlyteIdlEntity)
 BYTE_FRAMINGS = ("list", "delimited", "message")
@@ -96,13 +101,18 @@ class Batch(Generic[M], Sequence[M]):
     def __getitem__(self, index):
         if isinstance(index, slice):
             positions = range(len(self._models))[index]
-            raws = self._bytes.all()
-            part = Batch(
-                self.model,
-                [self._records[i] for i in positions],
-                self.token,
-                RecordBytes([raws[i] for i in positions]),
-            )
+            take = getattr(self._records, "take", None)
+            if take is not None:  # native: a record list sharing the buffers
+                records = take(list(positions))
+                part = Batch(self.model, records, self.token, NativeRecordBytes(records))
+            else:
+                raws = self._bytes.all()
+                part = Batch(
+                    self.model,
+                    [self._records[i] for i in positions],
+                    self.token,
+                    RecordBytes([raws[i] for i in positions]),
+                )
             part._models = [self._models[i] for i in positions]
             return part
         models = self._models
@@ -154,6 +164,26 @@ class Batch(Generic[M], Sequence[M]):
 
     def serialize_to_string(self) -> bytes:
         return self.to_flyte_idl().SerializeToString()
+
+    def to_arrow(self, columns: Sequence[str] | None = None) -> pyarrow.Table:
+        """The records as a ``pyarrow.Table``, one row each, of every column or those named in ``columns``
+        (only those are read). The columns of each kind are listed in ``docs/columns.md``
+        (:func:`flytecodec.columns.column_names` gives them). Needs pyarrow (``flytecodec[arrow]``)."""
+        from flytecodec.arrow import to_arrow
+
+        return to_arrow(self, columns)
+
+    def to_pandas(self, columns: Sequence[str] | None = None) -> pandas.DataFrame:
+        """The records as a ``pandas.DataFrame``, through :meth:`to_arrow`."""
+        from flytecodec.arrow import to_pandas
+
+        return to_pandas(self, columns)
+
+    def to_polars(self, columns: Sequence[str] | None = None) -> polars.DataFrame:
+        """The records as a ``polars.DataFrame``, through :meth:`to_arrow`."""
+        from flytecodec.arrow import to_polars
+
+        return to_polars(self, columns)
 
 
 def _restore_batch(model, items, token):

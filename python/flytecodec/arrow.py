@@ -1,0 +1,166 @@
+"""Columnar export: a :class:`~flytecodec.Batch` as a ``pyarrow.Table`` (and so Parquet, pandas, polars).
+
+The columns of each record kind are defined in :mod:`flytecodec.columns` (``docs/columns.md`` lists them).
+On the native backend the columns are built in Rust from the record bytes, without the GIL and without a
+Python object per value, and cross into pyarrow through the Arrow C data interface (the PyCapsule protocol).
+The python backend builds the same table from protobuf's messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from flytecodec.columns import Resolved, select
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from flytecodec.bulk import Batch
+
+INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _pyarrow():
+    try:
+        import pyarrow
+    except ImportError:
+        raise ImportError("columnar export needs pyarrow: pip install 'flytecodec[arrow]'") from None
+    return pyarrow
+
+
+def arrow_type(column: Resolved) -> pa.DataType:
+    """The Arrow type of a column."""
+    pa = _pyarrow()
+    kind = column.kind
+    if kind == "string":
+        return pa.string()
+    if kind in ("bool", "bool_wrapper"):
+        return pa.bool_()
+    if kind in ("int32", "int64", "uint32", "uint64"):
+        return getattr(pa, kind)()
+    if kind == "enum":
+        return pa.dictionary(pa.int32(), pa.string())
+    if kind == "enum_number":
+        return pa.int32()
+    if kind == "timestamp":
+        return pa.timestamp("us", tz="UTC")
+    if kind == "duration":
+        return pa.duration("us")
+    if kind == "map":
+        return pa.map_(pa.string(), pa.string())
+    if kind == "list":
+        return pa.list_(pa.string())
+    raise AssertionError(f"column kind {kind}")
+
+
+def schema(model, columns: Sequence[str] | None = None) -> pa.Schema:
+    """The schema of ``model``'s table (every column, or those named in ``columns``)."""
+    pa = _pyarrow()
+    return pa.schema([pa.field(c.name, arrow_type(c)) for c in select(model, columns)])
+
+
+def to_arrow(batch: Batch, columns: Sequence[str] | None = None) -> pa.Table:
+    """``batch`` as a table of the columns named in ``columns`` (all when ``None``); only those are read."""
+    pa = _pyarrow()
+    chosen = select(batch.model, columns)
+    target = pa.schema([pa.field(c.name, arrow_type(c)) for c in chosen])
+    records = batch._records
+    if hasattr(records, "arrow_columns"):  # a native batch: columns built in Rust
+        specs = [(c.name, c.numbers, c.kind, c.enum_numbers) for c in chosen]
+        names = [list(c.enum_names) for c in chosen]
+        exported = records.arrow_columns(batch.model._pb_class.DESCRIPTOR.full_name, specs, names)
+        table = pa.Table.from_batches([pa.record_batch(part) for part in exported])
+    else:
+        arrays = _python_columns(records, chosen)
+        table = pa.Table.from_arrays(arrays, schema=target)
+    if not table.schema.equals(target):
+        raise AssertionError(f"built {table.schema}, expected {target}")
+    return table
+
+
+def to_pandas(batch: Batch, columns: Sequence[str] | None = None):
+    """``batch`` as a ``pandas.DataFrame`` (through :func:`to_arrow`)."""
+    return to_arrow(batch, columns).to_pandas()
+
+
+def to_polars(batch: Batch, columns: Sequence[str] | None = None):
+    """``batch`` as a ``polars.DataFrame`` (through :func:`to_arrow`, without copying the buffers)."""
+    try:
+        import polars
+    except ImportError:
+        raise ImportError("to_polars() needs polars: pip install 'flytecodec[polars]'") from None
+    return polars.from_arrow(to_arrow(batch, columns))
+
+
+# The python backend: the same columns from protobuf messages.
+
+
+def _python_columns(records: Sequence, chosen: Sequence[Resolved]) -> list[pa.Array]:
+    pa = _pyarrow()
+    values: list[list[Any]] = [[] for _ in chosen]
+    tree = _tree(chosen)
+    for index, message in enumerate(records):
+        _visit(tree, message, values, index)
+    arrays = []
+    for column, column_values in zip(chosen, values):
+        if column.kind == "enum":
+            indices = pa.array(column_values, pa.int32())
+            arrays.append(pa.DictionaryArray.from_arrays(indices, pa.array(column.enum_names, pa.string())))
+        else:
+            arrays.append(pa.array(column_values, arrow_type(column)))
+    return arrays
+
+
+def _tree(chosen: Sequence[Resolved]) -> dict:
+    """The columns as a tree of field names: ``{name: (subtree or None, [(column index, reader)])}``."""
+    tree: dict = {}
+    for i, column in enumerate(chosen):
+        node = tree
+        for field in column.fields[:-1]:
+            sub, leaves = node.setdefault(field.name, (None, []))
+            if sub is None:
+                sub = {}
+                node[field.name] = (sub, leaves)
+            node = sub
+        node.setdefault(column.fields[-1].name, (None, []))[1].append((i, _reader(column)))
+    return tree
+
+
+def _visit(tree: dict, message, values: list[list[Any]], index: int) -> None:
+    """Append to ``values`` what each column under ``tree`` reads in ``message`` (``None``: not set)."""
+    for name, (sub, leaves) in tree.items():
+        if sub is not None:
+            _visit(
+                sub, getattr(message, name) if message is not None and message.HasField(name) else None, values, index
+            )
+        for i, read in leaves:
+            values[i].append(None if message is None else read(message, name, index))
+
+
+def _reader(column: Resolved):
+    """How a column reads its field of a (set) message: ``read(message, field name, record index)``."""
+    kind = column.kind
+    if kind == "string":
+        return lambda m, name, _: getattr(m, name) or None
+    if kind == "enum":
+        position = {number: i for i, number in enumerate(column.enum_numbers)}
+        return lambda m, name, _: position.get(getattr(m, name))
+    if kind in ("timestamp", "duration"):
+        return lambda m, name, index: _micros(column.name, index, getattr(m, name)) if m.HasField(name) else None
+    if kind == "bool_wrapper":
+        return lambda m, name, _: getattr(m, name).value if m.HasField(name) else None
+    if kind == "map":
+        return lambda m, name, _: sorted(getattr(m, name).items()) or None
+    if kind == "list":
+        return lambda m, name, _: list(getattr(m, name)) or None
+    return lambda m, name, _: getattr(m, name)
+
+
+def _micros(column: str, index: int, value) -> int:
+    """A Timestamp's or Duration's whole microseconds (nanoseconds cut toward zero)."""
+    nanos = value.nanos
+    micros = value.seconds * 1_000_000 + (nanos // 1000 if nanos >= 0 else -(-nanos // 1000))
+    if not INT64[0] <= micros <= INT64[1]:
+        raise ValueError(f"record {index}: column {column}: {micros} µs is outside Arrow's int64 range")
+    return micros

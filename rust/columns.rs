@@ -1,0 +1,620 @@
+//! Columns of a batch, built from the record bytes: the native half of `Batch.to_arrow()`.
+//!
+//! The columns come from Python (`flytecodec.columns`, resolved there): each is a path of field numbers
+//! from the record's message and what its leaf holds. They are merged into a [`Node`] tree, so each record
+//! is walked once per message on the paths, however many columns read from it. Reading follows protobuf's
+//! merge rules as upb applies them (see `records`): the last occurrence of a scalar wins, a sub-message's
+//! occurrences merge, a oneof member clears the others, an occurrence with the wrong wire type is unknown.
+//! Values are written to arrow-rs builders; no Python object is made per record.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, DurationMicrosecondBuilder, Int32Builder, Int64Builder, ListBuilder,
+    MapBuilder, MapFieldNames, StringBuilder, TimestampMicrosecondBuilder, UInt32Builder,
+    UInt64Builder,
+};
+use arrow_array::types::Int32Type;
+use arrow_array::{ArrayRef, DictionaryArray, RecordBatch, StringArray};
+use arrow_schema::{Field, Schema as ArrowSchema};
+
+use crate::messages::{Kind, Schema};
+use crate::records::fixed;
+use crate::wire::{read_varint, walk};
+
+/// What a column's leaf field holds, and so its Arrow type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Leaf {
+    String,
+    Int32,
+    Int64,
+    UInt32,
+    UInt64,
+    Bool,
+    /// An enum as its name: the enum's value numbers in declaration order (a number's position is its
+    /// dictionary index) and their names.
+    Enum(Vec<i32>, Vec<String>),
+    EnumNumber,
+    Timestamp,
+    Duration,
+    BoolWrapper,
+    /// A `map<string, string>` field.
+    Map,
+    /// A repeated string field.
+    List,
+}
+
+impl Leaf {
+    pub fn parse(kind: &str, numbers: Vec<i32>, names: Vec<String>) -> Result<Leaf, String> {
+        Ok(match kind {
+            "string" => Leaf::String,
+            "int32" => Leaf::Int32,
+            "int64" => Leaf::Int64,
+            "uint32" => Leaf::UInt32,
+            "uint64" => Leaf::UInt64,
+            "bool" => Leaf::Bool,
+            "enum" if numbers.len() == names.len() => Leaf::Enum(numbers, names),
+            "enum" => return Err("an enum column needs one name per number".into()),
+            "enum_number" => Leaf::EnumNumber,
+            "timestamp" => Leaf::Timestamp,
+            "duration" => Leaf::Duration,
+            "bool_wrapper" => Leaf::BoolWrapper,
+            "map" => Leaf::Map,
+            "list" => Leaf::List,
+            other => return Err(format!("unknown column kind {other:?}")),
+        })
+    }
+
+    /// Whether a field of this kind (and repeatedness) can be read as this leaf.
+    fn fits(&self, kind: Kind, repeated: bool, schema: &Schema) -> bool {
+        let message_named = |name: &str| match kind {
+            Kind::Message(i) => schema.messages[i].full_name == name,
+            _ => false,
+        };
+        match self {
+            Leaf::Map => repeated && matches!(kind, Kind::Message(_)),
+            Leaf::List => repeated && kind == Kind::String,
+            _ if repeated => false,
+            Leaf::String => kind == Kind::String,
+            Leaf::Int32 => matches!(kind, Kind::Int32 | Kind::SInt32 | Kind::SFixed32),
+            Leaf::Int64 => matches!(kind, Kind::Int64 | Kind::SInt64 | Kind::SFixed64),
+            Leaf::UInt32 => matches!(kind, Kind::UInt32 | Kind::Fixed32),
+            Leaf::UInt64 => matches!(kind, Kind::UInt64 | Kind::Fixed64),
+            Leaf::Bool => kind == Kind::Bool,
+            Leaf::Enum(..) | Leaf::EnumNumber => kind == Kind::Enum,
+            Leaf::Timestamp => message_named("google.protobuf.Timestamp"),
+            Leaf::Duration => message_named("google.protobuf.Duration"),
+            Leaf::BoolWrapper => message_named("google.protobuf.BoolValue"),
+        }
+    }
+}
+
+/// One column: its name, its path of field numbers and its leaf.
+#[derive(Clone, Debug)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub path: Vec<u32>,
+    pub leaf: Leaf,
+}
+
+/// A field of a message that some column reads: a message on a path, or the leaf of columns.
+#[derive(Debug)]
+struct Child {
+    /// Where this field's occurrences are gathered in a record's scratch space.
+    id: usize,
+    number: u32,
+    wire: u8,
+    kind: Kind,
+    oneof: Option<usize>,
+    target: Target,
+}
+
+#[derive(Debug)]
+enum Target {
+    Node(Node),
+    /// The columns (indexes) whose leaf is this field.
+    Leaves(Vec<usize>),
+}
+
+/// A message on the columns' paths: the fields read from it, and the oneofs of all its fields.
+#[derive(Debug, Default)]
+struct Node {
+    children: Vec<Child>,
+    /// Every column under this node (all null when its message is not set).
+    columns: Vec<usize>,
+    /// For each field number up to the highest one that matters here: the child reading it and the
+    /// oneof it is in (with its wire type), if any.
+    slots: Vec<Slot>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    child: Option<usize>,
+    oneof: Option<(usize, u8)>,
+}
+
+/// The columns of a batch of one message, merged into a tree of the messages they read.
+#[derive(Debug)]
+pub struct Plan {
+    columns: Vec<ColumnSpec>,
+    root: Node,
+    /// How many fields the tree reads (the size of a record's scratch space).
+    fields: usize,
+}
+
+/// Per-thread space for a record's field occurrences, reused from record to record.
+pub struct Scratch(Vec<Vec<Occurrence>>);
+
+impl Plan {
+    pub fn new(schema: &Schema, message: usize, columns: Vec<ColumnSpec>) -> Result<Plan, String> {
+        let mut root = Node::default();
+        for (index, column) in columns.iter().enumerate() {
+            root.add(schema, message, column, 0, index)?;
+        }
+        let mut fields = 0;
+        root.index(schema, message, &mut fields);
+        Ok(Plan {
+            columns,
+            root,
+            fields,
+        })
+    }
+
+    pub fn scratch(&self) -> Scratch {
+        Scratch(vec![Vec::new(); self.fields])
+    }
+
+    /// Builders for `rows` records, one per column.
+    pub fn builders(&self, rows: usize) -> Vec<Builder> {
+        self.columns
+            .iter()
+            .map(|c| Builder::new(&c.leaf, rows))
+            .collect()
+    }
+
+    /// Append one record (its bytes, in one or more parts of `buffer`) to `builders`; `row` names it in errors.
+    pub fn append(
+        &self,
+        buffer: &[u8],
+        parts: &[(usize, usize)],
+        builders: &mut [Builder],
+        scratch: &mut Scratch,
+        row: usize,
+    ) -> Result<(), String> {
+        let reader = Reader {
+            buffer,
+            columns: &self.columns,
+            row,
+        };
+        reader.node(&self.root, parts, builders, &mut scratch.0)
+    }
+
+    /// The columns as a record batch.
+    pub fn finish(&self, builders: Vec<Builder>) -> Result<RecordBatch, String> {
+        let mut fields = Vec::with_capacity(builders.len());
+        let mut arrays = Vec::with_capacity(builders.len());
+        for (column, builder) in self.columns.iter().zip(builders) {
+            let array = builder.finish(&column.leaf)?;
+            fields.push(Field::new(&column.name, array.data_type().clone(), true));
+            arrays.push(array);
+        }
+        RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), arrays).map_err(|e| e.to_string())
+    }
+}
+
+impl Node {
+    fn add(
+        &mut self,
+        schema: &Schema,
+        message: usize,
+        column: &ColumnSpec,
+        depth: usize,
+        index: usize,
+    ) -> Result<(), String> {
+        let def = &schema.messages[message];
+        let number = column.path[depth];
+        let field = def.field(number).ok_or_else(|| {
+            format!(
+                "column {}: {} has no field {number}",
+                column.name, def.full_name
+            )
+        })?;
+        let leaf = depth + 1 == column.path.len();
+        if leaf && !column.leaf.fits(field.kind, field.repeated, schema) {
+            return Err(format!(
+                "column {}: {}.{} cannot be read as {:?}",
+                column.name, def.full_name, field.name, column.leaf
+            ));
+        }
+        let position = match self.children.iter().position(|c| c.number == number) {
+            Some(p) => p,
+            None => {
+                let target = if leaf {
+                    Target::Leaves(Vec::new())
+                } else {
+                    Target::Node(Node::default())
+                };
+                self.children.push(Child {
+                    id: 0,
+                    number,
+                    wire: if field.repeated || !leaf {
+                        2
+                    } else {
+                        field.kind.wire_type()
+                    },
+                    kind: field.kind,
+                    oneof: field.oneof,
+                    target,
+                });
+                self.children.len() - 1
+            }
+        };
+        match (&mut self.children[position].target, field.kind) {
+            (Target::Leaves(columns), _) if leaf => {
+                columns.push(index);
+                Ok(())
+            }
+            (Target::Node(node), Kind::Message(sub)) if !leaf && !field.repeated => {
+                node.add(schema, sub, column, depth + 1, index)
+            }
+            _ => Err(format!(
+                "column {}: {}.{} is read both as a leaf and as a message on a path, or is repeated",
+                column.name, def.full_name, field.name
+            )),
+        }
+    }
+
+    /// Fill in the slots, field ids and column lists of this node and those below it (`message` is this
+    /// node's message; `fields` counts the field ids given out).
+    fn index(&mut self, schema: &Schema, message: usize, fields: &mut usize) {
+        let def = &schema.messages[message];
+        let mut top = self.children.iter().map(|c| c.number).max().unwrap_or(0);
+        for child in &self.children {
+            if let Some(oneof) = child.oneof {
+                top = top.max(def.oneofs[oneof].iter().copied().max().unwrap_or(0));
+            }
+        }
+        self.slots = vec![Slot::default(); top as usize + 1];
+        for (i, child) in self.children.iter().enumerate() {
+            self.slots[child.number as usize].child = Some(i);
+            if let Some(oneof) = child.oneof {
+                for &member in &def.oneofs[oneof] {
+                    if let Some(field) = def.field(member) {
+                        self.slots[member as usize].oneof = Some((oneof, field.kind.wire_type()));
+                    }
+                }
+            }
+        }
+        let mut columns = Vec::new();
+        for child in &mut self.children {
+            child.id = *fields;
+            *fields += 1;
+            match (&mut child.target, child.kind) {
+                (Target::Node(node), Kind::Message(sub)) => {
+                    node.index(schema, sub, fields);
+                    columns.extend_from_slice(&node.columns);
+                }
+                (Target::Node(_), _) => {}
+                (Target::Leaves(leaves), _) => columns.extend_from_slice(leaves),
+            }
+        }
+        self.columns = columns;
+    }
+}
+
+/// One occurrence of a field: its value's span in the buffer and, for a varint or fixed value, its bits.
+type Occurrence = (usize, usize, u64);
+
+struct Reader<'a> {
+    buffer: &'a [u8],
+    columns: &'a [ColumnSpec],
+    row: usize,
+}
+
+impl Reader<'_> {
+    /// Read the columns under `node` from the message made of `parts` (none: the message is not set).
+    fn node(
+        &self,
+        node: &Node,
+        parts: &[(usize, usize)],
+        builders: &mut [Builder],
+        found: &mut [Vec<Occurrence>],
+    ) -> Result<(), String> {
+        if parts.is_empty() {
+            for &column in &node.columns {
+                builders[column].null();
+            }
+            return Ok(());
+        }
+        for child in &node.children {
+            found[child.id].clear();
+        }
+        for &(start, end) in parts {
+            let part = &self.buffer[start..end];
+            walk(part, |number, wire, s, e| {
+                let Some(slot) = node.slots.get(number as usize) else {
+                    return;
+                };
+                if let Some((oneof, oneof_wire)) = slot.oneof {
+                    if wire == oneof_wire {
+                        for child in &node.children {
+                            if child.oneof == Some(oneof) && child.number != number {
+                                found[child.id].clear();
+                            }
+                        }
+                    }
+                }
+                if let Some(i) = slot.child {
+                    let child = &node.children[i];
+                    if child.wire == wire {
+                        let raw = match wire {
+                            0 => read_varint(part, s).map_or(0, |(v, _)| v),
+                            1 | 5 => fixed(&part[s..e]),
+                            _ => 0,
+                        };
+                        found[child.id].push((start + s, start + e, raw));
+                    }
+                }
+            })
+            .map_err(|e| format!("record {}: {}", self.row, e.reason))?;
+        }
+        for child in &node.children {
+            match &child.target {
+                Target::Node(sub) => {
+                    // the sub-node's fields have ids of their own, so this list is left alone meanwhile
+                    let occurrences = std::mem::take(&mut found[child.id]);
+                    let parts: Vec<(usize, usize)> =
+                        occurrences.iter().map(|&(s, e, _)| (s, e)).collect();
+                    let result = self.node(sub, &parts, builders, found);
+                    found[child.id] = occurrences;
+                    result?;
+                }
+                Target::Leaves(columns) => {
+                    for &column in columns {
+                        self.leaf(column, child.kind, &found[child.id], &mut builders[column])?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Append column `column`'s value, read from the occurrences of its field in a message that is set.
+    fn leaf(
+        &self,
+        column: usize,
+        kind: Kind,
+        found: &[Occurrence],
+        builder: &mut Builder,
+    ) -> Result<(), String> {
+        let last = found.last().copied();
+        let raw = last.map_or(0, |(_, _, raw)| raw);
+        match (&self.columns[column].leaf, builder) {
+            (Leaf::String, Builder::String(b)) => match last {
+                Some((s, e, _)) if s < e => b.append_value(self.text(s, e)?),
+                _ => b.append_null(),
+            },
+            (Leaf::Int32 | Leaf::EnumNumber, Builder::Int32(b)) => {
+                b.append_value(signed(kind, raw) as i32)
+            }
+            (Leaf::Int64, Builder::Int64(b)) => b.append_value(signed(kind, raw)),
+            (Leaf::UInt32, Builder::UInt32(b)) => b.append_value(raw as u32),
+            (Leaf::UInt64, Builder::UInt64(b)) => b.append_value(raw),
+            (Leaf::Bool, Builder::Bool(b)) => b.append_value(raw != 0),
+            (Leaf::Enum(numbers, _), Builder::Enum(b)) => {
+                let number = raw as i32;
+                b.append_option(numbers.iter().position(|&n| n == number).map(|p| p as i32));
+            }
+            (Leaf::Timestamp, Builder::Timestamp(b)) => match self.micros(column, found)? {
+                Some(micros) => b.append_value(micros),
+                None => b.append_null(),
+            },
+            (Leaf::Duration, Builder::Duration(b)) => match self.micros(column, found)? {
+                Some(micros) => b.append_value(micros),
+                None => b.append_null(),
+            },
+            (Leaf::BoolWrapper, Builder::Bool(b)) => {
+                if found.is_empty() {
+                    b.append_null();
+                } else {
+                    let (value, _) = self.pair(found)?;
+                    b.append_value(value != 0);
+                }
+            }
+            (Leaf::Map, Builder::Map(b)) => {
+                let mut entries = Vec::with_capacity(found.len());
+                for &(s, e, _) in found {
+                    entries.extend(self.entry(s, e)?);
+                }
+                if entries.is_empty() {
+                    b.append(false).map_err(|e| e.to_string())?;
+                } else {
+                    // sorted by key; of equal keys, the last one wins (as in a parsed map)
+                    entries.sort_by(|a, b| a.0.cmp(b.0));
+                    for (i, &(key, value)) in entries.iter().enumerate() {
+                        if entries.get(i + 1).is_some_and(|next| next.0 == key) {
+                            continue;
+                        }
+                        b.keys().append_value(key);
+                        b.values().append_value(value);
+                    }
+                    b.append(true).map_err(|e| e.to_string())?;
+                }
+            }
+            (Leaf::List, Builder::List(b)) => {
+                if found.is_empty() {
+                    b.append_null();
+                } else {
+                    for &(s, e, _) in found {
+                        b.values().append_value(self.text(s, e)?);
+                    }
+                    b.append(true);
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "column {}: builder does not fit",
+                    self.columns[column].name
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn text(&self, start: usize, end: usize) -> Result<&str, String> {
+        simdutf8::basic::from_utf8(&self.buffer[start..end])
+            .map_err(|_| format!("record {}: invalid UTF-8 in a string field", self.row))
+    }
+
+    /// Fields 1 and 2 of a (merged) Timestamp, Duration or wrapper message, last occurrence winning.
+    fn pair(&self, found: &[Occurrence]) -> Result<(u64, u64), String> {
+        let (mut first, mut second) = (0u64, 0u64);
+        for &(start, end, _) in found {
+            let part = &self.buffer[start..end];
+            walk(part, |number, wire, s, _| {
+                if wire == 0 && (number == 1 || number == 2) {
+                    let value = read_varint(part, s).map_or(0, |(v, _)| v);
+                    if number == 1 {
+                        first = value;
+                    } else {
+                        second = value;
+                    }
+                }
+            })
+            .map_err(|e| format!("record {}: {}", self.row, e.reason))?;
+        }
+        Ok((first, second))
+    }
+
+    /// A Timestamp's or Duration's whole microseconds (nanoseconds cut toward zero); `None` when not set.
+    fn micros(&self, column: usize, found: &[Occurrence]) -> Result<Option<i64>, String> {
+        if found.is_empty() {
+            return Ok(None);
+        }
+        let (seconds, nanos) = self.pair(found)?;
+        let micros = i128::from(seconds as i64) * 1_000_000 + i128::from(nanos as i32 / 1000);
+        i64::try_from(micros).map(Some).map_err(|_| {
+            format!(
+                "record {}: column {}: {micros} µs is outside Arrow's int64 range",
+                self.row, self.columns[column].name
+            )
+        })
+    }
+
+    /// The key and value of a map entry (last occurrence winning; "" when absent). An entry with any
+    /// other field is not in the map: upb keeps it, whole, as an unknown field of the message instead.
+    fn entry(&self, start: usize, end: usize) -> Result<Option<(&str, &str)>, String> {
+        let part = &self.buffer[start..end];
+        let (mut key, mut value, mut unknown) = ((0, 0), (0, 0), false);
+        walk(part, |number, wire, s, e| match (number, wire) {
+            (1, 2) => key = (start + s, start + e),
+            (2, 2) => value = (start + s, start + e),
+            _ => unknown = true,
+        })
+        .map_err(|e| format!("record {}: {}", self.row, e.reason))?;
+        if unknown {
+            return Ok(None);
+        }
+        Ok(Some((
+            self.text(key.0, key.1)?,
+            self.text(value.0, value.1)?,
+        )))
+    }
+}
+
+/// A varint's value as a signed integer of the field's kind (zigzag for sint).
+fn signed(kind: Kind, raw: u64) -> i64 {
+    match kind {
+        Kind::SInt32 | Kind::SInt64 => ((raw >> 1) as i64) ^ -((raw & 1) as i64),
+        Kind::SFixed32 => i64::from(raw as u32 as i32),
+        _ => raw as i64,
+    }
+}
+
+/// A column being built.
+pub enum Builder {
+    String(StringBuilder),
+    Int32(Int32Builder),
+    Int64(Int64Builder),
+    UInt32(UInt32Builder),
+    UInt64(UInt64Builder),
+    Bool(BooleanBuilder),
+    /// An enum column's dictionary indexes.
+    Enum(Int32Builder),
+    Timestamp(TimestampMicrosecondBuilder),
+    Duration(DurationMicrosecondBuilder),
+    Map(MapBuilder<StringBuilder, StringBuilder>),
+    List(ListBuilder<StringBuilder>),
+}
+
+impl Builder {
+    fn new(leaf: &Leaf, rows: usize) -> Builder {
+        match leaf {
+            Leaf::String => Builder::String(StringBuilder::with_capacity(rows, rows * 16)),
+            Leaf::Int32 | Leaf::EnumNumber => Builder::Int32(Int32Builder::with_capacity(rows)),
+            Leaf::Int64 => Builder::Int64(Int64Builder::with_capacity(rows)),
+            Leaf::UInt32 => Builder::UInt32(UInt32Builder::with_capacity(rows)),
+            Leaf::UInt64 => Builder::UInt64(UInt64Builder::with_capacity(rows)),
+            Leaf::Bool | Leaf::BoolWrapper => Builder::Bool(BooleanBuilder::with_capacity(rows)),
+            Leaf::Enum(..) => Builder::Enum(Int32Builder::with_capacity(rows)),
+            Leaf::Timestamp => Builder::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            ),
+            Leaf::Duration => Builder::Duration(DurationMicrosecondBuilder::with_capacity(rows)),
+            Leaf::Map => Builder::Map(MapBuilder::new(
+                Some(MapFieldNames {
+                    entry: "entries".into(),
+                    key: "key".into(),
+                    value: "value".into(),
+                }),
+                StringBuilder::new(),
+                StringBuilder::new(),
+            )),
+            Leaf::List => Builder::List(ListBuilder::new(StringBuilder::new())),
+        }
+    }
+
+    /// Append a null: the message holding the column's field is not set.
+    fn null(&mut self) {
+        match self {
+            Builder::String(b) => b.append_null(),
+            Builder::Int32(b) | Builder::Enum(b) => b.append_null(),
+            Builder::Int64(b) => b.append_null(),
+            Builder::UInt32(b) => b.append_null(),
+            Builder::UInt64(b) => b.append_null(),
+            Builder::Bool(b) => b.append_null(),
+            Builder::Timestamp(b) => b.append_null(),
+            Builder::Duration(b) => b.append_null(),
+            Builder::Map(b) => {
+                // appending an empty, invalid entry list cannot fail: keys and values are in step
+                let _ = b.append(false);
+            }
+            Builder::List(b) => b.append_null(),
+        }
+    }
+
+    fn finish(self, leaf: &Leaf) -> Result<ArrayRef, String> {
+        Ok(match self {
+            Builder::String(mut b) => Arc::new(b.finish()),
+            Builder::Int32(mut b) => Arc::new(b.finish()),
+            Builder::Int64(mut b) => Arc::new(b.finish()),
+            Builder::UInt32(mut b) => Arc::new(b.finish()),
+            Builder::UInt64(mut b) => Arc::new(b.finish()),
+            Builder::Bool(mut b) => Arc::new(b.finish()),
+            Builder::Timestamp(mut b) => Arc::new(b.finish()),
+            Builder::Duration(mut b) => Arc::new(b.finish()),
+            Builder::Map(mut b) => Arc::new(b.finish()),
+            Builder::List(mut b) => Arc::new(b.finish()),
+            Builder::Enum(mut b) => {
+                let Leaf::Enum(_, names) = leaf else {
+                    return Err("an enum builder for a column that is not an enum".into());
+                };
+                let values: ArrayRef = Arc::new(StringArray::from_iter_values(names));
+                Arc::new(
+                    DictionaryArray::<Int32Type>::try_new(b.finish(), values)
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+        })
+    }
+}
