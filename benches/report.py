@@ -26,10 +26,11 @@ def main(path: str) -> None:
         f"{run['datetime'][:10]}"
     )
     print()
-    print("| case | contender | median (s) | flytekit / it | upb parse / it |")
+    print("| case | contender | median (s) | flytekit (protarrow) / it | upb parse / it |")
     print("|---|---|---|---|---|")
     for group, times in groups.items():
-        flytekit = next((t for name, t in times.items() if "flytekit" in name), None)
+        # the baseline: flytekit, or protarrow in its own group
+        flytekit = next((t for name, t in times.items() if name.endswith(("flytekit", "protarrow"))), None)
         upb = next((t for name, t in times.items() if "upb" in name), None)
         for name, t in sorted(times.items(), key=lambda kv: kv[1]):
             contender = name.split("[")[-1].rstrip("]") if "[" in name else name.rsplit("_", 1)[-1]
@@ -48,8 +49,10 @@ def main(path: str) -> None:
                 contender = f"Rust split + validate, {threads} thread{'s' if threads != '1' else ''}"
             elif "upb" in name:
                 contender = "raw upb (parse only)"
-            elif "flytekit" in name:
-                contender = "flytekit"
+            elif name.endswith("_1thread"):
+                contender = "flytecodec native, 1 thread"
+            elif name.endswith(("flytekit", "protarrow")):
+                contender = name.rsplit("_", 1)[-1]
             elif name.endswith("flytecodec"):
                 contender = "flytecodec"
             ratio_fk = f"{flytekit / t:.1f}x" if flytekit else ""

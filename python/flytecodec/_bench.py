@@ -1,0 +1,160 @@
+"""``flytecodec bench``: a quick in-process comparison with flytekit and raw upb on a generated ExecutionList.
+
+The same cases as ``benches/`` (pytest-benchmark), in one command: decode the response and read
+``closure.phase``, ``closure.started_at``, ``closure.duration`` and ``id.name`` of every execution. Each
+contender runs ``repeat`` times on the same bytes and its best time counts.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from typing import Callable, NamedTuple
+
+import flytecodec
+
+READ4 = "decode + read 4 fields"
+DECODE = "decode only"
+ARROW = "decode + to_arrow() (all columns)"
+
+
+class Result(NamedTuple):
+    case: str
+    contender: str
+    seconds: float  # the best run
+    records: int
+
+    @property
+    def micros(self) -> float:
+        """µs per record."""
+        return self.seconds / self.records * 1e6
+
+
+def corpus_bytes(n: int) -> bytes:
+    """An ExecutionList of ``n`` generated executions, inline outputs moved to a uri: flytekit cannot read
+    inline ``LiteralMapBlob.values`` (docs/compatibility.md), and every contender decodes the same bytes."""
+    from flytecodec.testing import corpus
+
+    response = corpus.execution_list(n, seed=1, token="bench")
+    for execution in response.executions:
+        if execution.closure.outputs.HasField("values"):
+            execution.closure.outputs.uri = "s3://bench/outputs.pb"
+    return response.SerializeToString()
+
+
+def _read_four(records) -> None:
+    for r in records:
+        closure = r.closure
+        closure.phase, closure.started_at, closure.duration, r.id.name
+
+
+def _best(run: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def contenders(data: bytes) -> list[tuple[str, str, Callable[[], object]]]:
+    """``(case, contender, run)`` for every measurement."""
+    from flyteidl.admin.execution_pb2 import ExecutionList
+    from flytekit.models.execution import Execution as FlytekitExecution
+
+    def flytekit() -> None:
+        _read_four([FlytekitExecution.from_flyte_idl(e) for e in ExecutionList.FromString(data).executions])
+
+    cases = [
+        (READ4, "flytekit", flytekit),
+        (READ4, "raw upb", lambda: _read_four(ExecutionList.FromString(data).executions)),
+    ]
+    backends = flytecodec.available_backends()
+    for name in backends:
+        cases.append((READ4, f"flytecodec {name}", _on(name, lambda: _read_four(_decode(data)))))
+    cases.append((DECODE, "raw upb (parse only)", lambda: ExecutionList.FromString(data)))
+    for name in backends:
+        cases.append((DECODE, f"flytecodec {name}", _on(name, lambda: _decode(data))))
+    for name in backends:
+        cases.append((ARROW, f"flytecodec {name}", _on(name, lambda: _decode(data).to_arrow())))
+    return cases
+
+
+def _decode(data: bytes):
+    return flytecodec.decode_executions(data, framing="list")
+
+
+def _on(backend: str, run: Callable[[], object]) -> Callable[[], object]:
+    def on_backend() -> object:
+        with flytecodec.using_backend(backend):
+            return run()
+
+    return on_backend
+
+
+def run(n: int, repeat: int, console) -> list[Result]:
+    """Time every contender on ``n`` executions; ``console`` (rich, stderr) shows what is running."""
+    with console.status(f"generating {n} executions"):
+        data = corpus_bytes(n)
+    with console.status("warming up"):  # one-time costs (imports, first calls) are not what is measured
+        for _, _, job in contenders(corpus_bytes(20)):
+            job()
+    results = []
+    for case, contender, job in contenders(data):
+        with console.status(f"{case}: {contender}"):
+            results.append(Result(case, contender, _best(job, repeat), n))
+    return results
+
+
+def _baseline(results: list[Result], contender: str) -> float | None:
+    return next((r.seconds for r in results if r.case == READ4 and r.contender == contender), None)
+
+
+def table(results: list[Result], repeat: int):
+    """A rich table: µs per record and how many times faster than flytekit and raw upb reading 4 fields."""
+    from rich.table import Table
+
+    flytekit, upb = _baseline(results, "flytekit"), _baseline(results, "raw upb")
+    n = results[0].records if results else 0
+    out = Table(
+        title=f"{n} executions, the best of {repeat} runs each",
+        title_justify="left",
+        caption="vs flytekit, vs raw upb: their time to decode and read 4 fields over this row's time "
+        "(higher is faster)",
+        caption_justify="left",
+    )
+    for name, justify in (("case", "left"), ("contender", "left"), ("µs / record", "right")):
+        out.add_column(name, justify=justify)
+    out.add_column("vs flytekit", justify="right")
+    out.add_column("vs raw upb", justify="right")
+    for r in results:
+        ratios = [f"{base / r.seconds:.2f}x" if base and r.seconds else "" for base in (flytekit, upb)]
+        out.add_row(r.case, r.contender, f"{r.micros:.2f}", *ratios)
+    return out
+
+
+_COLOURS = {"flytekit": "#8c8c8c", "raw": "#d08c3c"}  # by the contender's first word; flytecodec in blue
+
+
+def chart(results: list[Result], path: str) -> None:
+    """A horizontal bar chart of µs per record, one bar per measurement, written as PNG to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    labels = [f"{r.case}\n{r.contender}" for r in results]
+    figure, axes = plt.subplots(figsize=(9, 0.55 * len(results) + 1.2))
+    colours = [_COLOURS.get(r.contender.split()[0], "#3b6ea8") for r in results]
+    bars = axes.barh(range(len(results)), [r.micros for r in results], color=colours)
+    axes.bar_label(bars, labels=[f"{r.micros:.2f}" for r in results], padding=3, fontsize=8)
+    axes.set_yticks(range(len(results)), labels, fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xscale("log")
+    axes.set_xlabel("µs per record (log scale; lower is faster)")
+    n = results[0].records if results else 0
+    axes.set_title(f"flytecodec bench: {n} executions")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

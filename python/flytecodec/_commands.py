@@ -1,0 +1,491 @@
+"""The commands of ``flytecodec`` (click); :mod:`flytecodec.cli` is the entry point that runs them."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+import shlex
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from typing import Callable, NamedTuple
+
+import click
+
+import flytecodec
+from flytecodec.exceptions import DecodeError
+
+PROG = "flytecodec"
+
+
+class Kind(NamedTuple):
+    module: str
+    model: str
+    what: str  # the records, in a sentence
+    group_key: str | None  # the column `stats` gives duration percentiles by
+
+    def load(self) -> type:
+        return getattr(importlib.import_module(self.module), self.model)
+
+
+KINDS = {
+    "execution": Kind("flytecodec.models.execution", "Execution", "executions", "launch_plan_name"),
+    "node-execution": Kind("flytecodec.models.node_execution", "NodeExecution", "node executions", "node_id"),
+    "task-execution": Kind("flytecodec.models.admin.task_execution", "TaskExecution", "task executions", "task_name"),
+    "execution-spec": Kind("flytecodec.models.execution", "ExecutionSpec", "execution specs", None),
+    "execution-closure": Kind("flytecodec.models.execution", "ExecutionClosure", "execution closures", None),
+    "node-execution-closure": Kind(
+        "flytecodec.models.node_execution", "NodeExecutionClosure", "node execution closures", None
+    ),
+    "task-execution-closure": Kind(
+        "flytecodec.models.admin.task_execution", "TaskExecutionClosure", "task execution closures", None
+    ),
+}
+LIST_KINDS = ("execution", "node-execution", "task-execution")  # the kinds with a *List response
+FRAMINGS = ("list", "delimited", "message")
+
+
+class Failure(click.ClickException):
+    """An error reported as one line, ``flytecodec: error: ...``, with exit status 1."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"{PROG}: error: {self.format_message()}", err=True)
+
+
+# -- options shared by decode and stats --------------------------------------------------------------------------
+
+
+def _input_options(command: Callable) -> Callable:
+    options = [
+        click.argument("dumps", metavar="DUMP...", nargs=-1, required=True, type=click.Path(exists=True)),
+        click.option(
+            "--kind",
+            required=True,
+            type=click.Choice(list(KINDS)),
+            help="What each record is: an admin Execution, NodeExecution or TaskExecution, or one of their parts "
+            "as flyteadmin stores them (spec, closure).",
+        ),
+        click.option(
+            "--framing",
+            required=True,
+            type=click.Choice(FRAMINGS),
+            help="list: each file is a *List response (a page); delimited: varint length-prefixed records, "
+            "across all files; message: each file is one record.",
+        ),
+        click.option(
+            "--batch-size",
+            default=10_000,
+            show_default=True,
+            type=click.IntRange(min=1),
+            help="Records decoded at a time (memory use grows with it).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _check_framing(kind: str, framing: str) -> None:
+    if framing == "list" and kind not in LIST_KINDS:
+        raise click.BadParameter(
+            f"'list' reads *List responses, which hold executions, node executions or task executions; "
+            f"a dump of {kind} records is 'delimited' or 'message'",
+            param_hint="'--framing'",
+        )
+
+
+def _input_files(dumps: Sequence[str]) -> list[str]:
+    """The files of the input in order: a directory stands for its files, in sorted order (as iter_batches)."""
+    files = []
+    for dump in dumps:
+        if os.path.isdir(dump):
+            entries = (os.path.join(dump, entry) for entry in sorted(os.listdir(dump)))
+            files.extend(entry for entry in entries if os.path.isfile(entry))
+        else:
+            files.append(dump)
+    return files
+
+
+class _InputFile:
+    """A file of the input for iter_batches: opened on its first read, closed once read to its end, and
+    reporting how many bytes were read (for the progress bar)."""
+
+    def __init__(self, name: str, on_read: Callable[[int], None]):
+        self.name = name  # iter_batches names the file in its errors
+        self._on_read = on_read
+        self._file = None
+        self._done = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self._done:
+            return b""
+        if self._file is None:
+            self._file = open(self.name, "rb")  # noqa: SIM115 (closed by close(), at the end of the file)
+        data = self._file.read(size)
+        self._on_read(len(data))
+        if size is None or size < 0 or not data:
+            self.close()
+        return data
+
+    def close(self) -> None:
+        self._done = True
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class _Progress:
+    """Bytes read and records decoded, shown as a rich progress bar on stderr, or not shown."""
+
+    def __init__(self, progress=None, task=None):
+        self._progress, self._task, self.records = progress, task, 0
+
+    def read(self, size: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=size)
+
+    def decoded(self, records: int) -> None:
+        self.records += records
+        if self._progress is not None:
+            self._progress.update(self._task, records=self.records)
+
+
+@contextlib.contextmanager
+def _progress(show: bool, total: int, what: str) -> Iterator[_Progress]:
+    """A progress bar on stderr when ``show`` and stderr is a terminal."""
+    if not (show and sys.stderr.isatty()):
+        yield _Progress()
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[records]} records"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        yield _Progress(progress, progress.add_task(f"decoding {what}", total=total, records=0))
+
+
+def _batches(files: Sequence[str], model: type, framing: str, batch_size: int, progress: _Progress):
+    """The input's batches; a :class:`DecodeError` becomes a one-line :class:`Failure`."""
+    inputs = [_InputFile(name, progress.read) for name in files]
+    try:
+        for batch in flytecodec.iter_batches(inputs, model, framing=framing, batch_size=batch_size):
+            progress.decoded(len(batch))
+            yield batch
+    except DecodeError as error:
+        raise Failure(str(error)) from None
+    except OSError as error:
+        raise Failure(f"cannot read {error.filename or 'the input'}: {error.strerror or error}") from None
+    finally:
+        for file in inputs:
+            file.close()
+
+
+def _column_names(model: type) -> list[str]:
+    from flytecodec import columns
+
+    return columns.column_names(model)
+
+
+def _empty_table(model: type, columns: list[str] | None):
+    """A table with the kind's schema and no rows, for an input without records."""
+    return flytecodec.decode(model, []).to_arrow(columns)
+
+
+def _size(files: Sequence[str]) -> int:
+    return sum(os.path.getsize(f) for f in files)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.2f} MB" if size < 10e6 else f"{size / 1e6:.1f} MB"
+
+
+# -- the commands --------------------------------------------------------------------------------------------------
+
+
+def _set_backend(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    try:
+        if value:
+            flytecodec.set_backend(value)
+        else:
+            flytecodec.backend()  # a bad FLYTECODEC_BACKEND is reported here, as a usage error
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+    return value
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(flytecodec.__version__, "--version", prog_name=PROG, message="%(prog)s %(version)s")
+@click.option(
+    "--backend",
+    type=click.Choice(["native", "python"]),
+    callback=_set_backend,
+    expose_value=False,
+    is_eager=True,
+    help="Decoder to use: native (the Rust extension; the default when it is built) or python (protobuf's upb). "
+    "FLYTECODEC_BACKEND does the same.",
+)
+def cli() -> None:
+    """Decode Flyte admin execution records (protobuf dumps) into Parquet, Arrow, JSON lines or CSV, and
+    summarize them.
+
+    A dump is a file, several files, or a directory of files: saved *List responses (--framing list),
+    varint length-prefixed records (delimited), or one record per file (message).
+    """
+
+
+@cli.command(short_help="Decode dumps into a Parquet, Arrow IPC, JSON lines or CSV file.")
+@_input_options
+@click.option(
+    "--to",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file; its suffix picks the format: .parquet, .arrow/.feather/.ipc (Arrow IPC file), .jsonl, .csv.",
+)
+@click.option(
+    "--columns",
+    metavar="A,B,...",
+    help="Only these columns, in this order (default: all of the kind's columns).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+def decode(
+    dumps: tuple[str, ...], kind: str, framing: str, batch_size: int, out: str, columns: str | None, quiet: bool
+) -> None:
+    """Decode DUMP... into one table file, a batch at a time.
+
+    \b
+    Example:
+      flytecodec decode pages/ --kind execution --framing list --to executions.parquet
+    """
+    from flytecodec import _writers
+
+    _check_framing(kind, framing)
+    try:
+        fmt = _writers.format_for(out)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--to'") from None
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise click.BadParameter(f"directory {parent!r} does not exist", param_hint="'--to'")
+    model = KINDS[kind].load()
+    wanted = _parse_columns(columns, model)
+    run_decode(_input_files(dumps), kind, framing, out, fmt, wanted, batch_size, quiet=quiet)
+
+
+def _parse_columns(text: str | None, model: type) -> list[str] | None:
+    if text is None:
+        return None
+    wanted = [name.strip() for name in text.split(",")]
+    available = _column_names(model)
+    unknown = [name for name in wanted if name not in available]
+    if unknown or not all(wanted):
+        bad = ", ".join(repr(name) for name in unknown) if unknown else "an empty name"
+        raise click.BadParameter(
+            f"{bad} is not a column of {model.__name__}; available: {', '.join(available)}", param_hint="'--columns'"
+        )
+    twice = sorted({name for name in wanted if wanted.count(name) > 1})
+    if twice:
+        raise click.BadParameter(f"{', '.join(map(repr, twice))} named twice", param_hint="'--columns'")
+    return wanted
+
+
+def _table(batch, columns: list[str] | None, progress: _Progress):
+    """``batch.to_arrow(columns)``; a value Arrow cannot hold (a timestamp past the year 294 247) is a
+    one-line :class:`Failure` saying where the batch starts (the error counts records within it)."""
+    try:
+        return batch.to_arrow(columns)
+    except ValueError as error:
+        raise Failure(f"in the batch that starts at record {progress.records - len(batch)}: {error}") from None
+
+
+def run_decode(
+    files: Sequence[str],
+    kind: str,
+    framing: str,
+    out: str,
+    fmt: str,
+    columns: list[str] | None,
+    batch_size: int,
+    *,
+    quiet: bool = False,
+    summary_to_stdout: bool = False,
+) -> None:
+    """Decode ``files`` into ``out``. The file is written under a temporary name beside it and renamed when
+    complete, so a failure leaves no partial output (nor clobbers an earlier one)."""
+    from flytecodec import _writers
+
+    model, what = KINDS[kind].load(), KINDS[kind].what
+    partial = f"{out}.{os.getpid()}.part"
+    writer = _writers.writer_for(partial, fmt)
+    total = _size(files)
+    start = time.perf_counter()
+    try:
+        with _progress(not quiet, total, what) as progress:
+            for batch in _batches(files, model, framing, batch_size, progress):
+                writer.write(_table(batch, columns, progress))
+        writer.finish(_empty_table(model, columns).schema)
+        os.replace(partial, out)
+    except OSError as error:
+        _discard(writer, partial)
+        raise Failure(f"cannot write {out}: {error.strerror or error}") from None
+    except BaseException:
+        _discard(writer, partial)
+        raise
+    elapsed = time.perf_counter() - start
+    if not quiet:
+        rate = total / 1e6 / elapsed if elapsed > 0 else float("inf")
+        click.echo(
+            f"decoded {progress.records} {what} ({_mb(total)}) in {elapsed:.2f} s, {rate:.1f} MB/s, "
+            f"{flytecodec.backend()} backend: wrote {out}",
+            err=not summary_to_stdout,
+        )
+
+
+def _discard(writer, partial: str) -> None:
+    with contextlib.suppress(Exception):
+        writer.abort()
+    with contextlib.suppress(OSError):
+        os.remove(partial)
+
+
+@cli.command(short_help="Counts by phase, duration percentiles and error codes of dumps.")
+@_input_options
+def stats(dumps: tuple[str, ...], kind: str, framing: str, batch_size: int) -> None:
+    """Summarize DUMP...: records by phase, duration percentiles (by launch plan, node or task) and error codes.
+
+    \b
+    Example:
+      flytecodec stats dump.bin --kind task-execution --framing delimited
+    """
+    _check_framing(kind, framing)
+    run_stats(_input_files(dumps), kind, framing, batch_size)
+
+
+def run_stats(files: Sequence[str], kind: str, framing: str, batch_size: int) -> None:
+    from flytecodec import _stats
+
+    spec = KINDS[kind]
+    model = spec.load()
+    summary = _stats.Stats(_column_names(model), spec.group_key)
+    columns = summary.columns
+    with _progress(True, _size(files), spec.what) as progress:
+        for batch in _batches(files, model, framing, batch_size, progress):
+            summary.add(_table(batch, columns, progress), len(batch))
+    _stats.render(summary, _stdout_console(), what=spec.what)
+
+
+def _stdout_console():
+    """A rich console for tables on stdout: no markup (record values may hold ``[...]``), no colours when piped,
+    and 120 columns rather than 80 when not a terminal (COLUMNS overrides)."""
+    from rich.console import Console
+
+    console = Console(markup=False, highlight=False, emoji=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 120
+    return console
+
+
+@cli.command(short_help="Write a dump of realistic generated records.")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--kind", default="execution", show_default=True, type=click.Choice(LIST_KINDS))
+@click.option("-n", "count", default=1_000, show_default=True, type=click.IntRange(min=0), help="Records.")
+@click.option(
+    "--framing",
+    default="list",
+    show_default=True,
+    type=click.Choice(["list", "delimited"]),
+    help="list: one *List response; delimited: varint length-prefixed records.",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="The same seed gives the same bytes.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing.")
+def sample(out: str, kind: str, count: int, framing: str, seed: int, quiet: bool) -> None:
+    """Write OUT: a dump of realistic generated records (flytecodec.testing.corpus) to try the other commands on.
+
+    \b
+    Example:
+      flytecodec sample --kind node-execution -n 5000 --framing delimited nodes.bin
+    """
+    run_sample(out, kind, count, framing, seed, quiet=quiet)
+
+
+def run_sample(out: str, kind: str, count: int, framing: str, seed: int, *, quiet: bool = False) -> None:
+    from flytecodec.testing import corpus
+
+    records, response = corpus.KINDS[kind]
+    if framing == "list":
+        data = response(count, seed, "").SerializeToString(deterministic=True)
+    else:
+        data = corpus.delimited(records(count, seed))
+    try:
+        with open(out, "wb") as f:
+            f.write(data)
+    except OSError as error:
+        raise Failure(f"cannot write {out}: {error.strerror or error}") from None
+    if not quiet:
+        click.echo(f"wrote {count} {KINDS[kind].what} ({_mb(len(data))}, {framing} framing, seed {seed}) to {out}")
+
+
+@cli.command(short_help="Time flytecodec against flytekit and raw upb.")
+@click.option("-n", "count", default=20_000, show_default=True, type=click.IntRange(min=1), help="Executions.")
+@click.option("--repeat", default=3, show_default=True, type=click.IntRange(min=1), help="Runs; the best counts.")
+@click.option("--chart", type=click.Path(dir_okay=False), help="Also draw the results as a bar chart (PNG).")
+def bench(count: int, repeat: int, chart: str | None) -> None:
+    """Time decoding an ExecutionList and reading four fields of every record: flytekit, raw upb and flytecodec
+    on each backend (also decode only, and to_arrow of every column)."""
+    if importlib.util.find_spec("flytekit") is None:
+        raise Failure("bench compares against flytekit, which is not installed: pip install flytekit")
+    if chart and importlib.util.find_spec("matplotlib") is None:
+        raise Failure("--chart needs matplotlib: pip install 'flytecodec[chart]'")
+    from rich.console import Console
+
+    from flytecodec import _bench
+
+    results = _bench.run(count, repeat, Console(stderr=True))
+    console = _stdout_console()
+    console.print(_bench.table(results, repeat))
+    if chart:
+        _bench.chart(results, chart)
+        console.print(f"chart: {chart}")
+
+
+@cli.command(short_help="Sample, decode to Parquet and summarize 20 000 executions.")
+@click.option(
+    "--dir",
+    "directory",
+    default="flytecodec-sample",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where to write the sample and the Parquet file.",
+)
+@click.option("-n", "count", default=20_000, show_default=True, type=click.IntRange(min=0), help="Executions.")
+def demo(directory: str, count: int) -> None:
+    """Write a sample ExecutionList, decode it to Parquet and summarize it, showing the commands that do it."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as error:
+        raise Failure(f"cannot create {directory}: {error.strerror or error}") from None
+    dump = os.path.join(directory, "executions.pb")
+    out = os.path.join(directory, "executions.parquet")
+    active = flytecodec.backend()
+    backend = "" if active == flytecodec.available_backends()[0] else f" --backend {active}"
+
+    def show(*words: str) -> None:
+        click.echo(f"$ {PROG}{backend} " + " ".join(shlex.quote(word) for word in words))
+
+    show("sample", "--kind", "execution", "-n", str(count), "--framing", "list", dump)
+    run_sample(dump, "execution", count, "list", 0)
+    click.echo()
+    show("decode", dump, "--kind", "execution", "--framing", "list", "--to", out)
+    run_decode([dump], "execution", "list", out, "parquet", None, 10_000, summary_to_stdout=True)
+    click.echo()
+    show("stats", dump, "--kind", "execution", "--framing", "list")
+    run_stats([dump], "execution", "list", 10_000)

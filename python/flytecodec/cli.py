@@ -1,0 +1,31 @@
+"""The ``flytecodec`` command: ``decode``, ``stats``, ``sample``, ``bench`` and ``demo``.
+
+The commands need the ``cli`` extra (click, rich, pyarrow); without it :func:`main` says how to install it
+instead of failing with a traceback. This module imports none of them itself, so that it can.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Sequence
+
+NEEDED = ("click", "rich", "pyarrow")
+
+
+def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:
+    """Run the command line (``argv``: the arguments, ``sys.argv[1:]`` by default); exits with its status."""
+    missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]
+    if missing:
+        print(
+            f"flytecodec: the command line needs {', '.join(missing)}: pip install 'flytecodec[cli]'",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    from flytecodec._commands import cli
+
+    cli.main(args=None if argv is None else list(argv), prog_name=prog_name or "flytecodec")
+
+
+if __name__ == "__main__":
+    main()
