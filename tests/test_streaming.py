@@ -56,6 +56,13 @@ def test_several_files_and_a_directory_are_one_input(backend, records, tmp_path)
     expected = [r.SerializeToString(deterministic=True) for r in records[:2_000]]
     assert _flat(iter_batches(paths, Execution, framing="delimited", batch_size=333)) == expected
     assert _flat(iter_batches(tmp_path, Execution, framing="delimited", batch_size=333)) == expected
+    files = [open(path, "rb") for path in paths]  # noqa: SIM115 (closed below)
+    try:
+        mixed = [files[0], str(paths[1]), files[2].read()]  # open files, paths and bytes, in one list
+        assert _flat(iter_batches(mixed, Execution, framing="delimited", batch_size=333)) == expected
+    finally:
+        for f in files:
+            f.close()
 
 
 def test_list_pages_in_a_directory(backend, tmp_path):

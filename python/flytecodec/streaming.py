@@ -25,7 +25,8 @@ CHUNK = 8 << 20  # bytes read at a time from a delimited stream
 def iter_batches(source: Source, model: type[M], *, framing: str, batch_size: int = 10_000) -> Iterator[Batch[M]]:
     """Decode ``source`` a batch at a time, holding about one batch (and one read chunk) in memory.
 
-    :param source: a path, a directory (its files in sorted order), a list of paths, a binary file, or bytes.
+    :param source: a path, a directory (its files in sorted order), a binary file, bytes, or a list of any of
+        these (binary files are read to their end in turn; each is named in errors by its ``name``).
     :param framing: ``"delimited"`` — varint length-prefixed messages, streamed across files as one stream
         of records; ``"list"`` — each file is one ``*List`` response (a page), given as batches of at most
         ``batch_size`` records with the page's token; ``"message"`` — each file is one message.
