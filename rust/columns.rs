@@ -618,3 +618,121 @@ impl Builder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::schema;
+    use arrow_array::{Array, Int32Array, StringArray, TimestampMicrosecondArray};
+
+    fn ld(number: u32, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![(number << 3 | 2) as u8, payload.len() as u8];
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn closure_plan(columns: Vec<(&str, Vec<u32>, Leaf)>) -> Plan {
+        let s = schema();
+        let root = s.find("flyteidl.admin.ExecutionClosure").unwrap();
+        let specs = columns
+            .into_iter()
+            .map(|(name, path, leaf)| ColumnSpec {
+                name: name.into(),
+                path,
+                leaf,
+            })
+            .collect();
+        Plan::new(s, root, specs).unwrap()
+    }
+
+    fn table(plan: &Plan, records: &[Vec<u8>]) -> RecordBatch {
+        let mut builders = plan.builders(records.len());
+        let mut scratch = plan.scratch();
+        for (row, record) in records.iter().enumerate() {
+            plan.append(
+                record,
+                &[(0, record.len())],
+                &mut builders,
+                &mut scratch,
+                row,
+            )
+            .unwrap();
+        }
+        plan.finish(builders).unwrap()
+    }
+
+    #[test]
+    fn oneof_members_clear_each_other_and_sub_messages_merge() {
+        let plan = closure_plan(vec![
+            ("error_code", vec![2, 1], Leaf::String),
+            ("error_message", vec![2, 2], Leaf::String),
+            ("abort_cause", vec![10], Leaf::String),
+        ]);
+        let error_then_abort = [ld(2, &ld(1, b"E")), ld(10, b"stop")].concat();
+        let split_error = [ld(2, &ld(1, b"E")), ld(2, &ld(2, b"msg"))].concat();
+        let batch = table(&plan, &[error_then_abort, split_error, Vec::new()]);
+        let code = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        let message = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        let abort = batch
+            .column(2)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        assert!(code.is_null(0) && abort.value(0) == "stop");
+        assert_eq!((code.value(1), message.value(1)), ("E", "msg"));
+        assert!(abort.is_null(1) && code.is_null(2) && abort.is_null(2));
+    }
+
+    #[test]
+    fn enums_times_and_their_nulls() {
+        let plan = closure_plan(vec![
+            (
+                "phase",
+                vec![4],
+                Leaf::Enum(vec![0, 4], vec!["UNDEFINED".into(), "SUCCEEDED".into()]),
+            ),
+            ("phase_number", vec![4], Leaf::EnumNumber),
+            ("started_at", vec![5], Leaf::Timestamp),
+        ]);
+        // phase 4, then 7 (no name here); started_at 1 s + 1 999 ns (1 µs, the rest cut)
+        let first = [vec![0x20, 4], ld(5, &[0x08, 1, 0x10, 0xcf, 0x0f])].concat();
+        let batch = table(&plan, &[first, vec![0x20, 7]]);
+        let phase = batch.column(0);
+        let numbers = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .unwrap();
+        let started = batch
+            .column(2)
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .unwrap();
+        assert!(phase.is_valid(0) && phase.is_null(1));
+        assert_eq!((numbers.value(0), numbers.value(1)), (4, 7));
+        assert_eq!(started.value(0), 1_000_001);
+        assert!(started.is_null(1));
+    }
+
+    #[test]
+    fn columns_the_schema_does_not_have_are_refused() {
+        let s = schema();
+        let root = s.find("flyteidl.admin.ExecutionClosure").unwrap();
+        let column = |path: Vec<u32>, leaf: Leaf| ColumnSpec {
+            name: "x".into(),
+            path,
+            leaf,
+        };
+        assert!(Plan::new(s, root, vec![column(vec![99], Leaf::String)]).is_err());
+        assert!(Plan::new(s, root, vec![column(vec![4], Leaf::String)]).is_err());
+        assert!(Plan::new(s, root, vec![column(vec![10, 1], Leaf::String)]).is_err());
+    }
+}

@@ -34,6 +34,27 @@ class RecordList:
         """A model of class ``cls`` over record ``index``, its ``_src`` slot set through ``set_src``."""
     def raw(self, index: int) -> bytes:
         """The bytes record ``index`` was decoded from."""
+    def take(self, indices: list[int]) -> RecordList:
+        """The records at ``indices``, sharing this list's buffers."""
+    def arrow_columns(
+        self,
+        message: str,
+        specs: list[tuple[str, tuple[int, ...], str, tuple[int, ...]]],
+        enum_names: list[list[str]],
+        threads: int | None = None,
+    ) -> list[ArrowBatch]:
+        """The columns ``specs`` — ``(name, field numbers from message, kind, enum value numbers)``, as
+        ``flytecodec.columns`` resolves them, with each enum's value names in ``enum_names`` — of every record,
+        built without the GIL on ``threads`` threads (default: the machine's cores): one batch per thread used,
+        at least one. Raises ``ValueError`` for a column the schema does not have, or a time outside Arrow's
+        int64 microseconds."""
+
+class ArrowBatch:
+    """One record batch of columns, exported through the Arrow PyCapsule protocol (``pyarrow.record_batch(it)``)."""
+
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]:
+        """``(schema capsule, array capsule)`` of the batch as a struct array; ``requested_schema`` is ignored."""
+    def __len__(self) -> int: ...
 
 class NativeRecord:
     """The source of one lazy model: a message's bytes (in one or more parts of a buffer)."""
