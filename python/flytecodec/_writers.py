@@ -144,10 +144,26 @@ class _GrowingDictionary:
 # -- rows as JSON values ---------------------------------------------------------------------------------------
 
 
+_SECONDS = {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}
+
+
 def json_values(column: pa.ChunkedArray | pa.Array) -> list:
     """The values of an Arrow column as JSON-ready Python values: timestamps as ISO-8601 strings in UTC,
-    durations as seconds, maps as objects, lists as arrays, binary as base64, nulls as ``None``."""
-    return [_converter(column.type)(v) for v in column.to_pylist()]
+    durations as seconds, maps as objects, lists as arrays, binary as base64, nulls as ``None``.
+
+    Top-level timestamps and durations are converted by Arrow compute kernels, not one Python object each."""
+    type_ = column.type
+    if pa.types.is_dictionary(type_):
+        column, type_ = column.cast(type_.value_type), type_.value_type
+    if pa.types.is_timestamp(type_):
+        utc = column if type_.tz is None else column.cast(pa.timestamp(type_.unit, tz="UTC"))
+        text = pc.strftime(utc, format="%Y-%m-%dT%H:%M:%S", locale="C")
+        return pc.binary_join_element_wise(text, "+00:00", "").to_pylist()
+    if pa.types.is_duration(type_):
+        return pc.divide(column.cast(pa.int64()).cast(pa.float64()), _SECONDS[type_.unit]).to_pylist()
+    convert = _converter(type_)
+    values = column.to_pylist()
+    return values if convert is _identity else [convert(v) for v in values]
 
 
 def _converter(type_: pa.DataType) -> Callable[[Any], Any]:
