@@ -9,6 +9,7 @@ The python backend builds the same table from protobuf's messages.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from flytecodec.columns import Resolved, select
@@ -63,20 +64,30 @@ def schema(model, columns: Sequence[str] | None = None) -> pa.Schema:
 def to_arrow(batch: Batch, columns: Sequence[str] | None = None) -> pa.Table:
     """``batch`` as a table of the columns named in ``columns`` (all when ``None``); only those are read."""
     pa = _pyarrow()
-    chosen = select(batch.model, columns)
-    target = pa.schema([pa.field(c.name, arrow_type(c)) for c in chosen])
+    if columns is not None and not isinstance(columns, str):
+        columns = tuple(columns)
+    chosen, target, specs, names = _plan(batch.model, columns)
     records = batch._records
     if hasattr(records, "arrow_columns"):  # a native batch: columns built in Rust
-        specs = [(c.name, c.numbers, c.kind, c.enum_numbers) for c in chosen]
-        names = [list(c.enum_names) for c in chosen]
         exported = records.arrow_columns(batch.model._pb_class.DESCRIPTOR.full_name, specs, names)
         table = pa.Table.from_batches([pa.record_batch(part) for part in exported])
     else:
-        arrays = _python_columns(records, chosen)
-        table = pa.Table.from_arrays(arrays, schema=target)
+        table = pa.Table.from_arrays(_python_columns(records, chosen), schema=target)
     if not table.schema.equals(target):
         raise AssertionError(f"built {table.schema}, expected {target}")
     return table
+
+
+@lru_cache(maxsize=256)
+def _plan(model, columns: tuple[str, ...] | None):
+    """What a table of ``columns`` of ``model`` needs, made once: the resolved columns, the schema, and the
+    column specs and enum names the native builder takes."""
+    pa = _pyarrow()
+    chosen = select(model, columns)
+    target = pa.schema([pa.field(c.name, arrow_type(c)) for c in chosen])
+    specs = [(c.name, c.numbers, c.kind, c.enum_numbers) for c in chosen]
+    names = [list(c.enum_names) for c in chosen]
+    return chosen, target, specs, names
 
 
 def to_pandas(batch: Batch, columns: Sequence[str] | None = None):
