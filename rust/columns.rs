@@ -20,6 +20,8 @@ use arrow_schema::{Field, Schema as ArrowSchema};
 
 use crate::messages::{Kind, Schema};
 use crate::records::fixed;
+use crate::records::well_known_fields;
+use crate::values::signed;
 use crate::wire::{read_varint, walk};
 
 /// What a column's leaf field holds, and so its Arrow type.
@@ -67,10 +69,7 @@ impl Leaf {
 
     /// Whether a field of this kind (and repeatedness) can be read as this leaf.
     fn fits(&self, kind: Kind, repeated: bool, schema: &Schema) -> bool {
-        let message_named = |name: &str| match kind {
-            Kind::Message(i) => schema.messages[i].full_name == name,
-            _ => false,
-        };
+        let message_named = |name: &str| schema.is_message(kind, name);
         match self {
             Leaf::Map => repeated && matches!(kind, Kind::Message(_)),
             Leaf::List => repeated && kind == Kind::String,
@@ -466,23 +465,11 @@ impl Reader<'_> {
             .map_err(|_| format!("record {}: invalid UTF-8 in a string field", self.row))
     }
 
-    /// Fields 1 and 2 of a (merged) Timestamp, Duration or wrapper message, last occurrence winning.
+    /// Fields 1 and 2 of a (merged) Timestamp, Duration or BoolValue message: varints all three.
     fn pair(&self, found: &[Occurrence]) -> Result<(u64, u64), String> {
-        let (mut first, mut second) = (0u64, 0u64);
-        for &(start, end, _) in found {
-            let part = &self.buffer[start..end];
-            walk(part, |number, wire, s, _| {
-                if wire == 0 && (number == 1 || number == 2) {
-                    let value = read_varint(part, s).map_or(0, |(v, _)| v);
-                    if number == 1 {
-                        first = value;
-                    } else {
-                        second = value;
-                    }
-                }
-            })
+        let parts: Vec<(usize, usize)> = found.iter().map(|&(s, e, _)| (s, e)).collect();
+        let (first, second, _) = well_known_fields(self.buffer, &parts, 0)
             .map_err(|e| format!("record {}: {}", self.row, e.reason))?;
-        }
         Ok((first, second))
     }
 
@@ -519,15 +506,6 @@ impl Reader<'_> {
             self.text(key.0, key.1)?,
             self.text(value.0, value.1)?,
         )))
-    }
-}
-
-/// A varint's value as a signed integer of the field's kind (zigzag for sint).
-fn signed(kind: Kind, raw: u64) -> i64 {
-    match kind {
-        Kind::SInt32 | Kind::SInt64 => ((raw >> 1) as i64) ^ -((raw & 1) as i64),
-        Kind::SFixed32 => i64::from(raw as u32 as i32),
-        _ => raw as i64,
     }
 }
 

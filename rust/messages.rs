@@ -141,6 +141,11 @@ impl Schema {
         self.index.get(full_name).copied()
     }
 
+    /// Whether `kind` is the message named `full_name`.
+    pub fn is_message(&self, kind: Kind, full_name: &str) -> bool {
+        matches!(kind, Kind::Message(i) if self.messages[i].full_name == full_name)
+    }
+
     /// Build the table from a serialized `FileDescriptorSet`.
     pub fn from_descriptor_set(bytes: &[u8]) -> Result<Schema, String> {
         let set = FileDescriptorSet::decode(bytes).map_err(|e| e.to_string())?;

@@ -17,7 +17,7 @@ use crate::errors::guard;
 use crate::export::{self, ArrowBatch};
 use crate::messages::{schema, Kind};
 use crate::values;
-use crate::wire::{read_varint, walk};
+use crate::wire::{read_varint, walk, WireResult};
 
 /// What a field reads as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,10 +82,7 @@ impl NativeField {
                 field.name
             )));
         }
-        let message_named = |expected: &str| match field.kind {
-            Kind::Message(i) => s.messages[i].full_name == expected,
-            _ => false,
-        };
+        let message_named = |expected: &str| s.is_message(field.kind, expected);
         let elem = match elem {
             "scalar" if !matches!(field.kind, Kind::Message(_) | Kind::Group) => Elem::Scalar,
             "timestamp" if message_named("google.protobuf.Timestamp") => Elem::Timestamp,
@@ -247,35 +244,8 @@ impl NativeRecord {
             Elem::Wrapper(kind) => kind,
             _ => Kind::Int64,
         };
-        let (mut first, mut second): (u64, u64) = (0, 0);
-        let mut payload: &[u8] = &[];
-        for &(start, end) in parts {
-            let part = &bytes[start..end];
-            walk(part, |number, wire, s, e| {
-                let expected = if number == 1 {
-                    value_kind.wire_type()
-                } else {
-                    0
-                };
-                if wire != expected || number > 2 {
-                    return;
-                }
-                let raw = match wire {
-                    0 => read_varint(part, s).map_or(0, |(v, _)| v),
-                    1 | 5 => fixed(&part[s..e]),
-                    _ => {
-                        payload = &part[s..e];
-                        0
-                    }
-                };
-                if number == 1 {
-                    first = raw;
-                } else {
-                    second = raw;
-                }
-            })
+        let (first, second, payload) = well_known_fields(bytes, parts, value_kind.wire_type())
             .map_err(|e| PyValueError::new_err(e.reason))?;
-        }
         match elem {
             Elem::Timestamp => values::timestamp(py, first as i64, second as u32 as i32, true),
             Elem::Naive => values::timestamp(py, first as i64, second as u32 as i32, false),
@@ -299,6 +269,42 @@ impl NativeRecord {
             }
         }
     }
+}
+
+/// Fields 1 and 2 of a well-known message (a Timestamp, a Duration, a wrapper) made of `parts` of
+/// `bytes`, the last occurrence of each winning: their raw values (a varint, or a little-endian fixed
+/// value), and field 1's payload when it is length-delimited. Field 1 counts only with `first_wire`, field
+/// 2 only as a varint; anything else is an unknown field.
+pub fn well_known_fields<'b>(
+    bytes: &'b [u8],
+    parts: &[(usize, usize)],
+    first_wire: u8,
+) -> WireResult<(u64, u64, &'b [u8])> {
+    let (mut first, mut second): (u64, u64) = (0, 0);
+    let mut payload: &[u8] = &[];
+    for &(start, end) in parts {
+        let part = &bytes[start..end];
+        walk(part, |number, wire, s, e| {
+            let expected = if number == 1 { first_wire } else { 0 };
+            if wire != expected || number > 2 {
+                return;
+            }
+            let raw = match wire {
+                0 => read_varint(part, s).map_or(0, |(v, _)| v),
+                1 | 5 => fixed(&part[s..e]),
+                _ => {
+                    payload = &part[s..e];
+                    0
+                }
+            };
+            if number == 1 {
+                first = raw;
+            } else {
+                second = raw;
+            }
+        })?;
+    }
+    Ok((first, second, payload))
 }
 
 /// `object.__new__`, which makes a model instance without running its constructor.

@@ -21,15 +21,12 @@ pub fn scalar<'py>(
     payload: &[u8],
 ) -> PyResult<Bound<'py, PyAny>> {
     match kind {
-        Kind::Int32 | Kind::Enum | Kind::SFixed32 => (raw as u32 as i32).into_bound_py_any(py),
-        Kind::Int64 | Kind::SFixed64 => (raw as i64).into_bound_py_any(py),
+        Kind::Int32 | Kind::Enum | Kind::SFixed32 | Kind::SInt32 => {
+            (signed(kind, raw) as i32).into_bound_py_any(py)
+        }
+        Kind::Int64 | Kind::SFixed64 | Kind::SInt64 => signed(kind, raw).into_bound_py_any(py),
         Kind::UInt32 | Kind::Fixed32 => (raw as u32).into_bound_py_any(py),
         Kind::UInt64 | Kind::Fixed64 => raw.into_bound_py_any(py),
-        Kind::SInt32 => {
-            let v = raw as u32;
-            (((v >> 1) as i32) ^ -((v & 1) as i32)).into_bound_py_any(py)
-        }
-        Kind::SInt64 => (((raw >> 1) as i64) ^ -((raw & 1) as i64)).into_bound_py_any(py),
         Kind::Bool => (raw != 0).into_bound_py_any(py),
         Kind::Float => f64::from(f32::from_bits(raw as u32)).into_bound_py_any(py),
         Kind::Double => f64::from_bits(raw).into_bound_py_any(py),
@@ -40,6 +37,20 @@ pub fn scalar<'py>(
         }
         Kind::Bytes => Ok(PyBytes::new(py, payload).into_any()),
         Kind::Message(_) | Kind::Group => Err(PyValueError::new_err("not a scalar field")),
+    }
+}
+
+/// The value of a signed integer field of `kind` from its raw wire value, as protobuf reads it: a 32-bit
+/// kind keeps the low 32 bits, an sint is zigzag-decoded (after that truncation for sint32).
+pub fn signed(kind: Kind, raw: u64) -> i64 {
+    match kind {
+        Kind::SInt32 => {
+            let v = raw as u32;
+            i64::from(((v >> 1) as i32) ^ -((v & 1) as i32))
+        }
+        Kind::SInt64 => ((raw >> 1) as i64) ^ -((raw & 1) as i64),
+        Kind::Int32 | Kind::Enum | Kind::SFixed32 => i64::from(raw as u32 as i32),
+        _ => raw as i64,
     }
 }
 
