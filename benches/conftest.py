@@ -16,17 +16,9 @@ from flytecodec.testing import corpus
 N = int(os.environ.get("FLYTECODEC_BENCH_N", "20000"))
 
 
-def _offload_inline_outputs(response):
-    for record in response.ListFields()[0][1]:
-        closure = record.closure
-        if "outputs" in closure.DESCRIPTOR.fields_by_name and closure.outputs.HasField("values"):
-            closure.outputs.uri = "s3://bench/outputs.pb"
-    return response
-
-
 @pytest.fixture(scope="session")
 def execution_list_bytes() -> bytes:
-    return _offload_inline_outputs(corpus.execution_list(N, seed=1, token="bench")).SerializeToString()
+    return corpus.offload_inline_outputs(corpus.execution_list(N, seed=1, token="bench")).SerializeToString()
 
 
 @pytest.fixture(scope="session")

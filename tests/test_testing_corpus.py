@@ -431,3 +431,14 @@ def test_unknown_fields_survive_upb(message_class: type[Message]) -> None:
         assert message_class.FromString(parsed.SerializeToString()) == parsed
 
     check()
+
+
+def test_offload_inline_outputs_leaves_only_uris():
+    page = corpus.execution_list(300, seed=1, token="t")
+    inline = sum(e.closure.outputs.HasField("values") for e in page.executions)
+    assert inline > 0
+    corpus.offload_inline_outputs(page)
+    assert not any(e.closure.outputs.HasField("values") for e in page.executions)
+    assert sum(e.closure.outputs.uri == "s3://bench/outputs.pb" for e in page.executions) >= inline
+    assert page.token == "t"
+    assert len(corpus.offload_inline_outputs(corpus.node_execution_list(5)).node_executions) == 5

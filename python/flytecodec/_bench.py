@@ -31,15 +31,11 @@ class Result(NamedTuple):
 
 
 def corpus_bytes(n: int) -> bytes:
-    """An ExecutionList of ``n`` generated executions, inline outputs moved to a uri: flytekit cannot read
-    inline ``LiteralMapBlob.values`` (docs/compatibility.md), and every contender decodes the same bytes."""
+    """An ExecutionList of ``n`` generated executions, inline outputs moved to a uri so that flytekit can read
+    it (:func:`flytecodec.testing.corpus.offload_inline_outputs`): every contender decodes the same bytes."""
     from flytecodec.testing import corpus
 
-    response = corpus.execution_list(n, seed=1, token="bench")
-    for execution in response.executions:
-        if execution.closure.outputs.HasField("values"):
-            execution.closure.outputs.uri = "s3://bench/outputs.pb"
-    return response.SerializeToString()
+    return corpus.offload_inline_outputs(corpus.execution_list(n, seed=1, token="bench")).SerializeToString()
 
 
 def _read_four(records) -> None:

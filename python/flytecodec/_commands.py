@@ -97,14 +97,12 @@ def _check_framing(kind: str, framing: str) -> None:
 
 
 def _input_files(dumps: Sequence[str]) -> list[str]:
-    """The files of the input in order: a directory stands for its files, in sorted order (as iter_batches)."""
+    """The files of the input in order: a directory stands for its files, as iter_batches reads them."""
+    from flytecodec.streaming import directory_files
+
     files = []
     for dump in dumps:
-        if os.path.isdir(dump):
-            entries = (os.path.join(dump, entry) for entry in sorted(os.listdir(dump)))
-            files.extend(entry for entry in entries if os.path.isfile(entry))
-        else:
-            files.append(dump)
+        files.extend(directory_files(dump) if os.path.isdir(dump) else [dump])
     return files
 
 
@@ -284,17 +282,13 @@ def decode(
 def _parse_columns(text: str | None, model: type) -> list[str] | None:
     if text is None:
         return None
+    from flytecodec.columns import select
+
     wanted = [name.strip() for name in text.split(",")]
-    available = _column_names(model)
-    unknown = [name for name in wanted if name not in available]
-    if unknown or not all(wanted):
-        bad = ", ".join(repr(name) for name in unknown) if unknown else "an empty name"
-        raise click.BadParameter(
-            f"{bad} is not a column of {model.__name__}; available: {', '.join(available)}", param_hint="'--columns'"
-        )
-    twice = sorted({name for name in wanted if wanted.count(name) > 1})
-    if twice:
-        raise click.BadParameter(f"{', '.join(map(repr, twice))} named twice", param_hint="'--columns'")
+    try:
+        select(model, wanted)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--columns'") from None
     return wanted
 
 

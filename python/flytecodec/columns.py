@@ -301,8 +301,9 @@ def select(model, columns: Sequence[str] | None) -> tuple[Resolved, ...]:
             f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} for "
             f"{getattr(model, '__name__', model)}; the columns are: {', '.join(by_name)}"
         )
-    if len(set(columns)) != len(columns):
-        raise ValueError("columns= names a column twice")
+    twice = sorted({name for name in columns if columns.count(name) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(map(repr, twice))} named twice in the columns")
     return tuple(by_name[name] for name in columns)
 
 

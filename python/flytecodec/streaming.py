@@ -60,11 +60,9 @@ def _streams(source: Source) -> Iterator[tuple[str, BinaryIO]]:
     elif isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if os.path.isdir(path):
-            for entry in sorted(os.listdir(path)):
-                full = os.path.join(path, entry)
-                if os.path.isfile(full):
-                    with open(full, "rb") as f:
-                        yield full, f
+            for full in directory_files(path):
+                with open(full, "rb") as f:
+                    yield full, f
         else:
             with open(path, "rb") as f:
                 yield path, f
@@ -73,6 +71,12 @@ def _streams(source: Source) -> Iterator[tuple[str, BinaryIO]]:
             yield from _streams(item)
     else:
         raise TypeError(f"iter_batches(): cannot read {type(source).__name__}")
+
+
+def directory_files(path: str | os.PathLike) -> list[str]:
+    """The files of a directory in the order an input reads them: sorted by name, subdirectories left out."""
+    entries = (os.path.join(path, entry) for entry in sorted(os.listdir(path)))
+    return [entry for entry in entries if os.path.isfile(entry)]
 
 
 def _delimited(streams: Iterator[tuple[str, BinaryIO]], model: type[M], batch_size: int) -> Iterator[Batch[M]]:
