@@ -1,7 +1,7 @@
 //! `flytecodec._native`: the Rust core of flytecodec. This file is module glue only; each concern
 //! lives in its own module: `messages` (the schema table), `wire` (validation as upb does it), `decode`
-//! (framing and batch validation across threads), `records` (lazy field reading), `property` (the
-//! field descriptor), `values` (Python values), `columns` and `export` (Arrow columns for `Batch.to_arrow`),
+//! (framing and batch validation across threads), `records` (record lists and lazy field reading), `model`
+//! (the model base and its property descriptor), `values` (Python values), `columns` and `export` (Arrow columns for `Batch.to_arrow`),
 //! `errors` (DecodeError).
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -9,9 +9,8 @@ pub mod columns;
 pub mod decode;
 pub mod errors;
 pub mod export;
-pub mod generated;
 pub mod messages;
-pub mod property;
+pub mod model;
 pub mod records;
 pub mod schema;
 pub mod values;
@@ -24,8 +23,8 @@ use pyo3::types::{PyBytes, PyList};
 use decode::{
     default_threads, frame_and_validate, validate_all, Checked, DecodeFailure, Framing, Span,
 };
-use property::NativeProperty;
-use records::{NativeField, NativeRecord, RecordList};
+use model::{ModelBase, NativeProperty};
+use records::{ModelIter, RecordList};
 
 /// Hex digest (64-bit FNV-1a) of the flyteidl FileDescriptorSet this extension was built from.
 #[pyfunction]
@@ -140,10 +139,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("flyteidl_version", schema::FLYTEIDL_VERSION)?;
     m.add_function(wrap_pyfunction!(schema_digest, m)?)?;
     m.add_function(wrap_pyfunction!(decode_records, m)?)?;
+    m.add_function(wrap_pyfunction!(model::read_message, m)?)?;
     m.add_class::<export::ArrowBatch>()?;
-    m.add_class::<NativeField>()?;
     m.add_class::<NativeProperty>()?;
-    m.add_class::<NativeRecord>()?;
+    m.add_class::<ModelBase>()?;
+    m.add_class::<ModelIter>()?;
     m.add_class::<RecordList>()?;
     Ok(())
 }

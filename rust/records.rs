@@ -1,6 +1,6 @@
-//! Decoded records as Python sees them: a [`RecordList`] (the batch's records, made on access), a
-//! [`NativeRecord`] (the source of one lazy model: its bytes, possibly in several parts when a
-//! sub-message was written in pieces), and a [`NativeField`] (how to read one field of a record).
+//! Decoded records: a [`RecordList`] (the record source of a native batch), a [`Record`] (the bytes of
+//! one message, possibly in several parts when a sub-message was written in pieces: the source of one
+//! lazy model), and a [`NativeField`] (how to read one field of a record).
 //!
 //! Reading follows protobuf's merge rules, as upb applies them: the last occurrence of a scalar wins; the
 //! occurrences of a sub-message merge (their bytes concatenate); setting one member of a oneof clears the
@@ -8,14 +8,16 @@
 
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyType};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pyo3::types::{PyBytes, PyDict, PyType};
 
 use crate::columns::{ColumnSpec, Leaf, Plan};
 use crate::decode::{default_threads, Span};
 use crate::errors::guard;
 use crate::export::{self, ArrowBatch};
 use crate::messages::{schema, Kind};
+use crate::model::{new_model, Source};
 use crate::values;
 use crate::wire::{read_varint, walk, WireResult};
 
@@ -28,7 +30,7 @@ pub enum Elem {
     Duration,
     /// A `google.protobuf.*Value` wrapper holding a value of this kind.
     Wrapper(Kind),
-    /// A sub-message, given back as a [`NativeRecord`].
+    /// A sub-message, given back as its parts ([`Read::Message`]).
     Model,
 }
 
@@ -44,7 +46,6 @@ enum Absent {
 }
 
 /// How to read one singular field of a message.
-#[pyclass(frozen, module = "flytecodec._native")]
 pub struct NativeField {
     number: u32,
     kind: Kind,
@@ -52,16 +53,6 @@ pub struct NativeField {
     absent: Absent,
     /// The other members of the field's oneof, with their wire types.
     rivals: Vec<(u32, u8)>,
-}
-
-#[pymethods]
-impl NativeField {
-    /// `message`: the proto full name; `elem`: scalar, timestamp, naive, duration, wrapper or model;
-    /// `absent`: never, presence or falsy.
-    #[new]
-    fn py_new(message: &str, number: u32, elem: &str, absent: &str) -> PyResult<Self> {
-        Python::attach(|py| guard(py, || Self::new(message, number, elem, absent)))
-    }
 }
 
 impl NativeField {
@@ -134,23 +125,32 @@ impl NativeField {
     }
 }
 
-/// The bytes of one message: one or more parts of a buffer, read as their concatenation.
-#[pyclass(frozen, module = "flytecodec._native")]
-pub struct NativeRecord {
-    buffer: Py<PyBytes>,
-    parts: Vec<(usize, usize)>,
-    pb: PyOnceLock<Py<PyAny>>,
+/// The bytes of one message: one or more parts of a buffer, read as their concatenation (a sub-message
+/// written in pieces merges them).
+pub struct Record {
+    pub buffer: Py<PyBytes>,
+    pub parts: Vec<(usize, usize)>,
     /// Whether this is a record of a batch (its bytes are given back as they were), not a sub-message.
-    top: bool,
+    pub top: bool,
 }
 
-impl NativeRecord {
-    fn new(buffer: Py<PyBytes>, parts: Vec<(usize, usize)>, top: bool) -> Self {
-        NativeRecord {
-            buffer,
-            parts,
-            pb: PyOnceLock::new(),
-            top,
+/// What reading a field gives: a Python value, or the parts of a sub-message (made into a model by the
+/// caller).
+pub enum Read<'py> {
+    Value(Bound<'py, PyAny>),
+    Message(Vec<(usize, usize)>),
+}
+
+impl Record {
+    pub fn new(buffer: Py<PyBytes>, parts: Vec<(usize, usize)>, top: bool) -> Self {
+        Record { buffer, parts, top }
+    }
+
+    pub fn clone_ref(&self, py: Python<'_>) -> Self {
+        Record {
+            buffer: self.buffer.clone_ref(py),
+            parts: self.parts.clone(),
+            top: self.top,
         }
     }
 
@@ -182,59 +182,48 @@ impl NativeRecord {
         Ok(found)
     }
 
-    /// The value of `field` in this record; a sub-message comes back as a `NativeRecord`.
-    pub fn read<'py>(&self, py: Python<'py>, field: &NativeField) -> PyResult<Bound<'py, PyAny>> {
+    /// The value of `field` in this record; a sub-message comes back as its parts.
+    pub fn read<'py>(&self, py: Python<'py>, field: &NativeField) -> PyResult<Read<'py>> {
         let bytes = self.buffer.as_bytes(py);
         let found = self.occurrences(bytes, field)?;
         if found.is_empty() {
             return match field.absent {
-                Absent::Presence | Absent::Falsy => Ok(py.None().into_bound(py)),
-                Absent::Never => self.default_value(py, field),
+                Absent::Presence | Absent::Falsy => Ok(Read::Value(py.None().into_bound(py))),
+                Absent::Never if field.elem == Elem::Model => Ok(Read::Message(Vec::new())),
+                Absent::Never => Self::default_value(py, field).map(Read::Value),
             };
         }
-        match field.elem {
+        let value = match field.elem {
             Elem::Scalar => {
                 let &(start, end, raw) = found.last().unwrap_or(&(0, 0, 0));
                 let payload = &bytes[start..end];
                 if field.absent == Absent::Falsy && is_falsy(field.kind, raw, payload) {
-                    return Ok(py.None().into_bound(py));
+                    return Ok(Read::Value(py.None().into_bound(py)));
                 }
-                values::scalar(py, field.kind, raw, payload)
+                values::scalar(py, field.kind, raw, payload)?
             }
             Elem::Model => {
-                let parts = found.iter().map(|&(s, e, _)| (s, e)).collect();
-                Ok(Bound::new(
-                    py,
-                    NativeRecord::new(self.buffer.clone_ref(py), parts, false),
-                )?
-                .into_any())
+                return Ok(Read::Message(
+                    found.iter().map(|&(s, e, _)| (s, e)).collect(),
+                ))
             }
             Elem::Timestamp | Elem::Naive | Elem::Duration | Elem::Wrapper(_) => {
                 let parts: Vec<(usize, usize)> = found.iter().map(|&(s, e, _)| (s, e)).collect();
-                self.well_known(py, bytes, &parts, field.elem)
+                Self::well_known(py, bytes, &parts, field.elem)?
             }
-        }
+        };
+        Ok(Read::Value(value))
     }
 
-    fn default_value<'py>(
-        &self,
-        py: Python<'py>,
-        field: &NativeField,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn default_value<'py>(py: Python<'py>, field: &NativeField) -> PyResult<Bound<'py, PyAny>> {
         match field.elem {
             Elem::Scalar => values::default_scalar(py, field.kind),
-            Elem::Model => Ok(Bound::new(
-                py,
-                NativeRecord::new(self.buffer.clone_ref(py), Vec::new(), false),
-            )?
-            .into_any()),
-            elem => self.well_known(py, &[], &[], elem),
+            elem => Self::well_known(py, &[], &[], elem),
         }
     }
 
     /// A Timestamp, Duration or wrapper from the parts of its (merged) message.
     fn well_known<'py>(
-        &self,
         py: Python<'py>,
         bytes: &[u8],
         parts: &[(usize, usize)],
@@ -254,7 +243,8 @@ impl NativeRecord {
         }
     }
 
-    fn bytes_of<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+    /// The message's bytes, exactly as decoded (the parts joined).
+    pub fn bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let buffer = self.buffer.bind(py);
         let bytes = buffer.as_bytes();
         match self.parts.as_slice() {
@@ -268,6 +258,11 @@ impl NativeRecord {
                 PyBytes::new(py, &joined)
             }
         }
+    }
+
+    /// The message's size in bytes.
+    pub fn size(&self) -> usize {
+        self.parts.iter().map(|(s, e)| e - s).sum()
     }
 }
 
@@ -307,19 +302,6 @@ pub fn well_known_fields<'b>(
     Ok((first, second, payload))
 }
 
-/// `object.__new__`, which makes a model instance without running its constructor.
-pub fn object_new(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let new = NEW.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-        Ok(py
-            .import("builtins")?
-            .getattr("object")?
-            .getattr("__new__")?
-            .unbind())
-    })?;
-    Ok(new.bind(py))
-}
-
 /// A little-endian fixed32/fixed64 value.
 pub fn fixed(bytes: &[u8]) -> u64 {
     bytes
@@ -340,57 +322,8 @@ fn is_falsy(kind: Kind, raw: u64, payload: &[u8]) -> bool {
     }
 }
 
-#[pymethods]
-impl NativeRecord {
-    /// The value of `field` (a NativeRecord for a sub-message), converted as the python backend does.
-    fn get<'py>(&self, py: Python<'py>, field: &NativeField) -> PyResult<Bound<'py, PyAny>> {
-        guard(py, || self.read(py, field))
-    }
-
-    /// The message's bytes (exactly as decoded).
-    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        guard(py, || Ok(self.bytes_of(py)))
-    }
-
-    /// The serialized message, as the python backend gives it: a batch's record exactly as decoded, a
-    /// sub-message as protobuf (`cls`) serializes it after parsing.
-    fn serialize<'py>(
-        &self,
-        py: Python<'py>,
-        cls: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        guard(py, || {
-            if self.top {
-                return Ok(self.bytes_of(py).into_any());
-            }
-            self.parsed(py, cls)?.call_method0("SerializeToString")
-        })
-    }
-
-    /// The message's size in bytes.
-    fn size(&self) -> usize {
-        self.parts.iter().map(|(s, e)| e - s).sum()
-    }
-
-    /// The message parsed by protobuf (`cls.FromString`), made once and kept: the source of the fields the
-    /// native reader leaves to protobuf (repeated fields, maps, raw messages).
-    fn pb<'py>(&self, py: Python<'py>, cls: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        guard(py, || self.parsed(py, cls))
-    }
-}
-
-impl NativeRecord {
-    fn parsed<'py>(&self, py: Python<'py>, cls: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let pb = self.pb.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-            Ok(cls
-                .call_method1("FromString", (self.bytes_of(py),))?
-                .unbind())
-        })?;
-        Ok(pb.bind(py).clone())
-    }
-}
-
-/// The records of a decoded batch, made into [`NativeRecord`]s when indexed.
+/// The records of a decoded batch: the record source of a native `Batch`, which makes each record's model
+/// on demand (the batch keeps the ones it hands out by index).
 #[pyclass(frozen, sequence, module = "flytecodec._native")]
 pub struct RecordList {
     buffers: Vec<Py<PyBytes>>,
@@ -410,17 +343,11 @@ impl RecordList {
         }
         Ok(self.spans[i as usize])
     }
-}
 
-impl RecordList {
-    fn record(&self, py: Python<'_>, index: isize) -> PyResult<NativeRecord> {
+    fn record(&self, py: Python<'_>, index: isize) -> PyResult<Record> {
         let span = self.span(index)?;
         let buffer = self.buffers[span.buffer].clone_ref(py);
-        Ok(NativeRecord::new(
-            buffer,
-            vec![(span.start, span.end)],
-            true,
-        ))
+        Ok(Record::new(buffer, vec![(span.start, span.end)], true))
     }
 
     fn bytes_at<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyBytes>> {
@@ -439,24 +366,31 @@ impl RecordList {
         self.spans.len()
     }
 
-    fn __getitem__(&self, py: Python<'_>, index: isize) -> PyResult<NativeRecord> {
-        guard(py, || self.record(py, index))
-    }
-
-    /// A model of class `cls` over record `index` (its `_src` set through `set_src`, the slot's setter).
-    fn wrap<'py>(
+    /// A new model of class `cls` (a model class) over record `index`.
+    fn model<'py>(
         &self,
         py: Python<'py>,
         index: isize,
         cls: &Bound<'py, PyType>,
-        set_src: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         guard(py, || {
-            let record = Bound::new(py, self.record(py, index)?)?;
-            let model = object_new(py)?.call1((cls,))?;
-            set_src.call1((&model, record))?;
-            Ok(model)
+            new_model(cls, Source::Record(self.record(py, index)?))
         })
+    }
+
+    /// The models of every record in order: those in `kept` (position -> model) as they are, the others
+    /// made for the iteration.
+    fn models(
+        slf: &Bound<'_, Self>,
+        cls: &Bound<'_, PyType>,
+        kept: &Bound<'_, PyDict>,
+    ) -> ModelIter {
+        ModelIter {
+            records: slf.clone().unbind(),
+            cls: cls.clone().unbind(),
+            kept: kept.clone().unbind(),
+            next: AtomicUsize::new(0),
+        }
     }
 
     /// The records at `indices`, sharing this list's buffers.
@@ -511,5 +445,42 @@ impl RecordList {
     /// The bytes record `index` was decoded from.
     fn raw<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyBytes>> {
         guard(py, || self.bytes_at(py, index))
+    }
+}
+
+/// Iterates a [`RecordList`]'s models (see [`RecordList::models`]).
+#[pyclass(frozen, module = "flytecodec._native")]
+pub struct ModelIter {
+    records: Py<RecordList>,
+    cls: Py<PyType>,
+    kept: Py<PyDict>,
+    next: AtomicUsize,
+}
+
+#[pymethods]
+impl ModelIter {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        guard(py, || {
+            let records = self.records.get();
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            if i >= records.spans.len() {
+                return Ok(None);
+            }
+            let kept = self.kept.bind(py);
+            if !kept.is_empty() {
+                if let Some(found) = kept.get_item(i)? {
+                    return Ok(Some(found));
+                }
+            }
+            new_model(
+                self.cls.bind(py),
+                Source::Record(records.record(py, i as isize)?),
+            )
+            .map(Some)
+        })
     }
 }

@@ -3,8 +3,8 @@
 
 Writes ``schema/flyteidl.binpb`` (a serialized ``google.protobuf.FileDescriptorSet`` holding the
 admin execution / node execution / task execution files and every file they depend on, each file
-after its dependencies) and ``schema/VERSION`` (the installed flyteidl version). ``build.rs``
-generates the Rust types from these files, so no ``protoc`` is needed.
+after its dependencies) and ``schema/VERSION`` (the installed flyteidl version). The extension embeds
+these files and builds its message table from them at load, so no ``protoc`` is needed.
 
 Usage::
 

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from flytekit.models.common import FlyteIdlEntity as FkEntity
 from google.protobuf.message import Message
 
-from flytecodec.models._entity import FlyteIdlEntity, _FieldProperty
+from flytecodec.models._entity import FlyteIdlEntity
+from flytecodec.models._properties import _FieldProperty
 
 COUNT = {"properties": 0}
 _PROPERTIES: dict[type, list[str]] = {}

@@ -13,7 +13,7 @@ import sys
 sys.modules["flytecodec._native"] = None  # importing it now raises ImportError
 import pytest
 import flytecodec
-from flytecodec.models._entity import _FieldProperty
+from flytecodec.models._properties import _FieldProperty
 from flytecodec.models.execution import ExecutionClosure
 assert flytecodec.available_backends() == ["python"], flytecodec.available_backends()
 assert flytecodec.backend() == "python"

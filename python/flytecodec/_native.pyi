@@ -26,12 +26,13 @@ def decode_records(
     """
 
 class RecordList:
-    """The records of a decoded batch; each index gives a new :class:`NativeRecord`."""
+    """The records of a decoded batch: the native backend's record source (see ``bulk.ProtoRecords``)."""
 
     def __len__(self) -> int: ...
-    def __getitem__(self, index: int) -> NativeRecord: ...
-    def wrap(self, index: int, cls: type, set_src: object) -> object:
-        """A model of class ``cls`` over record ``index``, its ``_src`` slot set through ``set_src``."""
+    def model(self, index: int, cls: type) -> object:
+        """A new model of class ``cls`` over record ``index``."""
+    def models(self, cls: type, kept: dict[int, object]) -> ModelIter:
+        """The models of every record in order: those in ``kept`` as they are, the others made for the iteration."""
     def raw(self, index: int) -> bytes:
         """The bytes record ``index`` was decoded from."""
     def take(self, indices: list[int]) -> RecordList:
@@ -56,38 +57,60 @@ class ArrowBatch:
         """``(schema capsule, array capsule)`` of the batch as a struct array; ``requested_schema`` is ignored."""
     def __len__(self) -> int: ...
 
-class NativeRecord:
-    """The source of one lazy model: a message's bytes (in one or more parts of a buffer)."""
+class ModelBase:
+    """The base of every model (``FlyteIdlEntity`` derives from it): the model's source — nothing for a
+    constructed model, a record's bytes, or a protobuf message — and a cache of its field values, one slot per
+    field."""
 
-    def get(self, field: NativeField) -> object:
-        """The value of ``field``, converted as the python backend converts it (a NativeRecord for a message)."""
-    def to_bytes(self) -> bytes:
-        """The message's bytes as decoded."""
-    def serialize(self, cls: type) -> bytes:
-        """``serialize_to_string()``: a batch record's own bytes, a sub-message's protobuf serialization."""
-    def size(self) -> int:
-        """The message's size in bytes."""
-    def pb(self, cls: type) -> object:
-        """The message parsed by ``cls.FromString``, made once per record."""
+    _dirty: set[str] | None
+    """The names of the fields assigned on a decoded model (applied over the source by ``to_flyte_idl``)."""
+    _raw: tuple[object, int] | None
+    """The python backend's ``(RecordBytes, index)`` of a bulk-decoded record."""
+    _src: object | None
+    """None for a constructed model, else the protobuf message read from (a record's is parsed once and kept:
+    never change it). Setting it (None or a message) resets the cache."""
+    @property
+    def _decoded(self) -> bool:
+        """Whether the model has a source (was decoded), not made by its constructor."""
+    def __new__(cls, *args: object, **kwargs: object) -> ModelBase: ...
+    @staticmethod
+    def _over(cls: type, pb: object) -> object:
+        """A new model of class ``cls`` over the protobuf message ``pb`` (taken over, not copied)."""
+    def _source_copy(self) -> object | None:
+        """A new protobuf message equal to the source (one parse of a record), or None for a constructed model."""
+    def _source_bytes(self) -> bytes | None:
+        """A batch record's bytes as decoded; a sub-message's protobuf serialization; None when constructed."""
+    def _source_empty(self) -> bool | None:
+        """Whether the source serializes to nothing (protobuf's answer); None for a constructed model."""
 
-class NativeField:
-    """How to read one singular field of a message from a :class:`NativeRecord`."""
+def read_message(cls: type, message: str, data: bytes) -> object:
+    """A model of class ``cls`` over ``data``, one serialized ``message`` (a proto full name), validated as upb
+    parses: ``flytecodec.DecodeError`` when it is not valid."""
 
-    def __init__(self, message: str, number: int, elem: str, absent: str) -> None:
-        """``elem``: scalar, timestamp, naive, duration, wrapper or model; ``absent``: never, presence or falsy."""
+class ModelIter:
+    """The models of a :class:`RecordList`, in order (see :meth:`RecordList.models`)."""
+
+    def __iter__(self) -> ModelIter: ...
+    def __next__(self) -> object: ...
 
 class NativeProperty:
-    """A model property whose ``__get__`` runs in Rust (a non-data descriptor caching in the instance dict)."""
+    """A model property whose ``__get__`` runs in Rust: a non-data descriptor (an instance attribute of the same
+    name shadows it) that gives the field's cached value, or converts it from the model's source and caches it
+    in slot ``slot`` (the first value cached wins, so every thread sees the same object)."""
 
     name: str
     def __init__(
         self,
         name: str,
         doc: str,
+        slot: int,
+        slots: int,
         spec: tuple[str, int, str, str] | None,
         resolve_model: object | None,
         make_pb_reader: object,
-        make_native_reader: object,
-        set_src: object,
-    ) -> None: ...
+    ) -> None:
+        """``spec``: ``(message, field number, elem, absent)`` when Rust reads the field from a record's bytes
+        (``elem``: scalar, timestamp, naive, duration, wrapper or model; ``absent``: never, presence or falsy),
+        else None; ``resolve_model()`` gives a sub-message's model class; ``make_pb_reader()`` gives the
+        field's reader of protobuf messages."""
     def __get__(self, obj: object | None, owner: type | None = None) -> object: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
@@ -10,7 +11,9 @@ from google.protobuf.message import DecodeError as _PbDecodeError
 from flytecodec import framing as _framing
 from flytecodec._backend import backend
 from flytecodec.exceptions import DecodeError
-from flytecodec.models._entity import FlyteIdlEntity, _set_src
+from flytecodec.models._base import over as _over
+from flytecodec.models._base import set_raw as _set_raw
+from flytecodec.models._entity import FlyteIdlEntity
 
 if TYPE_CHECKING:
     import pandas
@@ -71,26 +74,71 @@ class RecordBytes:
         return self.all()[index]
 
 
-class Batch(Generic[M], Sequence[M]):
-    """A sequence of lazy models decoded together.
+class ProtoRecords:
+    """The python backend's record source: upb messages and the bytes each was decoded from.
 
-    Index, slice, iterate and ``len`` as with a list. Indexing makes a model the first time and keeps it
-    (``batch[i] is batch[i]``); iterating gives back the kept ones and makes the others without keeping them.
-    ``token`` is the page token of a ``*List`` response (``""`` for other framings). Each model remembers the
-    bytes it was decoded from, so its ``serialize_to_string()`` gives them back exactly.
+    The native backend's is ``flytecodec._native.RecordList``; both answer the same operations — ``len``, a
+    new ``model(i, cls)``, the ``models(cls, kept)`` in order, the ``raw(i)`` bytes of a record, ``take`` —
+    so that :class:`Batch` never asks which one it holds. Indexing or iterating gives the messages.
     """
 
-    __slots__ = ("_bytes", "_models", "_records", "model", "token")
+    __slots__ = ("_bytes", "_messages")
 
-    def __init__(self, model: type[M], records: Sequence, token: str, raw: RecordBytes):
-        self.model = model
-        self.token = token
-        self._records = records
-        self._models: list[M | None] = [None] * len(records)
+    def __init__(self, messages: Sequence, raw: RecordBytes):
+        self._messages = messages
         self._bytes = raw
 
     def __len__(self) -> int:
-        return len(self._models)
+        return len(self._messages)
+
+    def __getitem__(self, index: int):
+        return self._messages[index]
+
+    def __iter__(self):
+        return iter(self._messages)
+
+    def model(self, index: int, cls: type[M]) -> M:
+        obj = _over(cls, self._messages[index])
+        _set_raw(obj, (self._bytes, index))  # serialize_to_string() gives back the bytes it was decoded from
+        return obj
+
+    def models(self, cls: type[M], kept: dict[int, M]) -> Iterator[M]:
+        messages, raw = self._messages, self._bytes
+        for i in range(len(messages)):
+            found = kept.get(i)
+            if found is None:  # model() inlined: iteration is the hot path of a pipeline
+                found = _over(cls, messages[i])
+                _set_raw(found, (raw, i))
+            yield found
+
+    def raw(self, index: int) -> bytes:
+        return bytes(self._bytes[index])
+
+    def take(self, indices: list[int]) -> ProtoRecords:
+        raws = self._bytes.all()
+        return ProtoRecords([self._messages[i] for i in indices], RecordBytes([raws[i] for i in indices]))
+
+
+class Batch(Generic[M], Sequence[M]):
+    """A sequence of lazy models decoded together.
+
+    Index, slice, iterate and ``len`` as with a list. Indexing makes a model the first time and keeps it:
+    ``batch[i] is batch[i]``, also when several threads index it first at once. Iterating gives back the kept
+    models and makes the others without keeping them. ``token`` is the page token of a ``*List`` response (``""``
+    for other framings). Each model remembers the bytes it was decoded from, so its ``serialize_to_string()``
+    gives them back exactly.
+    """
+
+    __slots__ = ("_kept", "_records", "model", "token")
+
+    def __init__(self, model: type[M], records, token: str):
+        self.model = model
+        self.token = token
+        self._records = records  # the record source: _native.RecordList or ProtoRecords
+        self._kept: dict[int, M] = {}
+
+    def __len__(self) -> int:
+        return len(self._records)
 
     @overload
     def __getitem__(self, index: int) -> M: ...
@@ -99,61 +147,38 @@ class Batch(Generic[M], Sequence[M]):
     def __getitem__(self, index: slice) -> Batch[M]: ...
 
     def __getitem__(self, index):
+        kept = self._kept
         if isinstance(index, slice):
-            positions = range(len(self._models))[index]
-            take = getattr(self._records, "take", None)
-            if take is not None:  # native: a record list sharing the buffers
-                records = take(list(positions))
-                part = Batch(self.model, records, self.token, NativeRecordBytes(records))
-            else:
-                raws = self._bytes.all()
-                part = Batch(
-                    self.model,
-                    [self._records[i] for i in positions],
-                    self.token,
-                    RecordBytes([raws[i] for i in positions]),
-                )
-            part._models = [self._models[i] for i in positions]
+            positions = range(len(self._records))[index]
+            part = Batch(self.model, self._records.take(list(positions)), self.token)
+            part._kept = {j: kept[i] for j, i in enumerate(positions) if i in kept}
             return part
-        models = self._models
-        found = models[index]
-        if found is None:
-            if index < 0:
-                index += len(models)
-            found = models[index] = self._make(index)
+        found = kept.get(index)
+        if found is not None:
+            return found
+        i = operator.index(index)
+        n = len(self._records)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("batch index out of range")
+        found = kept.get(i)
+        if found is None:  # setdefault: the first model stored wins, whichever thread made it
+            found = kept.setdefault(i, self._records.model(i, self.model))
         return found
-
-    def _make(self, index: int) -> M:
-        records = self._records
-        wrap = getattr(records, "wrap", None)
-        if wrap is not None:  # native: the record knows its bytes
-            return wrap(index, self.model, _set_src)
-        obj = self.model._wrap(records[index])
-        obj.__dict__["_raw"] = (self._bytes, index)  # serialize_to_string() finds its bytes there
-        return obj
 
     def __iter__(self) -> Iterator[M]:
         """The models in order. A model already made by indexing is given back; the others are made for the
         iteration and not kept, so streaming through a batch holds no more than the caller keeps (and, on
         CPython, keeps the cyclic garbage collector from re-scanning every model made so far)."""
-        models, records, raw, cls = self._models, self._records, self._bytes, self.model
-        wrap = getattr(records, "wrap", None)
-        if wrap is not None:
-            for i, found in enumerate(models):
-                yield wrap(i, cls, _set_src) if found is None else found
-            return
-        new = cls._wrap
-        for i, found in enumerate(models):
-            if found is None:  # _make inlined: iteration is the hot path of a pipeline
-                found = new(records[i])
-                found.__dict__["_raw"] = (raw, i)
-            yield found
+        return self._records.models(self.model, self._kept)
 
     def __repr__(self) -> str:
         return f"<Batch of {len(self)} {self.model.__name__}{f' token={self.token!r}' if self.token else ''}>"
 
     def __reduce__(self):
-        return _restore_batch, (self.model, [bytes(raw) for raw in self._bytes.all()], self.token)
+        records = self._records
+        return _restore_batch, (self.model, [records.raw(i) for i in range(len(records))], self.token)
 
     def to_flyte_idl(self):
         """The ``*List`` response message with every record (and the token)."""
@@ -187,7 +212,14 @@ class Batch(Generic[M], Sequence[M]):
 
 
 def _restore_batch(model, items, token):
-    batch = _decode_sequence(model, items)
+    """A batch from a pickle: its records validated as a decode validates them, its token checked."""
+    if not isinstance(token, str):
+        raise TypeError(f"cannot unpickle a Batch: its page token must be a str, got {type(token).__name__}")
+    try:
+        token.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DecodeError("page token: invalid UTF-8", index=0, offset=0, model=_name(model)) from None
+    batch = decode(model, items)
     batch.token = token
     return batch
 
@@ -241,21 +273,6 @@ def decode(model: type[M], data, *, framing: str | None = None) -> Batch[M]:
     return _decode_sequence(model, [buf])
 
 
-class NativeRecordBytes:
-    """``RecordBytes`` for a native batch: the record list knows each record's bytes."""
-
-    __slots__ = ("_records",)
-
-    def __init__(self, records):
-        self._records = records
-
-    def __getitem__(self, index: int):
-        return self._records.raw(index)
-
-    def all(self) -> Sequence:
-        return [self._records.raw(i) for i in range(len(self._records))]
-
-
 def _decode_native(model: type[M], data, framing: str) -> Batch[M]:
     """Split and validate in Rust, without the GIL and across cores; models read their fields from Rust."""
     from flytecodec import _native
@@ -267,7 +284,7 @@ def _decode_native(model: type[M], data, framing: str) -> Batch[M]:
         records, token = _native.decode_records(name, data, framing, fields[field].number, fields["token"].number)
     else:
         records, token = _native.decode_records(name, data, framing)
-    return Batch(model, records, token, NativeRecordBytes(records))
+    return Batch(model, records, token)
 
 
 def _decode_sequence(model: type[M], items: Sequence, offsets: list[int] | None = None) -> Batch[M]:
@@ -278,7 +295,7 @@ def _decode_sequence(model: type[M], items: Sequence, offsets: list[int] | None 
             records.append(parse(item))
         except _PbDecodeError as e:
             raise DecodeError(_reason(e), index=i, offset=offsets[i] if offsets else 0, model=_name(model)) from None
-    return Batch(model, records, "", RecordBytes(items))
+    return Batch(model, ProtoRecords(records, RecordBytes(items)), "")
 
 
 def _decode_list(model: type[M], buf: bytes) -> Batch[M]:
@@ -288,7 +305,7 @@ def _decode_list(model: type[M], buf: bytes) -> Batch[M]:
     except _PbDecodeError as e:
         raise _locate_list_error(model, buf, e) from None
     number = list_class.DESCRIPTOR.fields_by_name[field].number
-    return Batch(model, getattr(parsed, field), parsed.token, RecordBytes(None, buf, number))
+    return Batch(model, ProtoRecords(getattr(parsed, field), RecordBytes(None, buf, number)), parsed.token)
 
 
 def _locate_list_error(model, buf: bytes, error: Exception) -> DecodeError:

@@ -89,6 +89,6 @@ class SecurityContext(FlyteIdlEntity, proto=security_pb2.SecurityContext):
     )
 
     def to_flyte_idl(self):
-        if self._src is None and self.run_as is None and self.secrets is None and self.tokens is None:
+        if not self._decoded and self.run_as is None and self.secrets is None and self.tokens is None:
             return None
         return super().to_flyte_idl()
