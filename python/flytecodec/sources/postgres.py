@@ -133,9 +133,10 @@ KINDS: dict[str, _Kind] = {
 
 class Rows(Generic[M], Sequence[M]):
     """One batch of rows: the decoded models (``batch``), each row's primary key (``keys``, named by
-    ``key_columns``) and its ``updated_at``. Iterating, indexing and ``len`` go to ``batch``."""
+    ``key_columns``), its ``updated_at``, and ``nbytes``, the size of the stored bytea values read.
+    Iterating, indexing and ``len`` go to ``batch``."""
 
-    __slots__ = ("batch", "key_columns", "keys", "part", "updated_at")
+    __slots__ = ("batch", "key_columns", "keys", "nbytes", "part", "updated_at")
 
     def __init__(
         self,
@@ -144,8 +145,10 @@ class Rows(Generic[M], Sequence[M]):
         keys: list[tuple],
         updated_at: list[datetime.datetime],
         part: bool,
+        nbytes: int = 0,
     ):
         self.batch = batch
+        self.nbytes = nbytes
         self.key_columns = key_columns
         self.keys = keys
         self.updated_at = updated_at
@@ -195,6 +198,12 @@ def _model_columns(model: type) -> list[str]:
     from flytecodec.columns import column_names
 
     return column_names(model)
+
+
+def empty(kind: str) -> Rows:
+    """No rows of ``kind``: its ``to_arrow()`` has the kind's schema."""
+    spec = KINDS[_check_kind(kind)]
+    return Rows(decode(spec.load(), []), spec.key, [], [], spec.build is None)
 
 
 def column_names(kind: str) -> list[str]:
@@ -366,7 +375,8 @@ def _decode(spec: _Kind, model: type, rows: list[tuple], done: int, trim: bool, 
     except DecodeError as error:
         raise _row_error(spec, model, rows, error.index, done, error.reason) from None
     keys = [row[:width] for row in rows]
-    return Rows(batch, spec.key, keys, [row[-1] for row in rows], build is None)
+    nbytes = sum(len(value) for row in rows for value in row if isinstance(value, bytes))
+    return Rows(batch, spec.key, keys, [row[-1] for row in rows], build is None, nbytes)
 
 
 def _row_error(spec: _Kind, model: type, rows: list[tuple], index: int, done: int, reason: str) -> DecodeError:
