@@ -82,7 +82,7 @@ def _row_times(i: int, closure) -> tuple[datetime.datetime, datetime.datetime]:
     return created, updated
 
 
-def execution_rows(n: int, seed: int = 0) -> list[dict]:
+def execution_rows(n: int, seed: int = 0, messages=None) -> list[dict]:
     """Rows of ``executions`` as flyteadmin writes them for the corpus's executions, with the variations old and
     odd rows have: no state_change_details in the closure (written before it existed), aborted without abort
     metadata (only the abort_cause column), a NULL closure, archived and soft-deleted rows."""

@@ -12,7 +12,6 @@ gives. The stored bytes are only scanned (top-level tags) to see which rule appl
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
 
 from flytecodec.framing import top_level_fields
 
@@ -35,6 +34,12 @@ class Malformed(ValueError):
 
 
 def varint(value: int) -> bytes:
+    if 0 <= value < 16384:
+        return _SMALL[value]
+    return _varint(value)
+
+
+def _varint(value: int) -> bytes:
     value &= 0xFFFFFFFFFFFFFFFF  # negative int64 values take ten bytes, as protobuf writes them
     out = bytearray()
     while value > 0x7F:
@@ -44,6 +49,7 @@ def varint(value: int) -> bytes:
     return bytes(out)
 
 
+_SMALL = [_varint(value) for value in range(16384)]
 _TAGS = {(number, wire): varint(number << 3 | wire) for number in range(1, 32) for wire in (0, 2)}
 
 
@@ -69,10 +75,59 @@ def timestamp(moment: datetime.datetime) -> bytes:
     return uint(1, delta.days * 86400 + delta.seconds) + uint(2, delta.microseconds * 1000)
 
 
-def _fields(buf: bytes) -> Iterator[tuple[int, int, int, int]]:
+def _fields(buf: bytes) -> list[tuple[int, int, int, int]]:
+    """``(number, wire, value start, value end)`` of each top-level field (a length-delimited value's span
+    excludes its length prefix). A fast path for the common wire types; groups and anything broken go through
+    :func:`flytecodec.framing.top_level_fields`, which says what and where."""
+    out = []
+    pos, end = 0, len(buf)
+    while pos < end:
+        tag = buf[pos]
+        pos += 1
+        if tag & 0x80:  # a tag of several bytes
+            shift, tag = 7, tag & 0x7F
+            while True:
+                if pos >= end or shift > 28:
+                    return _slow_fields(buf)
+                byte = buf[pos]
+                pos += 1
+                tag |= (byte & 0x7F) << shift
+                if not byte & 0x80:
+                    break
+                shift += 7
+        number, wire = tag >> 3, tag & 7
+        if number == 0:
+            return _slow_fields(buf)
+        start = pos
+        if wire == 2 or wire == 0:
+            value, shift = 0, 0
+            while True:
+                if pos >= end or shift > 63:
+                    return _slow_fields(buf)
+                byte = buf[pos]
+                pos += 1
+                value |= (byte & 0x7F) << shift
+                if not byte & 0x80:
+                    break
+                shift += 7
+            if wire == 2:
+                start = pos
+                pos += value
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            return _slow_fields(buf)
+        if pos > end:
+            return _slow_fields(buf)
+        out.append((number, wire, start, pos))
+    return out
+
+
+def _slow_fields(buf: bytes) -> list[tuple[int, int, int, int]]:
     try:
-        for number, wire, _, start, end in top_level_fields(buf):
-            yield number, wire, start, end
+        return [(number, wire, start, end) for number, wire, _, start, end in top_level_fields(buf)]
     except ValueError as error:
         raise Malformed(*error.args) from None
 
