@@ -50,22 +50,28 @@ def _varint(value: int) -> bytes:
 
 
 _SMALL = [_varint(value) for value in range(16384)]
-_TAGS = {(number, wire): varint(number << 3 | wire) for number in range(1, 32) for wire in (0, 2)}
+_TAG0 = [_varint(number << 3) for number in range(32)]  # the tag of varint field `number`
+_TAG2 = [_varint(number << 3 | 2) for number in range(32)]  # the tag of length-delimited field `number`
 
 
 def field(number: int, payload: bytes) -> bytes:
     """A length-delimited field (a message, bytes or a string)."""
-    return _TAGS[number, 2] + varint(len(payload)) + payload
+    size = len(payload)
+    return _TAG2[number] + (_SMALL[size] if size < 16384 else _varint(size)) + payload
 
 
 def string(number: int, text: str) -> bytes:
     """A proto3 string field: nothing when empty, as protobuf writes it."""
-    return field(number, text.encode()) if text else b""
+    if not text:
+        return b""
+    data = text.encode()
+    size = len(data)
+    return _TAG2[number] + (_SMALL[size] if size < 16384 else _varint(size)) + data
 
 
 def uint(number: int, value: int) -> bytes:
     """A proto3 integer/bool/enum field: nothing when zero."""
-    return _TAGS[number, 0] + varint(value) if value else b""
+    return _TAG0[number] + varint(value) if value else b""
 
 
 def timestamp(moment: datetime.datetime) -> bytes:

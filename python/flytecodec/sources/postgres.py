@@ -133,7 +133,8 @@ KINDS: dict[str, _Kind] = {
 
 class Rows(Generic[M], Sequence[M]):
     """One batch of rows: the decoded models (``batch``), each row's primary key (``keys``, named by
-    ``key_columns``), its ``updated_at``, and ``nbytes``, the size of the stored bytea values read.
+    ``key_columns``), its ``updated_at``, and ``nbytes``, the size of the messages decoded (the stored bytes
+    and, for rebuilt messages, the few bytes of their id and of flyteadmin's changes).
     Iterating, indexing and ``len`` go to ``batch``."""
 
     __slots__ = ("batch", "key_columns", "keys", "nbytes", "part", "updated_at")
@@ -375,7 +376,7 @@ def _decode(spec: _Kind, model: type, rows: list[tuple], done: int, trim: bool, 
     except DecodeError as error:
         raise _row_error(spec, model, rows, error.index, done, error.reason) from None
     keys = [row[:width] for row in rows]
-    nbytes = sum(len(value) for row in rows for value in row if isinstance(value, bytes))
+    nbytes = sum(map(len, messages))
     return Rows(batch, spec.key, keys, [row[-1] for row in rows], build is None, nbytes)
 
 
