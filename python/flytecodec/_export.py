@@ -121,7 +121,7 @@ def run_export(
         rate = nbytes / 1e6 / elapsed if elapsed > 0 else float("inf")
         mark = f"; watermark {latest.isoformat()}" if watermark is not None and latest is not None else ""
         click.echo(
-            f"exported {progress.records} {what} ({_mb(nbytes)} of bytea) in {elapsed:.2f} s, {rate:.1f} MB/s, "
+            f"exported {progress.records} {what} ({_mb(nbytes)}) in {elapsed:.2f} s, {rate:.1f} MB/s, "
             f"{flytecodec.backend()} backend: wrote {out}{mark}",
             err=True,
         )

@@ -33,6 +33,7 @@ EXECUTION_KEY = ("execution_project", "execution_domain", "execution_name")
 NODE_KEY = (*EXECUTION_KEY, "node_id")
 TASK_KEY = ("project", "domain", "name", "version", *NODE_KEY, "retry_attempt")
 UPDATED_AT = "row_updated_at"  # the row's updated_at, as a column of to_arrow()
+_MICROSECOND = datetime.timedelta(microseconds=1)
 
 
 class _Kind(NamedTuple):
@@ -188,11 +189,33 @@ class Rows(Generic[M], Sequence[M]):
         arrays = {}
         for i, name in enumerate(self.key_columns):
             if name in wanted and self.part:
-                kind = pa.int64() if name == "retry_attempt" else pa.string()
-                arrays[name] = pa.array([key[i] for key in self.keys], kind)
+                values = [key[i] for key in self.keys]
+                arrays[name] = _int64s(values) if name == "retry_attempt" else _strings(values)
         if UPDATED_AT in wanted:
-            arrays[UPDATED_AT] = pa.array(self.updated_at, pa.timestamp("us", tz="UTC"))
+            micros = [(moment - _rebuild.EPOCH) // _MICROSECOND for moment in self.updated_at]
+            arrays[UPDATED_AT] = _int64s(micros).view(pa.timestamp("us", tz="UTC"))
         return pa.table([arrays[c] if c in arrays else table.column(c) for c in wanted], names=wanted)
+
+
+# Arrays built from buffers: pyarrow.array() of a Python list imports pandas (seconds, once per process).
+def _int64s(values: list[int]) -> pyarrow.Array:
+    import array
+
+    import pyarrow as pa
+
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(array.array("q", values))])
+
+
+def _strings(values: list[str]) -> pyarrow.Array:
+    import array
+    import itertools
+
+    import pyarrow as pa
+
+    data = [value.encode() for value in values]
+    offsets = array.array("q", [0, *itertools.accumulate(map(len, data))])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+    return pa.Array.from_buffers(pa.large_string(), len(values), buffers).cast(pa.string())
 
 
 def _model_columns(model: type) -> list[str]:
