@@ -29,6 +29,7 @@ from typing import Any, Callable, ClassVar
 from google.protobuf import message_factory as _message_factory
 
 from flytecodec import _values
+from flytecodec.models import _docs
 
 try:
     from flytecodec._native import NativeProperty, NativeRecord
@@ -568,6 +569,7 @@ class FlyteIdlEntity:
                 setattr(cls, f.name, _field_property(f, _field_doc(descriptor, f)))
         if "__init__" not in cls.__dict__:
             cls.__init__ = _make_init(cls, all_fields)
+        cls.__doc__ = _docs.class_doc(cls.__doc__, descriptor.full_name, [(f.name, f.proto) for f in all_fields])
         _REGISTRY.setdefault(descriptor.full_name, cls)
 
     # -- making instances ----------------------------------------------------------------------------------
@@ -786,7 +788,10 @@ def _make_init(cls, fields):
 
 
 def _field_doc(descriptor, f: Field) -> str:
-    return f"``{descriptor.full_name}.{f.proto}`` ({f.shape} {f.elem})"
+    return (
+        _docs.property_doc(descriptor.full_name, f.proto)
+        or f"``{descriptor.full_name}.{f.proto}`` ({f.shape} {f.elem})"
+    )
 
 
 def _yaml_like(msg, indent: int) -> str:
