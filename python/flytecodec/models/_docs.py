@@ -1,15 +1,20 @@
 """Docstrings of the model properties: the type a decoded model gives and flytekit's description of it.
 
-Both come from ``_docs_table.py``, generated with the type stubs by ``scripts/gen_stubs.py`` (the types are the
+Both come from ``_docs_table.tsv``, generated with the type stubs by ``scripts/gen_stubs.py`` (the types are the
 stubs' own; the descriptions are flytekit's property docstrings, or its constructor's ``:param:`` text).
 """
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Iterable
 
-from flytecodec.models._docs_table import DOCS
+with open(os.path.join(os.path.dirname(__file__), "_docs_table.tsv"), encoding="utf-8") as _table:
+    # "<message>.<field>", the type and flytekit's description, tab-separated, one property a line
+    DOCS: dict[str, tuple[str, str]] = {
+        key: (type_, doc) for key, type_, doc in (r.rstrip("\n").split("\t") for r in _table)
+    }
 
 PROPERTIES_HEADING = "Properties (as a decoded model gives them):"
 
