@@ -444,7 +444,12 @@ class ClassWriter:
         for p in inspect.signature(init).parameters.values():
             if p.name == "self":
                 continue
-            f = by_name[p.name]
+            f = by_name.get(p.name)
+            if f is None:
+                raise ValueError(
+                    f"{cls.__qualname__}.__init__: parameter {p.name!r} is not a field; the stub of a constructor is"
+                    " made from its signature, whose parameters must be the fields"
+                )
             t = field_type(f)
             if p.default is not p.empty:
                 t = union(t, named(type(p.default)) if p.default is not None else NONE)
@@ -461,7 +466,7 @@ class ClassWriter:
         self.docs[key] = (short(t), description)
         doc = docstring(description, indent + "    ")
         lines = [f"{indent}@property", *def_lines(indent, f.name, ["self"], self.stub.render(t, members), doc)]
-        if f.settable:
+        if getattr(f, "settable", False):
             value = "value: " + self.stub.render(optional(t), members)
             lines += [f"{indent}@{f.name}.setter", *def_lines(indent, f.name, ["self", value], "None", [])]
         return lines
@@ -619,7 +624,9 @@ def model_stub(module: types.ModuleType, docs: dict[str, tuple[str, str]], gener
             continue
         if exported is not None and name not in exported:
             continue
-        if value.__module__.startswith("flytecodec.") and (exported is not None or issubclass(value, base)):
+        if value.__module__.startswith("flytecodec.") and (
+            exported is not None or (issubclass(value, base) and value is not base)
+        ):
             stub.reexport(value.__module__, name)
     generic.update(_generic_refs(stub))
     if exported is not None:

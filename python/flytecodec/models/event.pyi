@@ -4,7 +4,7 @@
 import flyteidl.event.event_pb2
 from typing_extensions import Self
 
-from flytecodec.models._entity import FlyteIdlEntity as FlyteIdlEntity
+from flytecodec.models._entity import FlyteIdlEntity
 from flytecodec.models.generic import flyteidl__event__ResourcePoolInfo
 
 class TaskExecutionMetadata(FlyteIdlEntity):

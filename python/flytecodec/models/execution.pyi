@@ -9,7 +9,7 @@ import flyteidl.admin.node_execution_pb2
 import flyteidl.admin.task_execution_pb2
 from typing_extensions import Self
 
-from flytecodec.models._entity import FlyteIdlEntity as FlyteIdlEntity
+from flytecodec.models._entity import FlyteIdlEntity
 from flytecodec.models.common import Annotations, AuthRole, Envs, Labels, Notification, RawOutputDataConfig, UrlBlob
 from flytecodec.models.core.execution import ExecutionError
 from flytecodec.models.core.identifier import Identifier, NodeExecutionIdentifier, WorkflowExecutionIdentifier

@@ -14,7 +14,7 @@ import flyteidl.core.types_pb2
 import google.protobuf.struct_pb2
 from typing_extensions import Self
 
-from flytecodec.models._entity import FlyteIdlEntity as FlyteIdlEntity
+from flytecodec.models._entity import FlyteIdlEntity
 from flytecodec.models.generic import (
     flyteidl__core__BlobType,
     flyteidl__core__LiteralType,

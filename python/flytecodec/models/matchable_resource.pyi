@@ -4,7 +4,7 @@
 import flyteidl.admin.matchable_resource_pb2
 from typing_extensions import Self
 
-from flytecodec.models._entity import FlyteIdlEntity as FlyteIdlEntity
+from flytecodec.models._entity import FlyteIdlEntity
 
 class ExecutionClusterLabel(FlyteIdlEntity):
     """``flyteidl.admin.ExecutionClusterLabel``."""

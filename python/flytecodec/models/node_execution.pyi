@@ -6,7 +6,7 @@ import datetime as _dt
 import flyteidl.admin.node_execution_pb2
 from typing_extensions import Self
 
-from flytecodec.models._entity import FlyteIdlEntity as FlyteIdlEntity
+from flytecodec.models._entity import FlyteIdlEntity
 from flytecodec.models.core.catalog import CatalogMetadata
 from flytecodec.models.core.execution import ExecutionError
 from flytecodec.models.core.identifier import Identifier, NodeExecutionIdentifier, WorkflowExecutionIdentifier

@@ -6,7 +6,7 @@ from enum import Enum
 import flyteidl.core.security_pb2
 from typing_extensions import Self
 
-from flytecodec.models._entity import FlyteIdlEntity as FlyteIdlEntity
+from flytecodec.models._entity import FlyteIdlEntity
 
 class Secret(FlyteIdlEntity):
     """``flyteidl.core.Secret``."""

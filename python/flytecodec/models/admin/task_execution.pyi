@@ -7,7 +7,7 @@ import flyteidl.admin.task_execution_pb2
 import google.protobuf.struct_pb2
 from typing_extensions import Self
 
-from flytecodec.models._entity import FlyteIdlEntity as FlyteIdlEntity
+from flytecodec.models._entity import FlyteIdlEntity
 from flytecodec.models.core.execution import ExecutionError, TaskLog
 from flytecodec.models.core.identifier import TaskExecutionIdentifier
 from flytecodec.models.event import TaskExecutionMetadata

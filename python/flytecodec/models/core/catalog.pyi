@@ -6,7 +6,7 @@ from typing import Any
 import flyteidl.core.catalog_pb2
 from typing_extensions import Self
 
-from flytecodec.models._entity import FlyteIdlEntity as FlyteIdlEntity
+from flytecodec.models._entity import FlyteIdlEntity
 from flytecodec.models.core.identifier import Identifier, TaskExecutionIdentifier
 
 class CatalogArtifactTag(FlyteIdlEntity):

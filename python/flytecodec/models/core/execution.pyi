@@ -6,7 +6,7 @@ import datetime as _dt
 import flyteidl.core.execution_pb2
 from typing_extensions import Self
 
-from flytecodec.models._entity import FlyteIdlEntity as FlyteIdlEntity
+from flytecodec.models._entity import FlyteIdlEntity
 
 class _PhaseEnum:
     @classmethod

@@ -4,7 +4,7 @@
 import flyteidl.core.identifier_pb2
 from typing_extensions import Self
 
-from flytecodec.models._entity import FlyteIdlEntity as FlyteIdlEntity
+from flytecodec.models._entity import FlyteIdlEntity
 
 class ResourceType:
     UNSPECIFIED: int
