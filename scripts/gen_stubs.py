@@ -164,7 +164,7 @@ class Stub:
 
         def section(module: str) -> int:
             top = module.split(" ")[0].split(".")[0]
-            return 2 if top == "flytecodec" else 0 if top in sys.stdlib_module_names else 1
+            return 2 if top == "flytecodec" else 0 if top in _STDLIB else 1
 
         for module in sorted(self.imports, key=lambda m: m.split(" ")[0].lower()):
             sections[section(module)].append("import " + module)
@@ -184,6 +184,10 @@ class Stub:
             out += [f"from {module} import {r}" for r in renamed]
         blocks = ["\n".join(lines) for _, lines in sorted(sections.items()) if lines]
         return "\n\n".join(blocks).split("\n")
+
+
+# The standard library's modules (sys.stdlib_module_names is Python 3.10+; on 3.9, those stubs import from).
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ["builtins", "collections", "datetime", "enum", "typing"]))
 
 
 def _isort_key(name: str) -> tuple[int, str]:
