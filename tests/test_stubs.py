@@ -82,7 +82,15 @@ def test_mypy_reports_a_wrong_type(tmp_path, mypy_cache):
         "    assert_type(flytecodec.decode_executions(data, framing='list')[0].closure.started_at, int)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--cache-dir", mypy_cache, str(wrong)],
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--cache-dir",
+            mypy_cache,
+            str(wrong),
+        ],  # options as above: cache reused
         capture_output=True,
         text=True,
         cwd=tmp_path,
