@@ -81,16 +81,8 @@ def test_mypy_reports_a_wrong_type(tmp_path, mypy_cache):
         "def f(data: bytes) -> None:\n"
         "    assert_type(flytecodec.decode_executions(data, framing='list')[0].closure.started_at, int)\n"
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--cache-dir",
-            mypy_cache,
-            str(wrong),
-        ],  # options as above: cache reused
+    result = subprocess.run(  # the options of the run above, so that its cache serves
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", mypy_cache, str(wrong)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
