@@ -29,6 +29,7 @@ import textwrap
 from typing import ClassVar
 
 from flytecodec import _backend
+from flytecodec.models import _docs
 from flytecodec.models._base import Base, over, read_message, set_dirty, set_raw, set_src
 from flytecodec.models._fields import _NOT_A_PARAM, EMPTY, FALSY, NEVER, PRESENCE, REQUIRED, Field
 from flytecodec.models._properties import _field_property
@@ -73,6 +74,7 @@ class FlyteIdlEntity(Base):
                 setattr(cls, f.name, _field_property(f, _field_doc(descriptor, f), slot, len(all_fields)))
         if "__init__" not in cls.__dict__:
             cls.__init__ = _make_init(cls, all_fields)
+        cls.__doc__ = _docs.class_doc(cls.__doc__, descriptor.full_name, [(f.name, f.proto) for f in all_fields])
 
     # -- making instances ----------------------------------------------------------------------------------
 
@@ -310,7 +312,10 @@ def _make_init(cls, fields):
 
 
 def _field_doc(descriptor, f: Field) -> str:
-    return f"``{descriptor.full_name}.{f.proto}`` ({f.shape} {f.elem})"
+    return (
+        _docs.property_doc(descriptor.full_name, f.proto)
+        or f"``{descriptor.full_name}.{f.proto}`` ({f.shape} {f.elem})"
+    )
 
 
 def _yaml_like(msg, indent: int) -> str:
