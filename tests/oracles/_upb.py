@@ -24,9 +24,18 @@ import math
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+from hypothesis import HealthCheck, settings
 
 import _tally
 
+# Derandomized, as the rest of the suite: the same examples every run (exploring is scripts/fuzz.sh's job).
+SETTINGS = settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
 UTC = datetime.timezone.utc
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -39,7 +48,7 @@ RENAMED = {
     ("flyteidl.core.Secret", "type"): "type_",
     ("flyteidl.core.OAuth2TokenRequest", "type"): "type_",
 }
-_WRAPPERS = frozenset(
+WRAPPERS = frozenset(
     "google.protobuf." + name
     for name in (
         "DoubleValue",
@@ -69,19 +78,19 @@ def expected_duration(d) -> datetime.timedelta:
     return datetime.timedelta(seconds=d.seconds, microseconds=_toward_zero_micros(d.nanos))
 
 
-def _is_repeated(f: FieldDescriptor) -> bool:
+def is_repeated(f: FieldDescriptor) -> bool:
     flag = getattr(f, "is_repeated", None)
     return f.label == f.LABEL_REPEATED if flag is None else flag
 
 
 def _is_map(f: FieldDescriptor) -> bool:
-    return _is_repeated(f) and f.message_type is not None and f.message_type.GetOptions().map_entry
+    return is_repeated(f) and f.message_type is not None and f.message_type.GetOptions().map_entry
 
 
 def _carries_nothing(pb: Message, f: FieldDescriptor) -> bool:
     """Whether the field of ``pb`` holds nothing a reader could tell from absent."""
     value = getattr(pb, f.name)
-    if _is_repeated(f):
+    if is_repeated(f):
         return len(value) == 0
     if f.message_type is not None:
         return not pb.HasField(f.name) or value.ByteSize() == 0
@@ -95,7 +104,7 @@ def _outside_enum(pb: Message, f: FieldDescriptor) -> bool:
     if f.enum_type is None:
         return False
     held = getattr(pb, f.name)
-    numbers = list(held) if _is_repeated(f) else [held]
+    numbers = list(held) if is_repeated(f) else [held]
     return any(n not in f.enum_type.values_by_number for n in numbers)
 
 
@@ -147,7 +156,7 @@ class Walk:
                 self.element(value[key], held[key], value_field, f"{path}[{key!r}]")
             self._count(f"{path}#len")
             return
-        if _is_repeated(f):
+        if is_repeated(f):
             if isinstance(value, dict):  # a repeated KeyValuePair read as a dict
                 assert set(f.message_type.fields_by_name) == {"key", "value"}, f"{path}: a dict of {f.full_name}"
                 assert value == {kv.key: kv.value for kv in held}, f"{path}: {value!r} != upb's {list(held)!r}"
@@ -178,7 +187,7 @@ class Walk:
             expected = expected_duration(held)
             assert type(value) is datetime.timedelta, f"{path}: a Duration as {value!r}"
             assert value == expected, f"{path}: {value!r} != {expected!r} ({held.seconds}s {held.nanos}ns)"
-        elif mtype.full_name in _WRAPPERS and not isinstance(value, Message):
+        elif mtype.full_name in WRAPPERS and not isinstance(value, Message):
             self._scalar(value, held.value, mtype.fields_by_name["value"], path)
             return
         elif isinstance(value, Message):

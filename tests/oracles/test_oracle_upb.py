@@ -9,11 +9,11 @@ the model layer's internals, so these tests hold for any implementation of the p
 from __future__ import annotations
 
 import pytest
+from _upb import SETTINGS, Walk
 from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 
 import flytecodec
-from _upb import Walk
 from flytecodec.models import execution, node_execution
 from flytecodec.models.admin import task_execution
 from flytecodec.testing import corpus, strategies
@@ -46,13 +46,6 @@ GENERATED = {
     "node-execution": (strategies.node_executions, node_execution.NodeExecution),
     "task-execution": (strategies.task_executions, task_execution.TaskExecution),
 }
-SETTINGS = settings(
-    max_examples=120,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
-)
 
 
 def _response(kind: str) -> bytes:
@@ -129,7 +122,7 @@ def test_generated_messages_match_upb(backend, kind):
 @pytest.mark.parametrize("kind", sorted(GENERATED))
 def test_generated_parts_match_upb(backend, kind):
     """The closure of generated records, decoded on its own (as flyteadmin stores it)."""
-    make, model = GENERATED[kind]
+    make, _ = GENERATED[kind]
     closure_model = {
         "execution": execution.ExecutionClosure,
         "node-execution": node_execution.NodeExecutionClosure,
