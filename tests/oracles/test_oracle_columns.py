@@ -9,11 +9,11 @@ from the record bytes, the python one from protobuf messages; both must give upb
 from __future__ import annotations
 
 import pytest
-from _upb import SETTINGS, WRAPPERS, expected_duration, expected_timestamp, is_repeated
 from hypothesis import given
 
 import _tally
 import flytecodec
+from _upb import SETTINGS, WRAPPERS, expected_duration, expected_timestamp, is_repeated
 from flytecodec.columns import COLUMNS
 from flytecodec.models import execution, node_execution
 from flytecodec.models.admin import task_execution

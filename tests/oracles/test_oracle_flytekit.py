@@ -8,7 +8,6 @@ documented one (docs/compatibility.md), and our decoded model must still give ba
 from __future__ import annotations
 
 import pytest
-from _upb import SETTINGS
 from flytekit.models import execution as fk_execution
 from flytekit.models import node_execution as fk_node_execution
 from flytekit.models.admin import task_execution as fk_task_execution
@@ -16,6 +15,7 @@ from hypothesis import given
 
 import flytecodec
 from _oracle import assert_same
+from _upb import SETTINGS
 from flytecodec.models import execution, node_execution
 from flytecodec.models.admin import task_execution
 from flytecodec.testing import strategies

@@ -9,11 +9,11 @@ the model layer's internals, so these tests hold for any implementation of the p
 from __future__ import annotations
 
 import pytest
-from _upb import SETTINGS, Walk
 from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 from hypothesis import given
 
 import flytecodec
+from _upb import SETTINGS, Walk
 from flytecodec.models import execution, node_execution
 from flytecodec.models.admin import task_execution
 from flytecodec.testing import corpus, strategies

@@ -99,13 +99,27 @@ def _carries_nothing(pb: Message, f: FieldDescriptor) -> bool:
     return value == f.default_value or not value
 
 
-def _outside_enum(pb: Message, f: FieldDescriptor) -> bool:
-    """Whether an enum field of ``pb`` holds a number its enum does not name."""
-    if f.enum_type is None:
-        return False
+def _unrepresentable(pb: Message, f: FieldDescriptor) -> bool:
+    """Whether a field of ``pb`` holds a value that has no Python counterpart (see ``Walk.model``)."""
     held = getattr(pb, f.name)
-    numbers = list(held) if is_repeated(f) else [held]
-    return any(n not in f.enum_type.values_by_number for n in numbers)
+    if _is_map(f):
+        f, items = f.message_type.fields_by_name["value"], list(held.values())
+    else:
+        items = list(held) if is_repeated(f) else [held]
+    if f.enum_type is not None:
+        return any(n not in f.enum_type.values_by_number for n in items)
+    name = f.message_type.full_name if f.message_type is not None else ""
+    for item in items:
+        try:
+            if name == "google.protobuf.Timestamp":
+                if not 0 <= item.nanos < 1_000_000_000:
+                    return True
+                expected_timestamp(item)
+            elif name == "google.protobuf.Duration":
+                expected_duration(item)
+        except OverflowError:
+            return True
+    return False
 
 
 class Walk:
@@ -134,10 +148,12 @@ class Walk:
                 value = getattr(model, name)
             except AttributeError as e:
                 raise AssertionError(f"{where}: the model has no property for field {f.full_name}") from e
-            except ValueError as e:
-                # an enum property converted to flytekit's Enum class cannot hold a number outside the enum
-                # (proto3 enums are open): it raises, as flytekit's from_flyte_idl does for the same message
-                assert _outside_enum(pb, f), f"{where}: raises {e!r}"
+            except (ValueError, OverflowError) as e:
+                # a value Python cannot hold: an enum number outside the enum converted to flytekit's Enum
+                # class (proto3 enums are open), a Timestamp outside 0001..9999 or with nanos outside
+                # [0, 1e9), a Duration outside timedelta's range. It raises, as protobuf's ToDatetime and
+                # flytekit's from_flyte_idl do for the same message (docs/compatibility.md)
+                assert _unrepresentable(pb, f), f"{where}: raises {e!r}, upb holds {getattr(pb, f.name)!r}"
                 self._count(where)
                 continue
             self.field(value, pb, f, where)
