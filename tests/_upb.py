@@ -224,3 +224,45 @@ class Walk:
             assert type(value) is type(held), f"{path}: {type(value).__name__} where upb has {held!r}"
             assert value == held, f"{path}: {value!r} != upb's {held!r}"
         self._count(path)
+
+
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def micros(value) -> int:
+    """A Timestamp's or Duration's whole microseconds, nanoseconds cut toward zero."""
+    return value.seconds * 1_000_000 + _toward_zero_micros(value.nanos)
+
+
+def expected_column(pb: Message, path: str, number: bool, *, as_micros: bool = False):
+    """What the ``Batch.to_arrow()`` column at the dotted ``path`` holds for the message ``pb``, by the rules
+    of docs/columns.md; times as datetimes/timedeltas, or as whole microseconds with ``as_micros``."""
+    *holders, leaf = path.split(".")
+    for name in holders:
+        if not pb.HasField(name):
+            return None  # a message on the path is not set
+        pb = getattr(pb, name)
+    f = pb.DESCRIPTOR.fields_by_name[leaf]
+    value = getattr(pb, leaf)
+    if _is_map(f):
+        return sorted(value.items()) or None
+    if is_repeated(f):
+        return list(value) or None
+    mtype = f.message_type
+    if mtype is not None:
+        if not pb.HasField(leaf):
+            return None
+        if as_micros and mtype.full_name in ("google.protobuf.Timestamp", "google.protobuf.Duration"):
+            return micros(value)
+        if mtype.full_name == "google.protobuf.Timestamp":
+            return expected_timestamp(value)
+        if mtype.full_name == "google.protobuf.Duration":
+            return expected_duration(value)
+        assert mtype.full_name in WRAPPERS, f"{path}: a column of {mtype.full_name}"
+        return value.value
+    if f.enum_type is not None and not number:
+        known = f.enum_type.values_by_number.get(value)
+        return None if known is None else known.name
+    if isinstance(value, str):
+        return value or None
+    return value

@@ -19,6 +19,6 @@ def pytest_terminal_summary(terminalreporter):
     if not rows:
         return
     terminalreporter.section("distinct values compared with an oracle")
-    terminalreporter.write_line(f"{'oracle':<10} {'backend':<8} {'source':<12} {'values':>10}")
+    terminalreporter.write_line(f"{'oracle':<16} {'backend':<8} {'source':<12} {'values':>10}")
     for oracle, name, source, count in rows:
-        terminalreporter.write_line(f"{oracle:<10} {name:<8} {source:<12} {count:>10}")
+        terminalreporter.write_line(f"{oracle:<16} {name:<8} {source:<12} {count:>10}")

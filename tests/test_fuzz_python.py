@@ -30,10 +30,12 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import _malformed as mf
+import _tally
 import flytecodec
-from _upb import Walk
+from _upb import INT64, Walk, expected_column
 from flytecodec import DecodeError
 from flytecodec.bulk import list_message_for
+from flytecodec.columns import COLUMNS
 from flytecodec.models.admin.task_execution import TaskExecution, TaskExecutionClosure
 from flytecodec.models.execution import Execution, ExecutionClosure
 from flytecodec.models.literals import Literal
@@ -44,6 +46,13 @@ try:  # the differential tests' property-by-property comparison, when it is ther
     from test_backends_identical import Compare
 except ImportError:  # pragma: no cover - the fuzz test still compares to_flyte_idl() and the bytes
     Compare = None
+
+try:
+    import pyarrow as pa
+
+    from flytecodec.arrow import schema as arrow_schema
+except ImportError:  # pragma: no cover - the columns are then not fuzzed
+    pa = None
 
 BACKENDS = flytecodec.available_backends()
 pytestmark = pytest.mark.skipif(len(BACKENDS) < 2, reason="needs both backends (the native one is not built here)")
@@ -152,6 +161,40 @@ def check(model: type, data, framing: str) -> None:
         for name, m in (("python", x), ("native", y)):
             with flytecodec.using_backend(name):
                 Walk("hypothesis", sx, oracle="upb-fuzz").model(m, upb_records[i], where)
+    check_columns(model, data, framing, upb_records)
+
+
+def check_columns(model: type, data, framing: str, records: list) -> None:
+    """Every column of ``Batch.to_arrow()``, on each backend, against upb's records (times compared as whole
+    microseconds); a time outside Arrow's int64 microseconds must raise ValueError on both."""
+    message = model._pb_class.DESCRIPTOR.full_name
+    if pa is None or message not in COLUMNS:
+        return
+    columns = COLUMNS[message]
+    times = [pa.types.is_timestamp(f.type) or pa.types.is_duration(f.type) for f in arrow_schema(model)]
+    expected = [[expected_column(pb, c.path, c.number, as_micros=True) for c in columns] for pb in records]
+    outside = any(
+        is_time and value is not None and not INT64[0] <= value <= INT64[1]
+        for row in expected
+        for is_time, value in zip(times, row)
+    )
+    for name in BACKENDS:
+        with flytecodec.using_backend(name):
+            batch = flytecodec.decode(model, data, framing=None if framing == "sequence" else framing)
+            try:
+                table = batch.to_arrow()
+            except ValueError as e:
+                assert outside, f"{name}: to_arrow raises {e!r} on {data!r}"
+                continue
+        assert not outside, f"{name}: to_arrow accepts a time outside int64 microseconds in {data!r}"
+        for c, (column, is_time) in enumerate(zip(columns, times)):
+            array = table.column(c)
+            got = (array.cast(pa.int64()) if is_time else array).to_pylist()
+            want = [row[c] for row in expected]
+            assert got == want, f"{name}: column {column.name} {got!r} != upb's {want!r} for {data!r}"
+            with flytecodec.using_backend(name):
+                for pb in records:
+                    _tally.add("upb-fuzz-column", "hypothesis", _tally.record_key(pb.SerializeToString()), column.name)
 
 
 # -- inputs ----------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from hypothesis import given
 
 import _tally
 import flytecodec
-from _upb import SETTINGS, WRAPPERS, expected_duration, expected_timestamp, is_repeated
+from _upb import SETTINGS, expected_column
 from flytecodec.columns import COLUMNS
 from flytecodec.models import execution, node_execution
 from flytecodec.models.admin import task_execution
@@ -42,37 +42,6 @@ PARTS = {
 }
 
 
-def expected_value(pb, path: str, number: bool):
-    """What the column at ``path`` holds for the message ``pb``, by the rules of docs/columns.md."""
-    *holders, leaf = path.split(".")
-    for name in holders:
-        if not pb.HasField(name):
-            return None  # a message on the path is not set
-        pb = getattr(pb, name)
-    f = pb.DESCRIPTOR.fields_by_name[leaf]
-    value = getattr(pb, leaf)
-    mtype = f.message_type
-    if mtype is not None and mtype.GetOptions().map_entry:
-        return sorted(value.items()) or None
-    if is_repeated(f):
-        return list(value) or None
-    if mtype is not None:
-        if not pb.HasField(leaf):
-            return None
-        if mtype.full_name == "google.protobuf.Timestamp":
-            return expected_timestamp(value)
-        if mtype.full_name == "google.protobuf.Duration":
-            return expected_duration(value)
-        assert mtype.full_name in WRAPPERS, f"{path}: a column of {mtype.full_name}"
-        return value.value
-    if f.enum_type is not None and not number:
-        known = f.enum_type.values_by_number.get(value)
-        return None if known is None else known.name
-    if isinstance(value, str):
-        return value or None
-    return value
-
-
 def check_table(message: str, model, pbs: list, source: str) -> None:
     """Decode ``pbs``' bytes on the active backend and compare every column of every row with upb's values."""
     items = [pb.SerializeToString(deterministic=True) for pb in pbs]
@@ -85,7 +54,7 @@ def check_table(message: str, model, pbs: list, source: str) -> None:
         parsed = type(pbs[0]).FromString(data)
         key = _tally.record_key(data)
         for column in columns:
-            expected = expected_value(parsed, column.path, column.number)
+            expected = expected_column(parsed, column.path, column.number)
             got = row[column.name]
             assert got == expected, f"{message} column {column.name} ({column.path}): {got!r} != upb's {expected!r}"
             _tally.add("upb-column", source, key, column.name)
