@@ -11,8 +11,8 @@ use std::sync::OnceLock;
 use _native::columns::{ColumnSpec, Leaf, Plan};
 use _native::decode::{frame, frame_and_validate, validate_all, Checked, Framed, Framing, Span};
 use _native::messages::{schema, Check, Kind, Schema};
-use arrow_array::{Array, RecordBatch};
 use _native::wire::{read_len, read_tag, read_varint, validate, walk, Fields, MAX_DEPTH};
+use arrow_array::{Array, RecordBatch};
 
 /// The records the `framing` target decodes, and the `*List` response holding each (none for a closure,
 /// which flyteadmin stores one per row).
@@ -350,7 +350,12 @@ fn is_string_map_entry(s: &Schema, index: usize) -> bool {
 /// Every column a record of `message` can have: each field reachable through singular sub-messages (not
 /// through a Timestamp, Duration or BoolValue, which are leaves), read as each leaf it fits.
 fn all_columns(s: &Schema, message: usize, path: &mut Vec<u32>, out: &mut Vec<ColumnSpec>) {
-    let enum_leaf = || Leaf::Enum(vec![0, 1, 2], vec!["ZERO".into(), "ONE".into(), "TWO".into()]);
+    let enum_leaf = || {
+        Leaf::Enum(
+            vec![0, 1, 2],
+            vec!["ZERO".into(), "ONE".into(), "TWO".into()],
+        )
+    };
     for field in &s.messages[message].fields {
         path.push(field.number);
         let name = || {
@@ -433,7 +438,10 @@ fn build(plan: &Plan, buffer: &[u8], records: &[Vec<(usize, usize)>]) -> Option<
             return None;
         }
     }
-    Some(plan.finish(builders).unwrap_or_else(|e| panic!("finish: {e}")))
+    Some(
+        plan.finish(builders)
+            .unwrap_or_else(|e| panic!("finish: {e}")),
+    )
 }
 
 /// Whether rows `a` and `b` of column `column` hold the same value (or are both null).
