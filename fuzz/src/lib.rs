@@ -358,12 +358,6 @@ fn all_columns(s: &Schema, message: usize, path: &mut Vec<u32>, out: &mut Vec<Co
     };
     for field in &s.messages[message].fields {
         path.push(field.number);
-        let name = || {
-            path.iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(".")
-        };
         let leaves: Vec<Leaf> = match field.kind {
             Kind::Message(sub) if field.repeated && is_string_map_entry(s, sub) => vec![Leaf::Map],
             Kind::Message(_) if field.repeated => vec![],
@@ -393,9 +387,14 @@ fn all_columns(s: &Schema, message: usize, path: &mut Vec<u32>, out: &mut Vec<Co
             Kind::Enum => vec![enum_leaf(), Leaf::EnumNumber],
             _ => vec![],
         };
+        let name = path
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(".");
         for (i, leaf) in leaves.into_iter().enumerate() {
             out.push(ColumnSpec {
-                name: format!("{}#{i}", name()),
+                name: format!("{name}#{i}"),
                 path: path.clone(),
                 leaf,
             });
