@@ -1,7 +1,22 @@
 """flytecodec against flytekit and raw upb, on the same bytes, in the same run.
 
 Groups (pytest-benchmark ``group``) hold the contenders of one case; ``benches/report.py`` turns a JSON run
-into the README's table of ratios.
+into the README's table of ratios. Before it is timed, every contender's result is checked against the others'
+(``_agree``), so a fast wrong answer fails the run. What each side does:
+
+- "decode + read 4 fields": flytekit parses the list with upb and converts every record into its models
+  (every field), then four fields are read; flytecodec decodes lazily and converts only the four fields read;
+  "raw upb (parse only)" parses and reads nothing (a floor, not a contender).
+- "decode only": upb parses every record into messages; flytecodec splits and validates (native) or parses
+  (python) and converts nothing.
+- "to_flyte_idl": flytekit rebuilds a message from its models (dropping the fields it does not model);
+  flytecodec hands back a copy of the message it decoded (every field).
+- "from_flyte_idl": flytekit converts the whole message; flytecodec wraps it lazily and converts nothing. Not
+  like for like: "from_flyte_idl + read everything" is, both sides then reading every documented property.
+- "materialize everything": bytes to models, and every documented property read, recursively, on both sides.
+- "node executions: decode + read 4 fields": as the first case, for node executions.
+- "executions: decode only" also has Rust's split + validate alone (``_native.decode_records``, 1 and 2
+  threads): the native backend's floor, not a contender.
 """
 
 from __future__ import annotations
@@ -15,40 +30,63 @@ import flytecodec
 from flytecodec.models import execution, node_execution
 
 BACKENDS = flytecodec.available_backends()
+CHECKED = 2000  # records whose every property is compared before timing the "read everything" cases
 
 
-def _read_four(records, name="name"):
+def _read_four(records, name="name") -> list:
     """closure.phase, closure.started_at, closure.duration and the id's ``name`` (``node_id`` for node executions)
     of every record."""
+    out = []
     for r in records:
         closure = r.closure
-        closure.phase, closure.started_at, closure.duration, getattr(r.id, name)
+        out.append((closure.phase, closure.started_at, closure.duration, getattr(r.id, name)))
+    return out
+
+
+def _agree(what: str, expected, got) -> None:
+    """A benchmark's contenders give the same result: checked once, before timing, so a fast wrong answer fails."""
+    assert got == expected, f"{what}: the contenders disagree"
+
+
+def _flytekit_four(data: bytes) -> list:
+    return _read_four(
+        [fk_execution.Execution.from_flyte_idl(e) for e in execution_pb2.ExecutionList.FromString(data).executions]
+    )
 
 
 # -- case 1: decode a list response and read four fields of every record ------------------------------------
 
 
+@pytest.fixture(scope="module")
+def flytekit_four(execution_list_bytes) -> list:
+    """flytekit's four fields of every execution: what every contender of case 1 must give."""
+    return _flytekit_four(execution_list_bytes)
+
+
 @pytest.mark.benchmark(group="executions: decode + read 4 fields")
-def test_read4_flytekit(benchmark, execution_list_bytes):
+def test_read4_flytekit(benchmark, execution_list_bytes, flytekit_four):
     def run():
-        pb = execution_pb2.ExecutionList.FromString(execution_list_bytes)
-        _read_four([fk_execution.Execution.from_flyte_idl(e) for e in pb.executions])
+        return _flytekit_four(execution_list_bytes)
 
-    benchmark.pedantic(run, rounds=3, iterations=1)
+    _agree("read 4 fields", flytekit_four, benchmark.pedantic(run, rounds=3, iterations=1))
 
 
 @pytest.mark.benchmark(group="executions: decode + read 4 fields")
-def test_read4_upb_parse_only(benchmark, execution_list_bytes):
-    benchmark.pedantic(execution_pb2.ExecutionList.FromString, args=(execution_list_bytes,), rounds=5, iterations=1)
+def test_read4_upb_parse_only(benchmark, execution_list_bytes, flytekit_four):
+    parsed = benchmark.pedantic(
+        execution_pb2.ExecutionList.FromString, args=(execution_list_bytes,), rounds=5, iterations=1
+    )
+    _agree("parsed records", len(flytekit_four), len(parsed.executions))
 
 
 @pytest.mark.benchmark(group="executions: decode + read 4 fields")
 @pytest.mark.parametrize("name", BACKENDS)
-def test_read4_flytecodec(benchmark, execution_list_bytes, name):
+def test_read4_flytecodec(benchmark, execution_list_bytes, name, flytekit_four):
     def run():
         with flytecodec.using_backend(name):
-            _read_four(flytecodec.decode_executions(execution_list_bytes, framing="list"))
+            return _read_four(flytecodec.decode_executions(execution_list_bytes, framing="list"))
 
+    _agree("read 4 fields", flytekit_four, run())
     benchmark.pedantic(run, rounds=5, iterations=1)
 
 
@@ -67,6 +105,7 @@ def test_decode_flytecodec(benchmark, execution_list_bytes, name):
         with flytecodec.using_backend(name):
             return flytecodec.decode_executions(execution_list_bytes, framing="list")
 
+    _agree("decoded list", execution_pb2.ExecutionList.FromString(execution_list_bytes), run().to_flyte_idl())
     benchmark.pedantic(run, rounds=5, iterations=1)
 
 
@@ -77,6 +116,9 @@ def test_decode_flytecodec(benchmark, execution_list_bytes, name):
 def test_to_idl_flytekit(benchmark, execution_list_bytes):
     pbs = execution_pb2.ExecutionList.FromString(execution_list_bytes).executions
     models = [fk_execution.Execution.from_flyte_idl(e) for e in pbs]
+    # flytekit's message is its own lossy copy: the same as what flytekit makes of the message itself gives
+    again = [fk_execution.Execution.from_flyte_idl(m.to_flyte_idl()).to_flyte_idl() for m in models[:500]]
+    _agree("to_flyte_idl (flytekit's round trip)", again, [m.to_flyte_idl() for m in models[:500]])
     benchmark.pedantic(lambda: [m.to_flyte_idl() for m in models], rounds=3, iterations=1)
 
 
@@ -85,6 +127,8 @@ def test_to_idl_flytekit(benchmark, execution_list_bytes):
 def test_to_idl_flytecodec(benchmark, execution_list_bytes, name):
     with flytecodec.using_backend(name):
         models = list(flytecodec.decode_executions(execution_list_bytes, framing="list"))
+    pbs = list(execution_pb2.ExecutionList.FromString(execution_list_bytes).executions)
+    _agree("to_flyte_idl", pbs, [m.to_flyte_idl() for m in models])
     benchmark.pedantic(lambda: [m.to_flyte_idl() for m in models], rounds=5, iterations=1)
 
 
@@ -92,43 +136,87 @@ def test_to_idl_flytecodec(benchmark, execution_list_bytes, name):
 
 
 @pytest.mark.benchmark(group="executions: from_flyte_idl")
-def test_from_idl_flytekit(benchmark, execution_list_bytes):
+def test_from_idl_flytekit(benchmark, execution_list_bytes, flytekit_four):
     pbs = list(execution_pb2.ExecutionList.FromString(execution_list_bytes).executions)
-    benchmark.pedantic(lambda: [fk_execution.Execution.from_flyte_idl(p) for p in pbs], rounds=3, iterations=1)
+    models = benchmark.pedantic(lambda: [fk_execution.Execution.from_flyte_idl(p) for p in pbs], rounds=3, iterations=1)
+    _agree("from_flyte_idl", flytekit_four, _read_four(models))
 
 
 @pytest.mark.benchmark(group="executions: from_flyte_idl")
-def test_from_idl_flytecodec(benchmark, execution_list_bytes):
+def test_from_idl_flytecodec(benchmark, execution_list_bytes, flytekit_four):
     pbs = list(execution_pb2.ExecutionList.FromString(execution_list_bytes).executions)
-    benchmark.pedantic(lambda: [execution.Execution.from_flyte_idl(p) for p in pbs], rounds=5, iterations=1)
+    models = benchmark.pedantic(lambda: [execution.Execution.from_flyte_idl(p) for p in pbs], rounds=5, iterations=1)
+    _agree("from_flyte_idl", flytekit_four, _read_four(models))
+
+
+# -- case 5b: from_flyte_idl, then every documented property read: like for like ------------------------------
+
+
+@pytest.fixture(scope="module")
+def flytekit_everything(execution_list_bytes) -> list:
+    """Every documented property of flytekit's models of the first records: what case 5b must give."""
+    pbs = execution_pb2.ExecutionList.FromString(execution_list_bytes).executions[:CHECKED]
+    return [_materialize(fk_execution.Execution.from_flyte_idl(p), fk_execution.Execution) for p in pbs]
+
+
+def _from_idl_read_all(benchmark, data: bytes, expected: list, cls) -> None:
+    pbs = list(execution_pb2.ExecutionList.FromString(data).executions)
+    _agree(
+        "every property", expected, [_materialize(cls.from_flyte_idl(p), fk_execution.Execution) for p in pbs[:CHECKED]]
+    )
+
+    def run():
+        for p in pbs:
+            _materialize(cls.from_flyte_idl(p), fk_execution.Execution)
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+
+
+@pytest.mark.benchmark(group="executions: from_flyte_idl + read everything")
+def test_from_idl_read_all_flytekit(benchmark, execution_list_bytes, flytekit_everything):
+    _from_idl_read_all(benchmark, execution_list_bytes, flytekit_everything, fk_execution.Execution)
+
+
+@pytest.mark.benchmark(group="executions: from_flyte_idl + read everything")
+def test_from_idl_read_all_flytecodec(benchmark, execution_list_bytes, flytekit_everything):
+    _from_idl_read_all(benchmark, execution_list_bytes, flytekit_everything, execution.Execution)
 
 
 # -- case 7: node executions, decode + read 4 fields ----------------------------------------------------------
 
 
+def _flytekit_nodes_four(data: bytes) -> list:
+    pb = node_execution_pb2.NodeExecutionList.FromString(data)
+    return _read_four([fk_node_execution.NodeExecution.from_flyte_idl(e) for e in pb.node_executions], "node_id")
+
+
+@pytest.fixture(scope="module")
+def flytekit_nodes_four(node_execution_list_bytes) -> list:
+    return _flytekit_nodes_four(node_execution_list_bytes)
+
+
 @pytest.mark.benchmark(group="node executions: decode + read 4 fields")
-def test_nodes_read4_flytekit(benchmark, node_execution_list_bytes):
-    def run():
-        pb = node_execution_pb2.NodeExecutionList.FromString(node_execution_list_bytes)
-        _read_four([fk_node_execution.NodeExecution.from_flyte_idl(e) for e in pb.node_executions], "node_id")
-
-    benchmark.pedantic(run, rounds=3, iterations=1)
+def test_nodes_read4_flytekit(benchmark, node_execution_list_bytes, flytekit_nodes_four):
+    found = benchmark.pedantic(_flytekit_nodes_four, args=(node_execution_list_bytes,), rounds=3, iterations=1)
+    _agree("read 4 fields", flytekit_nodes_four, found)
 
 
 @pytest.mark.benchmark(group="node executions: decode + read 4 fields")
-def test_nodes_read4_upb_parse_only(benchmark, node_execution_list_bytes):
+def test_nodes_read4_upb_parse_only(benchmark, node_execution_list_bytes, flytekit_nodes_four):
     parse = node_execution_pb2.NodeExecutionList.FromString
-    benchmark.pedantic(parse, args=(node_execution_list_bytes,), rounds=5, iterations=1)
+    parsed = benchmark.pedantic(parse, args=(node_execution_list_bytes,), rounds=5, iterations=1)
+    _agree("parsed records", len(flytekit_nodes_four), len(parsed.node_executions))
 
 
 @pytest.mark.benchmark(group="node executions: decode + read 4 fields")
 @pytest.mark.parametrize("name", BACKENDS)
-def test_nodes_read4_flytecodec(benchmark, node_execution_list_bytes, name):
+def test_nodes_read4_flytecodec(benchmark, node_execution_list_bytes, name, flytekit_nodes_four):
     def run():
         with flytecodec.using_backend(name):
             batch = flytecodec.decode(node_execution.NodeExecution, node_execution_list_bytes, framing="list")
-            _read_four(batch, "node_id")
+            return _read_four(batch, "node_id")
 
+    _agree("read 4 fields", flytekit_nodes_four, run())
     benchmark.pedantic(run, rounds=5, iterations=1)
 
 
@@ -147,17 +235,28 @@ def _documented(cls, cache={}):  # noqa: B006 - a per-process cache of flytekit'
     return names
 
 
-def _materialize(value, flytekit_class):
-    """Read every property flytekit documents on ``value`` (ours or flytekit's), recursively."""
+def _materialize(value, flytekit_class) -> list:
+    """Read every property flytekit documents on ``value`` (ours or flytekit's), recursively; the plain values
+    read (the leaves: not models), in reading order."""
     from flytekit.models.common import FlyteIdlEntity as FkEntity
 
+    leaves = []
     for name in _documented(flytekit_class):
         inner = getattr(value, name)
-        items = inner.values() if isinstance(inner, dict) else inner if isinstance(inner, list) else [inner]
+        kind = type(inner).__name__
+        if isinstance(inner, dict) or kind in ("ScalarMap", "MessageMap"):
+            items = [inner[k] for k in sorted(inner)]  # protobuf maps have no order
+        elif isinstance(inner, list) or kind.startswith("Repeated"):
+            items = list(inner)
+        else:
+            items = [inner]
         for item in items:
             theirs = _FLYTEKIT_CLASS.get(type(item).__name__)
             if theirs is not None and issubclass(theirs, FkEntity):
-                _materialize(item, theirs)
+                leaves.extend(_materialize(item, theirs))
+            elif not callable(item):
+                leaves.append(item)
+    return leaves
 
 
 def _flytekit_classes():
@@ -191,7 +290,7 @@ _FLYTEKIT_CLASS = _flytekit_classes()
 
 
 @pytest.mark.benchmark(group="executions: materialize everything")
-def test_all_flytekit(benchmark, execution_list_bytes):
+def test_all_flytekit(benchmark, execution_list_bytes, flytekit_everything):
     def run():
         pb = execution_pb2.ExecutionList.FromString(execution_list_bytes)
         for e in pb.executions:
@@ -202,7 +301,13 @@ def test_all_flytekit(benchmark, execution_list_bytes):
 
 @pytest.mark.benchmark(group="executions: materialize everything")
 @pytest.mark.parametrize("name", BACKENDS)
-def test_all_flytecodec(benchmark, execution_list_bytes, name):
+def test_all_flytecodec(benchmark, execution_list_bytes, name, flytekit_everything):
+    with flytecodec.using_backend(name):
+        batch = flytecodec.decode_executions(execution_list_bytes, framing="list")
+        _agree(
+            "every property", flytekit_everything, [_materialize(e, fk_execution.Execution) for e in batch[:CHECKED]]
+        )
+
     def run():
         with flytecodec.using_backend(name):
             for e in flytecodec.decode_executions(execution_list_bytes, framing="list"):

@@ -1,9 +1,11 @@
-"""Write the seed corpora of the fuzz targets (``fuzz/corpus/framing``, ``fuzz/corpus/wire``), deterministically.
+"""Write the seed corpora of the fuzz targets (``fuzz/corpus/framing``, ``wire``, ``columns``), deterministically.
 
 Seeds are small realistic records from ``flytecodec.testing.corpus`` (the smallest of each kind, so the corpora
 stay well under 1 MB and each execution stays fast), framed every way, plus truncations and the malformed
 variants of ``tests/_malformed.py``. A ``framing`` seed starts with the selector byte ``src/lib.rs`` reads:
-bits 0-1 the record message, bits 2-3 the framing, bits 4-7 all set to amplify. Run from the repository root:
+bits 0-1 the record message, bits 2-3 the framing, bits 4-7 all set to amplify; a ``columns`` seed starts with
+one that picks the record message (its value modulo 6, in ``COLUMN_ROOTS`` order) and, in bits 3-7, the field
+boundary where the record is split. Run from the repository root:
 ``python fuzz/seed_corpus.py``.
 """
 
@@ -116,6 +118,29 @@ def main() -> None:
     framing += [bytes([EXECUTION | LIST]) + mf.nested_groups(99), bytes([EXECUTION | DELIMITED]) + b"\xff" * 11]
     write("framing", framing)
     write("wire", wire)
+    write("columns", column_seeds(rng))
+
+
+def column_seeds(rng: random.Random) -> list[bytes]:
+    """Realistic records of each ``columns`` root (``COLUMN_ROOTS`` in src/lib.rs), split at varied fields."""
+    executions = corpus.executions(200, 7)
+    nodes = corpus.node_executions(200, 7)
+    tasks = corpus.task_executions(200, 7)
+    roots = [
+        executions,
+        nodes,
+        tasks,
+        [e.closure for e in executions],
+        [n.closure for n in nodes],
+        [t.closure for t in tasks],
+    ]
+    seeds = []
+    for k, records in enumerate(roots):
+        raws = sorted((r.SerializeToString(deterministic=True) for r in records), key=len)
+        for raw in (*raws[:3], raws[len(raws) // 2]):
+            seeds.append(bytes([k + 6 * rng.randrange(42)]) + raw)
+        seeds.append(bytes([k]))  # the empty message
+    return seeds
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Bounded fuzzing, for CI and by hand: each cargo-fuzz target (fuzz/fuzz_targets) for FUZZ_SECONDS (default 60)
+# Bounded fuzzing, for CI and by hand: the fuzz targets' checks replayed over their seed corpora and mutations of
+# them under a plain `cargo test` (fuzz/tests/replay.rs: the fuzz crate is its own workspace, so the root
+# `cargo test` does not run it), each cargo-fuzz target (fuzz/fuzz_targets) for FUZZ_SECONDS (default 60)
 # from its seed corpus, then the hypothesis fuzz test of the public Python API on both backends for
 # FLYTECODEC_FUZZ_SECONDS (default: FUZZ_SECONDS). Any crash, panic, hang (an input running over 10 s), broken
 # invariant or backend difference fails the script; libFuzzer leaves the input in fuzz/artifacts/<target>/.
@@ -10,7 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-60}"
-targets=(framing wire)
+targets=(framing wire columns)
+
+echo "fuzz: replaying the seed corpora (fuzz/tests/replay.rs)"
+(cd fuzz && cargo test --release --quiet)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install --locked cargo-fuzz

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from flytekit.models.common import FlyteIdlEntity as FkEntity
 from google.protobuf.message import Message
 
+import _tally
 from flytecodec.models._entity import FlyteIdlEntity
 from flytecodec.models._properties import _FieldProperty
 
-COUNT = {"properties": 0}
 _PROPERTIES: dict[type, list[str]] = {}
 
 
@@ -50,14 +50,16 @@ def flytekit_properties(cls) -> list:
     return names
 
 
-def _check_is_empty(ours, theirs, where: str) -> None:
+def _check_is_empty(ours, theirs, where: str) -> bool:
     """``is_empty`` says whether the model's message serializes to nothing. flytekit asks its own rebuilt
     message, which adds empty sub-messages or drops fields; where that message differs from ours (or flytekit
-    cannot build one), ours answers for the message it actually holds (docs/compatibility.md)."""
+    cannot build one), ours answers for the message it actually holds (docs/compatibility.md). Returns whether
+    flytekit's answer was compared."""
     assert ours.is_empty == (len(ours.serialize_to_string()) == 0), where
     if not _flytekit_cannot_serialize(theirs) and theirs.to_flyte_idl() == ours.to_flyte_idl():
         assert ours.is_empty == theirs.is_empty, where
-    COUNT["properties"] += 1
+        return True
+    return False
 
 
 def _read(obj, name):
@@ -67,57 +69,83 @@ def _read(obj, name):
         return None, e
 
 
-def assert_same(ours, theirs, path: str = "") -> None:
-    """``ours`` gives what ``theirs`` gives for every flytekit property, recursively."""
-    if isinstance(theirs, FkEntity):
-        assert isinstance(ours, FlyteIdlEntity), f"{path}: flytekit gives {type(theirs).__name__}, ours {ours!r}"
-        if type(ours).__module__ == "flytecodec.models.generic":
-            # a lighter model: flytekit must see the same thing in our message as in its own
-            again = type(theirs).from_flyte_idl(ours.to_flyte_idl()).to_flyte_idl()
-            assert again == theirs.to_flyte_idl(), f"{path}: generic model differs"
-            COUNT["properties"] += 1
+def assert_same(ours, theirs, path: str = "", *, source: str = "constructed", record: bytes = b"") -> int:
+    """``ours`` gives what ``theirs`` gives for every flytekit property, recursively.
+
+    Returns how many property values were compared with flytekit's, and counts each once in ``_tally`` under
+    ``source`` (``decoded``, ``hypothesis`` or ``constructed``) for the record whose bytes are ``record``.
+    """
+    key = _tally.record_key(record)
+    return _Compare(source, key).same(ours, theirs, path)
+
+
+class _Compare:
+    def __init__(self, source: str, key: bytes):
+        self.source = source
+        self.key = key
+        self.count = 0
+
+    def _counted(self, where: str) -> None:
+        _tally.add("flytekit", self.source, self.key, where)
+        self.count += 1
+
+    def same(self, ours, theirs, path: str) -> int:
+        self._same(ours, theirs, path)
+        return self.count
+
+    def _same(self, ours, theirs, path: str) -> None:
+        if isinstance(theirs, FkEntity):
+            assert isinstance(ours, FlyteIdlEntity), f"{path}: flytekit gives {type(theirs).__name__}, ours {ours!r}"
+            if type(ours).__module__ == "flytecodec.models.generic":
+                # a generic lazy model (made for messages without a hand-written model, in the module
+                # flytecodec.models.generic that the model layer registers): flytekit must read the same thing
+                # from our message as from its own
+                again = type(theirs).from_flyte_idl(ours.to_flyte_idl()).to_flyte_idl()
+                assert again == theirs.to_flyte_idl(), f"{path}: generic model differs"
+                self._counted(path)
+                return
+            assert type(ours).__name__ == type(theirs).__name__, f"{path}: {type(ours)} vs {type(theirs)}"
+            for name in flytekit_properties(type(theirs)):
+                t_value, t_error = _read(theirs, name)
+                o_value, o_error = _read(ours, name)
+                where = f"{path}.{name}"
+                if name == "is_empty":
+                    if _check_is_empty(ours, theirs, where):
+                        self._counted(where)
+                    continue
+                if t_error is not None:
+                    assert o_error is not None, f"{where}: flytekit raises {t_error!r}, ours gives {o_value!r}"
+                    assert type(t_error).__name__ == type(o_error).__name__, f"{where}: {t_error!r} vs {o_error!r}"
+                    self._counted(where)
+                    continue
+                assert o_error is None, f"{where}: ours raises {o_error!r}, flytekit gives {t_value!r}"
+                self._same(o_value, t_value, where)
+                self._counted(where)
             return
-        assert type(ours).__name__ == type(theirs).__name__, f"{path}: {type(ours)} vs {type(theirs)}"
-        for name in flytekit_properties(type(theirs)):
-            t_value, t_error = _read(theirs, name)
-            o_value, o_error = _read(ours, name)
-            where = f"{path}.{name}"
-            if name == "is_empty":
-                _check_is_empty(ours, theirs, where)
-                continue
-            if t_error is not None:
-                assert o_error is not None, f"{where}: flytekit raises {t_error!r}, ours gives {o_value!r}"
-                assert type(t_error).__name__ == type(o_error).__name__, f"{where}: {t_error!r} vs {o_error!r}"
-                COUNT["properties"] += 1
-                continue
-            assert o_error is None, f"{where}: ours raises {o_error!r}, flytekit gives {t_value!r}"
-            assert_same(o_value, t_value, where)
-            COUNT["properties"] += 1
-        return
-    if isinstance(theirs, Message):
-        assert isinstance(ours, Message) and ours == theirs, f"{path}: {ours!r} != {theirs!r}"
-        return
-    if isinstance(theirs, Mapping) or type(theirs).__name__ in ("ScalarMap", "MessageMap"):
-        assert isinstance(ours, dict), f"{path}: expected a dict, got {type(ours).__name__}"
-        assert set(ours) == set(theirs), f"{path}: keys {sorted(ours)} != {sorted(theirs)}"
-        for k in theirs:
-            assert_same(ours[k], theirs[k], f"{path}[{k!r}]")
-        return
-    if isinstance(theirs, (list, tuple)) or type(theirs).__name__.startswith("Repeated"):
-        assert isinstance(ours, list), f"{path}: expected a list, got {type(ours).__name__}"
-        assert len(ours) == len(theirs), f"{path}: length {len(ours)} != {len(theirs)}"
-        for i, (o, t) in enumerate(zip(ours, theirs)):
-            assert_same(o, t, f"{path}[{i}]")
-        return
-    if isinstance(theirs, datetime.datetime):
-        assert isinstance(ours, datetime.datetime) and ours == theirs, f"{path}: {ours!r} != {theirs!r}"
-        assert (ours.tzinfo is None) == (theirs.tzinfo is None), f"{path}: naive/aware differ: {ours!r} {theirs!r}"
-        return
-    if isinstance(theirs, enum.Enum):
-        assert ours == theirs, f"{path}: {ours!r} != {theirs!r}"
-        return
-    if inspect.ismethod(theirs):
-        assert inspect.ismethod(ours), f"{path}: flytekit has a method, ours {ours!r}"
-        return
-    assert type(ours) is type(theirs), f"{path}: type {type(ours).__name__} != {type(theirs).__name__} ({ours!r})"
-    assert ours == theirs or (ours != ours and theirs != theirs), f"{path}: {ours!r} != {theirs!r}"
+        if isinstance(theirs, Message):
+            assert isinstance(ours, Message) and ours == theirs, f"{path}: {ours!r} != {theirs!r}"
+            return
+        if isinstance(theirs, Mapping) or type(theirs).__name__ in ("ScalarMap", "MessageMap"):
+            assert isinstance(ours, dict), f"{path}: expected a dict, got {type(ours).__name__}"
+            assert set(ours) == set(theirs), f"{path}: keys {sorted(ours)} != {sorted(theirs)}"
+            for k in theirs:
+                self._same(ours[k], theirs[k], f"{path}[{k!r}]")
+            return
+        if isinstance(theirs, (list, tuple)) or type(theirs).__name__.startswith("Repeated"):
+            assert isinstance(ours, list), f"{path}: expected a list, got {type(ours).__name__}"
+            assert len(ours) == len(theirs), f"{path}: length {len(ours)} != {len(theirs)}"
+            for i, (o, t) in enumerate(zip(ours, theirs)):
+                self._same(o, t, f"{path}[{i}]")
+            return
+        if isinstance(theirs, datetime.datetime):
+            assert isinstance(ours, datetime.datetime) and ours == theirs, f"{path}: {ours!r} != {theirs!r}"
+            assert (ours.tzinfo is None) == (theirs.tzinfo is None), f"{path}: naive/aware differ: {ours!r} {theirs!r}"
+            return
+        if isinstance(theirs, enum.Enum):
+            assert ours == theirs, f"{path}: {ours!r} != {theirs!r}"
+            return
+        if inspect.ismethod(theirs):
+            assert inspect.ismethod(ours), f"{path}: flytekit has a method, ours {ours!r}"
+            return
+        assert type(ours) is type(theirs), f"{path}: type {type(ours).__name__} != {type(theirs).__name__} ({ours!r})"
+        assert ours == theirs or (ours != ours and theirs != theirs), f"{path}: {ours!r} != {theirs!r}"

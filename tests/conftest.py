@@ -12,8 +12,13 @@ def backend(request):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Say how many property values were compared with flytekit's (the oracle) in this run."""
-    from _oracle import COUNT
+    """Say how many distinct values each oracle compared, per backend and source of the models (tests/_tally.py)."""
+    from _tally import table
 
-    if COUNT["properties"]:
-        terminalreporter.write_line(f"flytekit oracle: {COUNT['properties']} property values compared")
+    rows = table()
+    if not rows:
+        return
+    terminalreporter.section("distinct values compared with an oracle")
+    terminalreporter.write_line(f"{'oracle':<16} {'backend':<8} {'source':<12} {'values':>10}")
+    for oracle, name, source, count in rows:
+        terminalreporter.write_line(f"{oracle:<16} {name:<8} {source:<12} {count:>10}")

@@ -165,13 +165,29 @@ def test_set_backend_rejects_an_unknown_name(backend):
     assert flytecodec.backend() == backend
 
 
-@pytest.mark.parametrize("name", sorted({"native", "python"} - set(flytecodec.available_backends())) or ["-"])
-def test_set_backend_rejects_a_backend_that_is_not_built(name, backend):
-    if name == "-":
-        pytest.skip("every backend is available here")
-    with pytest.raises(ValueError, match="not available"):
-        flytecodec.set_backend(name)
-    assert flytecodec.backend() == backend
+_WITHOUT_NATIVE = (
+    "import sys\n"
+    "sys.modules['flytecodec._native'] = None  # importing it now raises ImportError: a build without Rust\n"
+    "import flytecodec\n"
+    "print(flytecodec.available_backends(), flytecodec.backend())\n"
+    "try:\n"
+    "    flytecodec.set_backend('native')\n"
+    "except ValueError as e:\n"
+    "    print('refused:', e)\n"
+    "print(flytecodec.backend())\n"
+)
+
+
+def test_set_backend_rejects_a_backend_that_is_not_built():
+    """In a process where the extension cannot be imported, asking for the native backend says it is not built,
+    and the python backend stays active."""
+    env = {k: v for k, v in os.environ.items() if k != "FLYTECODEC_BACKEND"}
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_NATIVE], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, refused, last = done.stdout.splitlines()
+    assert first == "['python'] python"
+    assert refused.startswith("refused: set_backend: the native backend is not available here"), refused
+    assert last == "python"
 
 
 def test_using_backend_restores_the_previous_one_after_an_error(backend):

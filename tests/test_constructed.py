@@ -70,7 +70,7 @@ def test_constructed_models_serialize_like_flytekit(name):
         assert ours.to_flyte_idl() == expected
         # protobuf maps have no order: compare the messages the bytes encode
         assert type(expected).FromString(ours.serialize_to_string()) == expected
-        assert_same(ours, theirs, name)
+        assert_same(ours, theirs, name, source="constructed", record=expected.SerializeToString())
         assert ours == theirs and hash(ours) == hash(theirs)
         assert pickle.loads(pickle.dumps(ours)) == ours
         compared += 1

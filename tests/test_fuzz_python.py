@@ -6,6 +6,11 @@ page token and records whose ``to_flyte_idl()`` and ``serialize_to_string()`` ar
 of the record) and whose properties read the same (``Compare`` of the differential tests). Any other exception —
 ``pyo3_runtime.PanicException`` (a ``BaseException``), ``SystemError``, a ``TypeError`` from the extension — fails.
 
+upb is the oracle for both (``upb_outcome``): the input is split here by the documented framings and parsed by
+upb itself, so both backends must refuse exactly what upb refuses — for ``message``, ``sequence`` and
+``delimited`` at upb's first bad record (its index, and its length prefix's offset in a delimited stream) — and
+accept the rest with upb's records, every property giving upb's value (``tests/_upb.py``).
+
 Three sources of inputs: arbitrary bytes; sequences of protobuf-ish tokens (tags, lengths, varint bytes, groups),
 which reach deeper than random bytes; and valid corpus records damaged by ``tests/_malformed.py``'s mutators,
 then framed every way. In the normal suite each test runs a modest, derandomized number of examples (a few
@@ -20,12 +25,17 @@ import random
 import time
 
 import pytest
+from google.protobuf.message import DecodeError as PbDecodeError
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import _malformed as mf
+import _tally
 import flytecodec
+from _upb import INT64, Walk, expected_column
 from flytecodec import DecodeError
+from flytecodec.bulk import list_message_for
+from flytecodec.columns import COLUMNS
 from flytecodec.models.admin.task_execution import TaskExecution, TaskExecutionClosure
 from flytecodec.models.execution import Execution, ExecutionClosure
 from flytecodec.models.literals import Literal
@@ -36,6 +46,13 @@ try:  # the differential tests' property-by-property comparison, when it is ther
     from test_backends_identical import Compare
 except ImportError:  # pragma: no cover - the fuzz test still compares to_flyte_idl() and the bytes
     Compare = None
+
+try:
+    import pyarrow as pa
+
+    from flytecodec.arrow import schema as arrow_schema
+except ImportError:  # pragma: no cover - the columns are then not fuzzed
+    pa = None
 
 BACKENDS = flytecodec.available_backends()
 pytestmark = pytest.mark.skipif(len(BACKENDS) < 2, reason="needs both backends (the native one is not built here)")
@@ -67,6 +84,49 @@ def outcome(backend: str, model: type, data, framing: str):
         raise AssertionError(f"{backend} backend: {type(e).__module__}.{type(e).__qualname__} escaped: {e!r}") from e
 
 
+def _varint(data: bytes, pos: int):
+    """A delimited stream's length prefix at ``pos``: ``(value, next position)``, or None when it is cut short or
+    runs past 10 bytes (bits past 64 are dropped, as upb drops them)."""
+    value = 0
+    for i in range(pos, min(pos + 10, len(data))):
+        value |= (data[i] & 0x7F) << (7 * (i - pos))
+        if data[i] < 0x80:
+            return value & (2**64 - 1), i + 1
+    return None
+
+
+def upb_outcome(model: type, data, framing: str):
+    """What upb says of the input: ``(outcome, upb's records)``, with ``outcome`` as :func:`outcome` gives it
+    (``None`` for the index and offset of a refused ``list``, which are not upb's to say)."""
+    parse, name = model._pb_class.FromString, model._pb_class.DESCRIPTOR.full_name
+    if framing == "list":
+        list_class, field = list_message_for(model)
+        try:
+            page = list_class.FromString(data)
+        except PbDecodeError:
+            return ("error", None, None, name), None
+        return ("ok", page.token, len(getattr(page, field))), list(getattr(page, field))
+    if framing == "delimited":
+        items, offsets, pos = [], [], 0
+        while pos < len(data):
+            prefix = _varint(data, pos)
+            if prefix is None or prefix[0] > len(data) - prefix[1]:
+                return ("error", len(items), pos, name), None  # a broken prefix is reported first
+            offsets.append(pos)
+            items.append(data[prefix[1] : prefix[1] + prefix[0]])
+            pos = prefix[1] + prefix[0]
+    else:
+        items = data if framing == "sequence" else [data]
+        offsets = [0] * len(items)
+    records = []
+    for i, item in enumerate(items):
+        try:
+            records.append(parse(bytes(item)))
+        except PbDecodeError:
+            return ("error", i, offsets[i], name), None
+    return ("ok", "", len(records)), records
+
+
 def check(model: type, data, framing: str) -> None:
     """Both backends agree on ``data``: the same DecodeError, or the same records."""
     if framing == "list" and model not in LIST_MODELS:
@@ -77,6 +137,10 @@ def check(model: type, data, framing: str) -> None:
         data = b"".join(data)
     (a, models_a), (b, models_b) = (outcome(name, model, data, framing) for name in ("python", "native"))
     assert a == b, f"{model.__name__} framing={framing}: python {a} vs native {b} for {data!r}"
+    expected, upb_records = upb_outcome(model, data, framing)
+    if framing == "list" and expected[0] == "error":
+        a = (a[0], None, None, a[3]) if a[0] == "error" else a
+    assert a == expected, f"{model.__name__} framing={framing}: flytecodec {a} vs upb {expected} for {data!r}"
     if models_a is None:
         return
     raws = data if framing == "sequence" else [data] if framing == "message" else None
@@ -94,6 +158,43 @@ def check(model: type, data, framing: str) -> None:
             assert sx == bytes(raws[i]), f"{where}: serialize_to_string() is not the record's bytes"
         if compare is not None:
             compare.record(x, y, where)
+        for name, m in (("python", x), ("native", y)):
+            with flytecodec.using_backend(name):
+                Walk("hypothesis", sx, oracle="upb-fuzz").model(m, upb_records[i], where)
+    check_columns(model, data, framing, upb_records)
+
+
+def check_columns(model: type, data, framing: str, records: list) -> None:
+    """Every column of ``Batch.to_arrow()``, on each backend, against upb's records (times compared as whole
+    microseconds); a time outside Arrow's int64 microseconds must raise ValueError on both."""
+    message = model._pb_class.DESCRIPTOR.full_name
+    if pa is None or message not in COLUMNS:
+        return
+    columns = COLUMNS[message]
+    times = [pa.types.is_timestamp(f.type) or pa.types.is_duration(f.type) for f in arrow_schema(model)]
+    expected = [[expected_column(pb, c.path, c.number, as_micros=True) for c in columns] for pb in records]
+    outside = any(
+        is_time and value is not None and not INT64[0] <= value <= INT64[1]
+        for row in expected
+        for is_time, value in zip(times, row)
+    )
+    for name in BACKENDS:
+        with flytecodec.using_backend(name):
+            batch = flytecodec.decode(model, data, framing=None if framing == "sequence" else framing)
+            try:
+                table = batch.to_arrow()
+            except ValueError as e:
+                assert outside, f"{name}: to_arrow raises {e!r} on {data!r}"
+                continue
+        assert not outside, f"{name}: to_arrow accepts a time outside int64 microseconds in {data!r}"
+        for c, (column, is_time) in enumerate(zip(columns, times)):
+            array = table.column(c)
+            got = (array.cast(pa.int64()) if is_time else array).to_pylist()
+            want = [row[c] for row in expected]
+            assert got == want, f"{name}: column {column.name} {got!r} != upb's {want!r} for {data!r}"
+            with flytecodec.using_backend(name):
+                for pb in records:
+                    _tally.add("upb-fuzz-column", "hypothesis", _tally.record_key(pb.SerializeToString()), column.name)
 
 
 # -- inputs ----------------------------------------------------------------------------------------------------

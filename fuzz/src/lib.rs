@@ -3,11 +3,16 @@
 //!
 //! Beyond "no panic", each target asserts what the decoder promises: spans in bounds and in order, the same
 //! outcome on 1, 2 and more threads, records that re-walk cleanly once valid, and agreement between the fast
-//! framing walk and a whole-message validation of the `*List` response (which is how upb sees the input).
+//! framing walk and a whole-message validation of the `*List` response (which is how upb sees the input);
+//! and the column builders (`columns`) follow protobuf's merge rules on every record validation accepts.
 
+use std::sync::OnceLock;
+
+use _native::columns::{ColumnSpec, Leaf, Plan};
 use _native::decode::{frame, frame_and_validate, validate_all, Checked, Framed, Framing, Span};
-use _native::messages::{schema, Check, Schema};
+use _native::messages::{schema, Check, Kind, Schema};
 use _native::wire::{read_len, read_tag, read_varint, validate, walk, Fields, MAX_DEPTH};
+use arrow_array::{Array, RecordBatch};
 
 /// The records the `framing` target decodes, and the `*List` response holding each (none for a closure,
 /// which flyteadmin stores one per row).
@@ -317,4 +322,197 @@ fn assert_same_framing(a: &Framed, b: &Framed, threads: usize) {
     assert_eq!(a.spans, b.spans, "spans on {threads} threads");
     assert_eq!(a.token, b.token, "page token on {threads} threads");
     assert_eq!(a.failure, b.failure, "framing failure on {threads} threads");
+}
+
+/// The messages the `columns` target reads as records: the three record kinds and their closures.
+const COLUMN_ROOTS: [&str; 6] = [
+    "flyteidl.admin.Execution",
+    "flyteidl.admin.NodeExecution",
+    "flyteidl.admin.TaskExecution",
+    "flyteidl.admin.ExecutionClosure",
+    "flyteidl.admin.NodeExecutionClosure",
+    "flyteidl.admin.TaskExecutionClosure",
+];
+/// How deep the `columns` target's paths go (flytecodec's own columns go 5 fields deep).
+const COLUMN_DEPTH: usize = 5;
+
+/// Whether message `index` is a `map<string, string>` entry.
+fn is_string_map_entry(s: &Schema, index: usize) -> bool {
+    let def = &s.messages[index];
+    def.full_name.ends_with("Entry")
+        && def.fields.len() == 2
+        && def
+            .fields
+            .iter()
+            .all(|f| !f.repeated && f.kind == Kind::String && (f.number == 1 || f.number == 2))
+}
+
+/// Every column a record of `message` can have: each field reachable through singular sub-messages (not
+/// through a Timestamp, Duration or BoolValue, which are leaves), read as each leaf it fits.
+fn all_columns(s: &Schema, message: usize, path: &mut Vec<u32>, out: &mut Vec<ColumnSpec>) {
+    let enum_leaf = || {
+        Leaf::Enum(
+            vec![0, 1, 2],
+            vec!["ZERO".into(), "ONE".into(), "TWO".into()],
+        )
+    };
+    for field in &s.messages[message].fields {
+        path.push(field.number);
+        let leaves: Vec<Leaf> = match field.kind {
+            Kind::Message(sub) if field.repeated && is_string_map_entry(s, sub) => vec![Leaf::Map],
+            Kind::Message(_) if field.repeated => vec![],
+            Kind::Message(_) if s.is_message(field.kind, "google.protobuf.Timestamp") => {
+                vec![Leaf::Timestamp]
+            }
+            Kind::Message(_) if s.is_message(field.kind, "google.protobuf.Duration") => {
+                vec![Leaf::Duration]
+            }
+            Kind::Message(_) if s.is_message(field.kind, "google.protobuf.BoolValue") => {
+                vec![Leaf::BoolWrapper]
+            }
+            Kind::Message(sub) => {
+                if path.len() < COLUMN_DEPTH {
+                    all_columns(s, sub, path, out);
+                }
+                vec![]
+            }
+            Kind::String if field.repeated => vec![Leaf::List],
+            _ if field.repeated => vec![],
+            Kind::String => vec![Leaf::String],
+            Kind::Int32 | Kind::SInt32 | Kind::SFixed32 => vec![Leaf::Int32],
+            Kind::Int64 | Kind::SInt64 | Kind::SFixed64 => vec![Leaf::Int64],
+            Kind::UInt32 | Kind::Fixed32 => vec![Leaf::UInt32],
+            Kind::UInt64 | Kind::Fixed64 => vec![Leaf::UInt64],
+            Kind::Bool => vec![Leaf::Bool],
+            Kind::Enum => vec![enum_leaf(), Leaf::EnumNumber],
+            _ => vec![],
+        };
+        let name = path
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(".");
+        for (i, leaf) in leaves.into_iter().enumerate() {
+            out.push(ColumnSpec {
+                name: format!("{name}#{i}"),
+                path: path.clone(),
+                leaf,
+            });
+        }
+        path.pop();
+    }
+}
+
+/// The plan of every column of each of [`COLUMN_ROOTS`], made once.
+fn column_plans() -> &'static [(usize, Plan, Vec<ColumnSpec>)] {
+    static PLANS: OnceLock<Vec<(usize, Plan, Vec<ColumnSpec>)>> = OnceLock::new();
+    PLANS.get_or_init(|| {
+        let s = schema();
+        COLUMN_ROOTS
+            .iter()
+            .map(|name| {
+                let message = find(s, name);
+                let mut columns = Vec::new();
+                all_columns(s, message, &mut Vec::new(), &mut columns);
+                assert!(columns.len() > 20, "{name}: only {} columns", columns.len());
+                let plan = Plan::new(s, message, columns.clone())
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                (message, plan, columns)
+            })
+            .collect()
+    })
+}
+
+/// Build the columns of `records` (each given as parts of `buffer`); `Err` only for a time outside Arrow's
+/// int64 microseconds, the one error the builders may give a valid record.
+fn build(plan: &Plan, buffer: &[u8], records: &[Vec<(usize, usize)>]) -> Option<RecordBatch> {
+    let mut builders = plan.builders(records.len());
+    let mut scratch = plan.scratch();
+    for (row, parts) in records.iter().enumerate() {
+        if let Err(e) = plan.append(buffer, parts, &mut builders, &mut scratch, row) {
+            assert!(
+                e.contains("outside Arrow's int64 range"),
+                "a valid record fails to build: {e}"
+            );
+            return None;
+        }
+    }
+    Some(
+        plan.finish(builders)
+            .unwrap_or_else(|e| panic!("finish: {e}")),
+    )
+}
+
+/// Whether rows `a` and `b` of column `column` hold the same value (or are both null).
+fn same_row(batch: &RecordBatch, column: usize, a: usize, b: usize) -> bool {
+    let array = batch.column(column);
+    array.slice(a, 1).as_ref() == array.slice(b, 1).as_ref()
+}
+
+/// `columns` target: the first byte picks the record message, the rest is the record. Records that
+/// validation refuses are not built (the decoder refuses them first). For a valid record, every column of
+/// every field the column builders can read (`columns.rs`) is built, and protobuf's merge rules must hold:
+/// the record split in two at any top-level field boundary reads as the whole; the record twice in a row
+/// (upb merges the copies) reads as the record once, but for repeated strings, which it doubles; the empty
+/// message reads as nulls, and as zeros where a number, bool or enum sits in the record itself.
+pub fn columns(input: &[u8]) {
+    let Some((&selector, record)) = input.split_first() else {
+        return;
+    };
+    let s = schema();
+    let plans = column_plans();
+    let (message, plan, specs) = &plans[usize::from(selector) % plans.len()];
+    if validate(s, *message, record).is_err() {
+        return;
+    }
+    let mut boundaries = Vec::new();
+    walk(record, |_, _, _, end| boundaries.push(end)).expect("a valid record walks");
+    let cut = boundaries
+        .get(usize::from(selector >> 3) % boundaries.len().max(1))
+        .copied()
+        .unwrap_or(0);
+    let doubled = [record, record].concat();
+    let buffer = [record, &doubled[..]].concat();
+    let n = record.len();
+    let rows = [
+        vec![(0, n)],
+        vec![(0, cut), (cut, n)],
+        vec![(n, 3 * n)],
+        vec![(0, 0)],
+    ];
+    let Some(batch) = build(plan, &buffer, &rows) else {
+        return;
+    };
+    assert_eq!(batch.num_rows(), rows.len());
+    for (c, spec) in specs.iter().enumerate() {
+        let array = batch.column(c);
+        assert!(
+            same_row(&batch, c, 0, 1),
+            "column {}: the record split at byte {cut} reads differently",
+            spec.name
+        );
+        if spec.leaf != Leaf::List {
+            assert!(
+                same_row(&batch, c, 0, 2),
+                "column {}: the record merged with itself reads differently",
+                spec.name
+            );
+        }
+        let numeric = matches!(
+            spec.leaf,
+            Leaf::Int32
+                | Leaf::Int64
+                | Leaf::UInt32
+                | Leaf::UInt64
+                | Leaf::Bool
+                | Leaf::Enum(..)
+                | Leaf::EnumNumber
+        );
+        assert_eq!(
+            array.is_valid(3),
+            numeric && spec.path.len() == 1,
+            "column {}: the empty record",
+            spec.name
+        );
+    }
 }

@@ -86,3 +86,8 @@ fn framing_corpus() {
 fn wire_corpus() {
     replay("wire", flytecodec_fuzz::wire);
 }
+
+#[test]
+fn columns_corpus() {
+    replay("columns", flytecodec_fuzz::columns);
+}
