@@ -39,6 +39,9 @@ Kind = Union[str, type]
 
 DEFAULT_SHARD_BYTES = 64 << 20
 DEFAULT_BATCH_SIZE = 10_000
+# A delimited piece up to this size is read at once and split by the decoder; a bigger one is streamed a chunk
+# at a time by iter_batches (which walks the length prefixes in Python).
+WHOLE_PIECE_BYTES = 64 << 20
 FRAMINGS = ("list", "delimited", "message")
 
 # The record kinds by the names the `flytecodec` command's --kind takes (tests keep the two tables equal).
@@ -270,11 +273,32 @@ def _shard_batches(shard: Shard, batch_size: int) -> Iterator[Batch]:
         return
     for piece in shard.pieces:
         try:
-            yield from iter_batches(_open_pieces([piece]), shard.model, framing=shard.framing, batch_size=batch_size)
+            if shard.framing == "delimited" and piece.end - piece.start <= WHOLE_PIECE_BYTES:
+                yield from _whole_piece(piece, shard.model, batch_size)
+            else:
+                yield from iter_batches(
+                    _open_pieces([piece]), shard.model, framing=shard.framing, batch_size=batch_size
+                )
         except DecodeError as e:
             raise DecodeError(
                 e.reason, index=piece.first_index + e.index, offset=piece.start + e.offset, model=e.model
             ) from None
+
+
+def _whole_piece(piece: Piece, model: type, batch_size: int) -> Iterator[Batch]:
+    """A delimited piece read at once and split into records by the decoder (in Rust on the native backend),
+    then given ``batch_size`` records at a time; errors name the piece and count from its start."""
+    for stream in _open_pieces([piece]):
+        data = stream.read()
+    try:
+        batch = decode(model, data, framing="delimited")
+    except DecodeError as e:
+        raise DecodeError(f"{piece}: {e.reason}", index=e.index, offset=e.offset, model=e.model) from None
+    if len(batch) <= batch_size:
+        yield batch
+        return
+    for start in range(0, len(batch), batch_size):
+        yield batch[start : start + batch_size]
 
 
 def read_shard(
@@ -285,7 +309,11 @@ def read_shard(
     backend: str | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The records of ``shard`` as record batches of at most ``batch_size`` rows, of the kind's columns (or
-    those named in ``columns``, the only ones read), holding about one batch in memory.
+    those named in ``columns``, the only ones read).
+
+    Memory: a delimited piece of up to 64 MiB (``WHOLE_PIECE_BYTES``) is read at once and split by the decoder
+    (in Rust, natively); a bigger one, and list pages, are read as :func:`~flytecodec.iter_batches` reads them
+    (a chunk or a page at a time); only one batch of columns is made at a time.
 
     Every batch has the schema :func:`schema` gives. An empty projection (``columns=[]``) gives batches with
     rows and no columns (a record count).
@@ -296,6 +324,8 @@ def read_shard(
         byte offset in the file.
     :raises ValueError: if a file has changed size since the shard was planned.
     """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if columns is not None:
         columns = list(columns)
         select(shard.model, columns)  # unknown or repeated names fail before any reading

@@ -36,13 +36,22 @@ def _names(planned, backend) -> list:
     ]
 
 
+@pytest.fixture(params=["whole", "streamed"])
+def piece_reading(request, monkeypatch):
+    """Delimited pieces read whole and split by the decoder, or streamed by iter_batches."""
+    if request.param == "streamed":
+        monkeypatch.setattr(shards, "WHOLE_PIECE_BYTES", -1)
+    return request.param
+
+
 @pytest.mark.parametrize("backend", flytecodec.available_backends())
-@settings(max_examples=150, deadline=None)
+@pytest.mark.parametrize("whole", [True, False], ids=["whole", "streamed"])
+@settings(max_examples=100, deadline=None)
 @given(
     picks=st.lists(st.one_of(st.none(), st.integers(0, len(POOL) - 1)), max_size=12),
     data=st.data(),
 )
-def test_byte_ranges_read_every_record_once(backend, picks, data):
+def test_byte_ranges_read_every_record_once(backend, whole, picks, data):
     """Any shard size or count — edges inside records, several edges in one record, an empty file, one record —
     and every record is read exactly once, in order, and each range starts on a record boundary."""
     records = [b"" if pick is None else POOL[pick] for pick in picks]  # b"": an empty message, 1 byte in all
@@ -67,7 +76,13 @@ def test_byte_ranges_read_every_record_once(backend, picks, data):
             if piece.start < len(blob):
                 assert starts[piece.first_index] == piece.start
         expected = [pb_name(record) for record in records]
-        assert _names(planned, backend) == expected
+        saved = shards.WHOLE_PIECE_BYTES
+        shards.WHOLE_PIECE_BYTES = saved if whole else -1
+        try:
+            names = _names(planned, backend)
+        finally:
+            shards.WHOLE_PIECE_BYTES = saved
+        assert names == expected
 
 
 def pb_name(record: bytes):
@@ -132,7 +147,7 @@ def test_read_shard_gives_the_single_process_table(backend, tmp_path, columns):
             assert sorted_rows(got, kind) == sorted_rows(expected_table(kind, source, framing, wanted), kind)
 
 
-def test_a_bad_record_names_the_shard_and_the_record(backend, tmp_path):
+def test_a_bad_record_names_the_shard_and_the_record(backend, piece_reading, tmp_path):
     records = [r.SerializeToString(deterministic=True) for r in corpus.executions(300, seed=2)]
     bad = 201
     records[bad] = records[bad][:-3] + b"\xff\xff\xff"  # the record ends inside a broken tag
@@ -154,7 +169,7 @@ def test_a_bad_record_names_the_shard_and_the_record(backend, tmp_path):
     assert pickle.loads(pickle.dumps(error)).args == error.args
 
 
-def test_a_cut_length_prefix_and_a_bad_page(backend, tmp_path):
+def test_a_cut_length_prefix_and_a_bad_page(backend, piece_reading, tmp_path):
     """A length prefix claiming more than the file holds stops the walk: the rest is one shard, which fails."""
     records = [r.SerializeToString(deterministic=True) for r in corpus.executions(50, seed=4)]
     blob = _delimited(records) + corpus.varint(10_000) + b"\x0a\x00"
