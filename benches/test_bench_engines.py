@@ -2,10 +2,9 @@
 
 The dump set is ``FLYTECODEC_BENCH_N`` executions in eight varint-delimited files, read as
 ``flytecodec.dask.read(folder, kind="execution", framing="delimited", shards=8)``; the query is the number and
-the longest run per phase and launch plan (``phase``, ``launch_plan_name`` and ``duration``: the projection the
-workers decode). Each case has a ``LocalCluster`` of its own, started before the timing (one thread per worker;
-the native decoder in each worker uses the machine's cores as it does alone). ``extra_info`` holds the records
-per second.
+the longest run of executions per phase (``phase`` and ``duration``: the projection the workers decode). Each
+case has a ``LocalCluster`` of its own, started before the timing (one thread per worker; the native decoder in
+each worker uses the machine's cores as it does alone). ``extra_info`` holds the records per second.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ def test_dask_workers(benchmark, dump_folder, backend, workers):
     folder, count = dump_folder
     benchmark.group = f"engines: Dask, {backend} backend"
     frame = flytecodec.dask.read(folder, kind="execution", framing="delimited", shards=FILES, backend=backend)
-    query = frame.groupby(["phase", "launch_plan_name"], observed=True)["duration"].agg(["size", "max"])
+    query = frame.groupby("phase", observed=True)["duration"].agg(["size", "max"])
     with (
         distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
