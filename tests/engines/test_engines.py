@@ -68,7 +68,9 @@ def test_dask_equals_one_process(dask_client, dumps, backend):
         for kind, source, framing, count in cases:
             frame = flytecodec.dask.read(source, kind=kind, framing=framing, shards=count or 3, backend=backend)
             assert frame.npartitions == (count or 3) or framing == "list"
-            got = _from_pandas(dask_client.compute(frame).result(timeout=TIMEOUT))
+            computed = dask_client.compute(frame).result(timeout=TIMEOUT)
+            assert computed.dtypes.to_dict() == frame.dtypes.to_dict()  # the meta is what the partitions are
+            got = _from_pandas(computed)
             assert sorted_rows(got, kind) == sorted_rows(expected_table(kind, source, framing), kind), (kind, source)
 
 
