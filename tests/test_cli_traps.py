@@ -64,3 +64,32 @@ def test_python_m_without_a_subcommand_runs_the_demo(tmp_path):
     done = ok(f"--backend python --dir {tmp_path / 'py'} -n 5", command=MODULE)
     assert "--backend python" in done.stdout
     assert pq.read_table(tmp_path / "py" / "executions.parquet").num_rows == 5
+
+
+# -- item 5: an output that is an input, or inside an input directory ---------------------------------------------
+
+
+def test_to_equal_to_an_input_is_refused_and_the_dump_kept(page, tmp_path):
+    dump = tmp_path / "d.parquet"  # a dump whose name has an output suffix
+    dump.write_bytes(page.read_bytes())
+    done = run(f"decode {page} {dump} --kind execution --framing list --to {dump}")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "is one of the inputs" in done.stderr, done.stderr
+    assert dump.read_bytes() == page.read_bytes()
+    os.symlink(dump, tmp_path / "link.parquet")
+    done = run(f"decode {dump} --kind execution --framing list --to {tmp_path / 'link.parquet'}")
+    assert done.returncode == 1 and "is one of the inputs" in done.stderr
+    assert dump.read_bytes() == page.read_bytes()
+
+
+def test_output_inside_an_input_directory_is_refused(page, tmp_path):
+    pages = tmp_path / "pages"
+    (pages / "sub").mkdir(parents=True)
+    (pages / "page-1.pb").write_bytes(page.read_bytes())
+    for out in (pages / "out.parquet", pages / "sub" / "out.csv"):
+        done = run(f"decode {pages} --kind execution --framing list --to {out}")
+        assert done.returncode == 1
+        assert done.stderr.count("\n") == 1 and "inside the input directory" in done.stderr, done.stderr
+        assert not out.exists()
+    assert sorted(os.listdir(pages)) == ["page-1.pb", "sub"]
+    ok(f"decode {pages} --kind execution --framing list --to {tmp_path / 'out.parquet'} -q")

@@ -274,9 +274,23 @@ def decode(
     parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(parent):
         raise click.BadParameter(f"directory {parent!r} does not exist", param_hint="'--to'")
+    _check_output(out, dumps)
     model = KINDS[kind].load()
     wanted = _parse_columns(columns, model)
     run_decode(_input_files(dumps), kind, framing, out, fmt, wanted, batch_size, quiet=quiet)
+
+
+def _check_output(out: str, dumps: Sequence[str]) -> None:
+    """Refuse an output that is one of the inputs (writing it would destroy the dump) or that lies inside an
+    input directory (the next run would read it back as a dump)."""
+    target = os.path.realpath(out)
+    for dump in dumps:
+        source = os.path.realpath(dump)
+        if os.path.isdir(source):
+            if os.path.commonpath([source, target]) == source:
+                raise Failure(f"--to {out} is inside the input directory {dump}: write it elsewhere")
+        elif source == target or (os.path.exists(target) and os.path.samefile(source, target)):
+            raise Failure(f"--to {out} is one of the inputs: decoding would overwrite the dump")
 
 
 def _parse_columns(text: str | None, model: type) -> list[str] | None:
