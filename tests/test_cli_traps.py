@@ -4,10 +4,14 @@ feed back into the input, signals during ``decode``, ``--glob``, a wrong ``--kin
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import shlex
 import subprocess
 import sys
+import threading
+import time
 
 import pyarrow.parquet as pq
 import pytest
@@ -93,3 +97,55 @@ def test_output_inside_an_input_directory_is_refused(page, tmp_path):
         assert not out.exists()
     assert sorted(os.listdir(pages)) == ["page-1.pb", "sub"]
     ok(f"decode {pages} --kind execution --framing list --to {tmp_path / 'out.parquet'} -q")
+
+
+# -- item 4: a signal during decode leaves no file behind ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def delimited_executions():
+    return corpus.delimited(corpus.executions(2000, seed=5))
+
+
+def _feed(fifo, data: bytes, release: threading.Event) -> None:
+    """Write ``data`` into ``fifo``, then hold it open (the reader waits for more) until ``release``."""
+    with contextlib.suppress(BrokenPipeError), open(fifo, "wb") as f:  # the reader stops: the pipe breaks
+        f.write(data)
+        f.flush()
+        release.wait(300)
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP", "SIGQUIT", "SIGINT"])
+def test_signal_during_decode_leaves_no_file(tmp_path, delimited_executions, name):
+    """The input is a pipe that delivers more than one read chunk of records and then waits: decode has written
+    its first batches to ``out.parquet.<pid>.part`` and is blocked reading when the signal comes."""
+    number = getattr(signal, name)
+    fifo = tmp_path / "dump.bin"
+    os.mkfifo(fifo)
+    out = tmp_path / "out.parquet"
+    release = threading.Event()
+    feeder = threading.Thread(target=_feed, args=(fifo, delimited_executions * 8, release))
+    feeder.start()
+    line = f"decode {fifo} --kind execution --framing delimited --batch-size 500 --to {out}"
+    process = subprocess.Popen([*COMMAND, *shlex.split(line)], stderr=subprocess.PIPE, text=True)
+    try:
+        part = tmp_path / f"out.parquet.{process.pid}.part"
+        for _ in range(3000):
+            if part.exists() or process.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert part.exists(), process.poll()
+        process.send_signal(number)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        release.set()
+        feeder.join()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert os.listdir(tmp_path) == ["dump.bin"]
+    if number == signal.SIGINT:
+        assert process.returncode == 1
+    else:
+        assert process.returncode == 128 + number
+        assert stderr == f"flytecodec: error: stopped by {name}: no output written\n"

@@ -7,7 +7,9 @@ import importlib
 import importlib.util
 import os
 import shlex
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Callable, NamedTuple
@@ -336,18 +338,27 @@ def run_decode(
     writer = _writers.writer_for(partial, fmt)
     total = _size(files)
     start = time.perf_counter()
-    try:
-        with _progress(not quiet, total, what) as progress:
-            for batch in _batches(files, model, framing, batch_size, progress):
-                writer.write(_table(batch, columns, progress))
-        writer.finish(_empty_table(model, columns).schema)
-        os.replace(partial, out)
-    except OSError as error:
-        _discard(writer, partial)
-        raise Failure(f"cannot write {out}: {error.strerror or error}") from None
-    except BaseException:
-        _discard(writer, partial)
-        raise
+    written = False
+    with _stopped_by_signals():
+        try:
+            with _progress(not quiet, total, what) as progress:
+                for batch in _batches(files, model, framing, batch_size, progress):
+                    writer.write(_table(batch, columns, progress))
+            writer.finish(_empty_table(model, columns).schema)
+            os.replace(partial, out)
+            written = True
+        except OSError as error:
+            _discard(writer, partial)
+            raise Failure(f"cannot write {out}: {error.strerror or error}") from None
+        except _Stopped as stop:
+            _discard(writer, partial)
+            outcome = f"{out} is complete" if written else "no output written"
+            failure = Failure(f"stopped by {signal.Signals(stop.signum).name}: {outcome}")
+            failure.exit_code = 128 + stop.signum
+            raise failure from None
+        except BaseException:
+            _discard(writer, partial)
+            raise
     elapsed = time.perf_counter() - start
     if not quiet:
         rate = total / 1e6 / elapsed if elapsed > 0 else float("inf")
@@ -358,7 +369,48 @@ def run_decode(
         )
 
 
+class _Stopped(BaseException):
+    """A signal asking the process to end (SIGTERM, SIGHUP, SIGQUIT) came while decoding."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """Turn SIGTERM, SIGHUP and SIGQUIT into :class:`_Stopped` (as SIGINT is a KeyboardInterrupt), so that the
+    partial output is removed before the process ends; once one came, the others are ignored until the
+    cleanup is done. Only the main thread can take signals: elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame) -> None:
+        _ignore_stop_signals()
+        raise _Stopped(signum)
+
+    previous = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _ignore_stop_signals() -> None:
+    """Ignore SIGTERM, SIGHUP and SIGQUIT (until :func:`_stopped_by_signals` restores them), so that a cleanup
+    runs to its end; nothing outside the main thread."""
+    if threading.current_thread() is threading.main_thread():
+        for number in STOP_SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+
+
 def _discard(writer, partial: str) -> None:
+    _ignore_stop_signals()
     with contextlib.suppress(Exception):
         writer.abort()
     with contextlib.suppress(OSError):
