@@ -149,3 +149,34 @@ def test_signal_during_decode_leaves_no_file(tmp_path, delimited_executions, nam
     else:
         assert process.returncode == 128 + number
         assert stderr == f"flytecodec: error: stopped by {name}: no output written\n"
+
+
+# -- item 14 (the command's side): --glob picks the files of a directory -------------------------------------------
+
+
+def test_glob_reads_only_the_matching_files_of_a_directory(tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for number in (1, 2):
+        page = corpus.execution_list(4, seed=number, token=str(number))
+        (pages / f"page-{number}.pb").write_bytes(page.SerializeToString(deterministic=True))
+    (pages / "README.txt").write_text("downloaded from flyteadmin, one page per file\n")
+    line = f"decode {pages} --kind execution --framing list --to {tmp_path / 'out.parquet'} -q"
+    assert run(line).returncode == 1
+    ok(f"{line} --glob 'page-*.pb'")
+    assert pq.read_table(tmp_path / "out.parquet").num_rows == 8
+    done = ok(f"stats {pages} --kind execution --framing list --glob '*.pb'")
+    assert "records: 8 executions" in done.stdout
+    done = run(f"{line} --glob '*.bin'")
+    assert done.returncode == 1
+    assert done.stderr == f"flytecodec: error: no file of {pages} matches --glob '*.bin'\n"
+
+
+def test_iter_batches_takes_the_same_glob(tmp_path):
+    import flytecodec
+    from flytecodec.models.execution import Execution
+
+    (tmp_path / "page-1.pb").write_bytes(corpus.execution_list(3, seed=1).SerializeToString())
+    (tmp_path / "notes.txt").write_text("not a dump")
+    batches = flytecodec.iter_batches(tmp_path, Execution, framing="list", glob="*.pb")
+    assert sum(len(batch) for batch in batches) == 3

@@ -77,6 +77,12 @@ def _input_options(command: Callable) -> Callable:
             "across all files; message: each file is one record.",
         ),
         click.option(
+            "--glob",
+            metavar="PATTERN",
+            help="Of a directory DUMP, read only the files whose name matches PATTERN (e.g. 'page-*.pb'; "
+            "default: every file). Files named directly are always read.",
+        ),
+        click.option(
             "--batch-size",
             default=10_000,
             show_default=True,
@@ -98,13 +104,20 @@ def _check_framing(kind: str, framing: str) -> None:
         )
 
 
-def _input_files(dumps: Sequence[str]) -> list[str]:
-    """The files of the input in order: a directory stands for its files, as iter_batches reads them."""
+def _input_files(dumps: Sequence[str], glob: str | None = None) -> list[str]:
+    """The files of the input in order: a directory stands for its files (those matching ``glob``), as
+    iter_batches reads them."""
     from flytecodec.streaming import directory_files
 
     files = []
     for dump in dumps:
-        files.extend(directory_files(dump) if os.path.isdir(dump) else [dump])
+        if not os.path.isdir(dump):
+            files.append(dump)
+            continue
+        found = directory_files(dump, glob=glob)
+        if glob is not None and not found:
+            raise Failure(f"no file of {dump} matches --glob {shlex.quote(glob)}")
+        files.extend(found)
     return files
 
 
@@ -258,7 +271,14 @@ def cli() -> None:
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def decode(
-    dumps: tuple[str, ...], kind: str, framing: str, batch_size: int, out: str, columns: str | None, quiet: bool
+    dumps: tuple[str, ...],
+    kind: str,
+    framing: str,
+    glob: str | None,
+    batch_size: int,
+    out: str,
+    columns: str | None,
+    quiet: bool,
 ) -> None:
     """Decode DUMP... into one table file, a batch at a time.
 
@@ -279,7 +299,7 @@ def decode(
     _check_output(out, dumps)
     model = KINDS[kind].load()
     wanted = _parse_columns(columns, model)
-    run_decode(_input_files(dumps), kind, framing, out, fmt, wanted, batch_size, quiet=quiet)
+    run_decode(_input_files(dumps, glob), kind, framing, out, fmt, wanted, batch_size, quiet=quiet)
 
 
 def _check_output(out: str, dumps: Sequence[str]) -> None:
@@ -419,7 +439,7 @@ def _discard(writer, partial: str) -> None:
 
 @cli.command(short_help="Counts by phase, duration percentiles and error codes of dumps.")
 @_input_options
-def stats(dumps: tuple[str, ...], kind: str, framing: str, batch_size: int) -> None:
+def stats(dumps: tuple[str, ...], kind: str, framing: str, glob: str | None, batch_size: int) -> None:
     """Summarize DUMP...: records by phase, duration percentiles (by launch plan, node or task) and error codes.
 
     \b
@@ -427,7 +447,7 @@ def stats(dumps: tuple[str, ...], kind: str, framing: str, batch_size: int) -> N
       flytecodec stats dump.bin --kind task-execution --framing delimited
     """
     _check_framing(kind, framing)
-    run_stats(_input_files(dumps), kind, framing, batch_size)
+    run_stats(_input_files(dumps, glob), kind, framing, batch_size)
 
 
 def run_stats(files: Sequence[str], kind: str, framing: str, batch_size: int) -> None:
