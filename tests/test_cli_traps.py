@@ -16,6 +16,9 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
+import flytecodec
+from flytecodec import _guess
+from flytecodec._commands import KINDS
 from flytecodec.testing import corpus
 
 MODULE = [sys.executable, "-m", "flytecodec"]
@@ -180,3 +183,104 @@ def test_iter_batches_takes_the_same_glob(tmp_path):
     (tmp_path / "notes.txt").write_text("not a dump")
     batches = flytecodec.iter_batches(tmp_path, Execution, framing="list", glob="*.pb")
     assert sum(len(batch) for batch in batches) == 3
+
+
+# -- item 11: a wrong --kind fails, naming the likely one ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory):
+    """Delimited dumps of execution specs and closures and of node execution closures."""
+    root = tmp_path_factory.mktemp("parts")
+    executions = corpus.executions(300, seed=11)
+    nodes = corpus.node_executions(300, seed=11)
+    files = {
+        "execution-spec": [e.spec for e in executions],
+        "execution-closure": [e.closure for e in executions],
+        "node-execution-closure": [n.closure for n in nodes],
+    }
+    for name, messages in files.items():
+        (root / f"{name}.bin").write_bytes(corpus.delimited(messages))
+    return root
+
+
+@pytest.mark.parametrize(
+    ("real", "given", "backend"),
+    [
+        ("execution-spec", "execution-closure", "native"),
+        ("execution-spec", "execution-closure", "python"),
+        ("execution-closure", "node-execution-closure", None),
+        ("node-execution-closure", "task-execution-closure", None),
+    ],
+)
+def test_a_wrong_kind_fails_naming_the_likely_one(parts, tmp_path, backend, real, given):
+    out = tmp_path / "out.parquet"
+    line = f"decode {parts / real}.bin --kind {given} --framing delimited --to {out} -q"
+    done = run(line, backend=backend)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and f"(--kind {real})" in done.stderr, done.stderr
+    assert not out.exists() and os.listdir(tmp_path) == []
+    head = parts / f"{real}-as-{given}.bin"  # records that decode as `given`: only the guess tells
+    model = KINDS[given].load()
+    records = [r for r in _guess.split((parts / f"{real}.bin").read_bytes(), "delimited") if _decodes(model, r)][:10]
+    head.write_bytes(b"".join(corpus.varint(len(record)) + record for record in records))
+    line = f"decode {head} --kind {given} --framing delimited --to {out} -q"
+    done = run(line, backend=backend)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("flytecodec: error: these records do not look like "), done.stderr
+    assert f"(--kind {real})" in done.stderr and "--force" in done.stderr
+    assert not out.exists()
+    ok(f"{line} --force", backend=backend)
+    assert pq.read_table(out).num_rows == 10
+    done = run(f"stats {head} --kind {given} --framing delimited")
+    assert done.returncode == 1 and f"(--kind {real})" in done.stderr
+
+
+def _decodes(model, record: bytes) -> bool:
+    try:
+        flytecodec.decode(model, record, framing="message")
+    except flytecodec.DecodeError:
+        return False
+    return True
+
+
+def test_a_page_of_another_kind_fails(page):
+    done = run(f"stats {page} --kind node-execution --framing list")
+    assert done.returncode == 1 and "(--kind execution)" in done.stderr, done.stderr
+
+
+def test_the_guess_on_every_pair_of_kinds():
+    """Records of each kind fit it, and under every other kind are refused with the right kind named."""
+    executions, nodes, tasks = (corpus.executions(60, 2), corpus.node_executions(60, 2), corpus.task_executions(60, 2))
+    records = {
+        "execution": executions,
+        "node-execution": nodes,
+        "task-execution": tasks,
+        "execution-spec": [e.spec for e in executions],
+        "execution-closure": [e.closure for e in executions],
+        "node-execution-closure": [n.closure for n in nodes],
+        "task-execution-closure": [t.closure for t in tasks],
+    }
+    descriptors = {name: kind.load()._pb_class.DESCRIPTOR for name, kind in KINDS.items()}
+    for real, messages in records.items():
+        sample = [m.SerializeToString() for m in messages]
+        assert _guess.verdict(sample, real, descriptors) is None
+        for given in KINDS:
+            if given != real:
+                assert _guess.verdict(sample, given, descriptors).likely == real, (real, given)
+
+
+def test_the_guess_tolerates_a_newer_schema():
+    """Unknown fields alone (a writer with a newer flyteidl) are not evidence enough; a wire type that
+    contradicts the schema is."""
+    from flytecodec.models.execution import ExecutionClosure
+
+    descriptor = ExecutionClosure._pb_class.DESCRIPTOR
+    closures = [c.closure.SerializeToString() for c in corpus.executions(20, 4)]
+    newer = [data + corpus.varint(999 << 3 | 0) + b"\x01" for data in closures]
+    assert _guess.misfit(newer[0], descriptor) == _guess.Misfit(False, True)
+    assert _guess.verdict(newer, "execution-closure", {"execution-closure": descriptor}) is None
+    phase_as_message = corpus.varint(4 << 3 | 2) + b"\x00"  # phase is a varint
+    assert _guess.misfit(phase_as_message, descriptor).contradicts
+    not_utf8 = corpus.varint(10 << 3 | 2) + b"\x01\xff"  # abort_cause is a string
+    assert _guess.misfit(not_utf8, descriptor).contradicts

@@ -77,6 +77,12 @@ def _input_options(command: Callable) -> Callable:
             "across all files; message: each file is one record.",
         ),
         click.option(
+            "--force",
+            is_flag=True,
+            help="Decode even when the first records do not look like --kind (wire types that contradict its "
+            "schema, or fields it does not know on most of them).",
+        ),
+        click.option(
             "--glob",
             metavar="PATTERN",
             help="Of a directory DUMP, read only the files whose name matches PATTERN (e.g. 'page-*.pb'; "
@@ -186,20 +192,78 @@ def _progress(show: bool, total: int, what: str) -> Iterator[_Progress]:
         yield _Progress(progress, progress.add_task(f"decoding {what}", total=total, records=0))
 
 
-def _batches(files: Sequence[str], model: type, framing: str, batch_size: int, progress: _Progress):
-    """The input's batches; a :class:`DecodeError` becomes a one-line :class:`Failure`."""
+def _batches(
+    files: Sequence[str], kind: str, framing: str, batch_size: int, progress: _Progress, *, force: bool = False
+):
+    """The input's batches; a :class:`DecodeError` becomes a one-line :class:`Failure`, and so do records that do
+    not look like ``kind`` (:func:`_check_kind`) unless ``force``."""
     inputs = [_InputFile(name, progress.read) for name in files]
+    model = KINDS[kind].load()
     try:
         for batch in flytecodec.iter_batches(inputs, model, framing=framing, batch_size=batch_size):
+            if not force and progress.records == 0 and len(batch):
+                _check_kind(batch, kind, framing)
             progress.decoded(len(batch))
             yield batch
     except DecodeError as error:
-        raise Failure(str(error)) from None
+        hint = "" if force or progress.records else _kind_hint(files, kind, framing)
+        raise Failure(f"{error}{hint}") from None
     except OSError as error:
         raise Failure(f"cannot read {error.filename or 'the input'}: {error.strerror or error}") from None
     finally:
         for file in inputs:
             file.close()
+
+
+def _guess_kind(sample: Sequence[bytes], kind: str, framing: str):
+    """:func:`flytecodec._guess.verdict` of ``sample`` against ``kind`` and the other kinds ``framing`` allows."""
+    from flytecodec import _guess
+
+    names = LIST_KINDS if framing == "list" else tuple(KINDS)
+    descriptors = {name: KINDS[name].load()._pb_class.DESCRIPTOR for name in names}
+    return _guess.verdict(sample, kind, descriptors)
+
+
+def _kind_hint(files: Sequence[str], kind: str, framing: str) -> str:
+    """For an input whose first batch failed to decode: ``"; they look like ... (--kind K)"`` when the first
+    records are another kind, else nothing."""
+    from flytecodec import _guess
+
+    try:
+        if framing == "message":
+            sample = []
+            for name in files[: _guess.SAMPLE]:
+                with open(name, "rb") as f:
+                    sample.append(f.read())
+        else:
+            with open(files[0], "rb") as f:
+                sample = _guess.split(f.read(1 << 22 if framing == "delimited" else -1), framing)
+    except (OSError, IndexError):
+        return ""
+    found = _guess_kind(sample, kind, framing) if sample else None
+    if found is None or found.likely is None:
+        return ""
+    return f"; they look like {KINDS[found.likely].what} (--kind {found.likely}), not {KINDS[kind].what}"
+
+
+def _check_kind(batch, kind: str, framing: str) -> None:
+    """A :class:`Failure` naming the likely kind when the first records of ``batch`` do not look like ``kind``
+    (:mod:`flytecodec._guess`)."""
+    from flytecodec import _guess
+
+    sample = [batch[i].serialize_to_string() for i in range(min(_guess.SAMPLE, len(batch)))]
+    found = _guess_kind(sample, kind, framing)
+    if found is None:
+        return
+    what, given = KINDS[kind].what, found.given
+    evidence = f"{given.contradicting} of {given.records} sampled contradict its schema"
+    if given.unknown:
+        evidence += f" and {given.unknown} more have fields it does not know"
+    if found.likely is not None:
+        likely = f"they look like {KINDS[found.likely].what} (--kind {found.likely})"
+    else:
+        likely = "no other --kind fits them either (is --framing right?)"
+    raise Failure(f"these records do not look like {what}: {evidence}; {likely}; --force decodes them anyway")
 
 
 def _column_names(model: type) -> list[str]:
@@ -274,6 +338,7 @@ def decode(
     dumps: tuple[str, ...],
     kind: str,
     framing: str,
+    force: bool,
     glob: str | None,
     batch_size: int,
     out: str,
@@ -299,7 +364,7 @@ def decode(
     _check_output(out, dumps)
     model = KINDS[kind].load()
     wanted = _parse_columns(columns, model)
-    run_decode(_input_files(dumps, glob), kind, framing, out, fmt, wanted, batch_size, quiet=quiet)
+    run_decode(_input_files(dumps, glob), kind, framing, out, fmt, wanted, batch_size, quiet=quiet, force=force)
 
 
 def _check_output(out: str, dumps: Sequence[str]) -> None:
@@ -348,6 +413,7 @@ def run_decode(
     *,
     quiet: bool = False,
     summary_to_stdout: bool = False,
+    force: bool = False,
 ) -> None:
     """Decode ``files`` into ``out``. The file is written under a temporary name beside it and renamed when
     complete, so a failure leaves no partial output (nor clobbers an earlier one)."""
@@ -362,7 +428,7 @@ def run_decode(
     with _stopped_by_signals():
         try:
             with _progress(not quiet, total, what) as progress:
-                for batch in _batches(files, model, framing, batch_size, progress):
+                for batch in _batches(files, kind, framing, batch_size, progress, force=force):
                     writer.write(_table(batch, columns, progress))
             writer.finish(_empty_table(model, columns).schema)
             os.replace(partial, out)
@@ -439,7 +505,7 @@ def _discard(writer, partial: str) -> None:
 
 @cli.command(short_help="Counts by phase, duration percentiles and error codes of dumps.")
 @_input_options
-def stats(dumps: tuple[str, ...], kind: str, framing: str, glob: str | None, batch_size: int) -> None:
+def stats(dumps: tuple[str, ...], kind: str, framing: str, force: bool, glob: str | None, batch_size: int) -> None:
     """Summarize DUMP...: records by phase, duration percentiles (by launch plan, node or task) and error codes.
 
     \b
@@ -447,10 +513,10 @@ def stats(dumps: tuple[str, ...], kind: str, framing: str, glob: str | None, bat
       flytecodec stats dump.bin --kind task-execution --framing delimited
     """
     _check_framing(kind, framing)
-    run_stats(_input_files(dumps, glob), kind, framing, batch_size)
+    run_stats(_input_files(dumps, glob), kind, framing, batch_size, force=force)
 
 
-def run_stats(files: Sequence[str], kind: str, framing: str, batch_size: int) -> None:
+def run_stats(files: Sequence[str], kind: str, framing: str, batch_size: int, *, force: bool = False) -> None:
     from flytecodec import _stats
 
     spec = KINDS[kind]
@@ -458,7 +524,7 @@ def run_stats(files: Sequence[str], kind: str, framing: str, batch_size: int) ->
     summary = _stats.Stats(_column_names(model), spec.group_key)
     columns = summary.columns
     with _progress(True, _size(files), spec.what) as progress:
-        for batch in _batches(files, model, framing, batch_size, progress):
+        for batch in _batches(files, kind, framing, batch_size, progress, force=force):
             summary.add(_table(batch, columns, progress), len(batch))
     _stats.render(summary, _stdout_console(), what=spec.what)
 
