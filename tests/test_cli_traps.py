@@ -284,3 +284,27 @@ def test_the_guess_tolerates_a_newer_schema():
     assert _guess.misfit(phase_as_message, descriptor).contradicts
     not_utf8 = corpus.varint(10 << 3 | 2) + b"\x01\xff"  # abort_cause is a string
     assert _guess.misfit(not_utf8, descriptor).contradicts
+
+
+# -- item 17: sample writes every kind and framing -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "framing"),
+    [
+        ("execution-spec", "delimited"),
+        ("execution-closure", "message"),
+        ("node-execution-closure", "delimited"),
+        ("task-execution-closure", "message"),
+        ("task-execution", "message"),
+    ],
+)
+def test_sample_writes_parts_and_messages(tmp_path, kind, framing):
+    dump = tmp_path / "dump"
+    ok(f"sample --kind {kind} -n 12 --framing {framing} --seed 4 {dump}")
+    if framing == "message":
+        assert sorted(os.listdir(dump))[:2] == ["000000.pb", "000001.pb"] and len(os.listdir(dump)) == 12
+    ok(f"decode {dump} --kind {kind} --framing {framing} --to {tmp_path / 'out.parquet'} -q")
+    assert pq.read_table(tmp_path / "out.parquet").num_rows == 12
+    done = run(f"sample --kind {kind} --framing list {tmp_path / 'page.pb'}")
+    assert done.returncode == (0 if kind == "task-execution" else 2)

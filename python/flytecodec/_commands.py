@@ -541,15 +541,16 @@ def _stdout_console():
 
 
 @cli.command(short_help="Write a dump of realistic generated records.")
-@click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--kind", default="execution", show_default=True, type=click.Choice(LIST_KINDS))
+@click.argument("out", type=click.Path())
+@click.option("--kind", default="execution", show_default=True, type=click.Choice(list(KINDS)))
 @click.option("-n", "count", default=1_000, show_default=True, type=click.IntRange(min=0), help="Records.")
 @click.option(
     "--framing",
     default="list",
     show_default=True,
-    type=click.Choice(["list", "delimited"]),
-    help="list: one *List response; delimited: varint length-prefixed records.",
+    type=click.Choice(FRAMINGS),
+    help="list: one *List response (executions, node or task executions); delimited: varint length-prefixed "
+    "records; message: OUT is a directory, one record per file (000000.pb, 000001.pb, ...).",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="The same seed gives the same bytes.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing.")
@@ -557,27 +558,44 @@ def sample(out: str, kind: str, count: int, framing: str, seed: int, quiet: bool
     """Write OUT: a dump of realistic generated records (flytecodec.testing.corpus) to try the other commands on.
 
     \b
-    Example:
+    Examples:
       flytecodec sample --kind node-execution -n 5000 --framing delimited nodes.bin
+      flytecodec sample --kind execution-closure -n 100 --framing message closures/
     """
+    _check_framing(kind, framing)
     run_sample(out, kind, count, framing, seed, quiet=quiet)
 
 
 def run_sample(out: str, kind: str, count: int, framing: str, seed: int, *, quiet: bool = False) -> None:
     from flytecodec.testing import corpus
 
-    records, response = corpus.KINDS[kind]
-    if framing == "list":
-        data = response(count, seed, "").SerializeToString(deterministic=True)
+    if kind in corpus.KINDS:
+        records, response = corpus.KINDS[kind]
     else:
-        data = corpus.delimited(records(count, seed))
+        records, response = corpus.PARTS[kind], None
     try:
-        with open(out, "wb") as f:
-            f.write(data)
+        if framing == "list" and response is not None:
+            data = response(count, seed, "").SerializeToString(deterministic=True)
+            size = _write(out, data)
+        elif framing == "delimited":
+            size = _write(out, corpus.delimited(records(count, seed)))
+        else:
+            os.makedirs(out, exist_ok=True)
+            width = max(6, len(str(count - 1)))
+            size = sum(
+                _write(os.path.join(out, f"{i:0{width}d}.pb"), record.SerializeToString(deterministic=True))
+                for i, record in enumerate(records(count, seed))
+            )
     except OSError as error:
-        raise Failure(f"cannot write {out}: {error.strerror or error}") from None
+        raise Failure(f"cannot write {error.filename or out}: {error.strerror or error}") from None
     if not quiet:
-        click.echo(f"wrote {count} {KINDS[kind].what} ({_mb(len(data))}, {framing} framing, seed {seed}) to {out}")
+        click.echo(f"wrote {count} {KINDS[kind].what} ({_mb(size)}, {framing} framing, seed {seed}) to {out}")
+
+
+def _write(path: str, data: bytes) -> int:
+    with open(path, "wb") as f:
+        f.write(data)
+    return len(data)
 
 
 @cli.command(short_help="Time flytecodec against flytekit and raw upb.")
