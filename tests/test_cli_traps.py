@@ -4,6 +4,7 @@ feed back into the input, signals during ``decode``, ``--glob``, a wrong ``--kin
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import shlex
@@ -308,3 +309,43 @@ def test_sample_writes_parts_and_messages(tmp_path, kind, framing):
     assert pq.read_table(tmp_path / "out.parquet").num_rows == 12
     done = run(f"sample --kind {kind} --framing list {tmp_path / 'page.pb'}")
     assert done.returncode == (0 if kind == "task-execution" else 2)
+
+
+# -- item 17: stats --group-by, --json, and saying why a table is empty ------------------------------------------
+
+
+def test_stats_group_by_and_json(page):
+    import json
+
+    from flytecodec.models.execution import Execution
+
+    done = ok(f"stats {page} --kind execution --framing list --group-by project --json")
+    summary = json.loads(done.stdout)
+    table = flytecodec.decode(Execution, page.read_bytes(), framing="list").to_arrow(["project", "phase", "duration"])
+    rows = table.to_pylist()
+    assert summary["records"] == 50 and summary["group_by"] == "project"
+    assert summary["counts"] == dict(collections.Counter(row["phase"] for row in rows))
+    timed = [row for row in rows if row["duration"] is not None]
+    assert summary["durations"][0]["group"] == "(all)" and summary["durations"][0]["count"] == len(timed)
+    by_project = collections.Counter(row["project"] for row in timed)
+    groups = {d["group"]: d["count"] for d in summary["durations"][1:]}  # the 20 largest groups
+    assert len(groups) == min(20, len(by_project)) and all(by_project[g] == n for g, n in groups.items())
+    done = ok(f"stats {page} --kind execution --framing list --group-by domain")
+    assert "duration by domain" in done.stdout
+    done = run(f"stats {page} --kind execution --framing list --group-by nope")
+    assert done.returncode == 2 and "--group-by" in done.stderr
+    done = run(f"stats {page} --kind execution-spec --framing delimited --group-by project")
+    assert done.returncode == 2 and "no duration" in done.stderr
+
+
+def test_stats_says_why_a_table_is_empty(tmp_path):
+    empty = tmp_path / "empty.bin"
+    empty.write_bytes(b"")
+    done = ok(f"stats {empty} --kind execution --framing delimited")
+    assert done.stdout == "records: 0 executions\n(the input holds no records: nothing to count)\n"
+    queued = tmp_path / "queued.bin"
+    closures = [c for c in corpus.execution_closures(400, seed=2) if not c.HasField("duration") and not c.error.code]
+    queued.write_bytes(corpus.delimited(closures[:5]))
+    done = ok(f"stats {queued} --kind execution-closure --framing delimited")
+    assert "(none of the 5 execution closures has a duration set)" in done.stdout
+    assert "error codes: (none of the 5 execution closures has an error code)" in done.stdout

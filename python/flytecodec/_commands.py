@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import json
 import os
 import shlex
 import signal
@@ -380,7 +381,7 @@ def _check_output(out: str, dumps: Sequence[str]) -> None:
             raise Failure(f"--to {out} is one of the inputs: decoding would overwrite the dump")
 
 
-def _parse_columns(text: str | None, model: type) -> list[str] | None:
+def _parse_columns(text: str | None, model: type, param_hint: str = "'--columns'") -> list[str] | None:
     if text is None:
         return None
     from flytecodec.columns import select
@@ -389,7 +390,7 @@ def _parse_columns(text: str | None, model: type) -> list[str] | None:
     try:
         select(model, wanted)
     except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="'--columns'") from None
+        raise click.BadParameter(str(error), param_hint=param_hint) from None
     return wanted
 
 
@@ -505,28 +506,62 @@ def _discard(writer, partial: str) -> None:
 
 @cli.command(short_help="Counts by phase, duration percentiles and error codes of dumps.")
 @_input_options
-def stats(dumps: tuple[str, ...], kind: str, framing: str, force: bool, glob: str | None, batch_size: int) -> None:
+@click.option(
+    "--group-by",
+    "group_by",
+    metavar="COLUMN",
+    help="Give duration percentiles by this column (default: launch_plan_name, node_id or task_name).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object instead of tables.")
+def stats(
+    dumps: tuple[str, ...],
+    kind: str,
+    framing: str,
+    force: bool,
+    glob: str | None,
+    batch_size: int,
+    group_by: str | None,
+    as_json: bool,
+) -> None:
     """Summarize DUMP...: records by phase, duration percentiles (by launch plan, node or task) and error codes.
 
     \b
-    Example:
+    Examples:
       flytecodec stats dump.bin --kind task-execution --framing delimited
+      flytecodec stats pages/ --kind execution --framing list --group-by project --json
     """
     _check_framing(kind, framing)
-    run_stats(_input_files(dumps, glob), kind, framing, batch_size, force=force)
+    if group_by is not None:
+        available = _column_names(KINDS[kind].load())
+        if "duration" not in available:
+            raise click.BadParameter(f"{kind} records have no duration to group", param_hint="'--group-by'")
+        _parse_columns(group_by, KINDS[kind].load(), param_hint="'--group-by'")
+    run_stats(_input_files(dumps, glob), kind, framing, batch_size, force=force, group_by=group_by, as_json=as_json)
 
 
-def run_stats(files: Sequence[str], kind: str, framing: str, batch_size: int, *, force: bool = False) -> None:
+def run_stats(
+    files: Sequence[str],
+    kind: str,
+    framing: str,
+    batch_size: int,
+    *,
+    force: bool = False,
+    group_by: str | None = None,
+    as_json: bool = False,
+) -> None:
     from flytecodec import _stats
 
     spec = KINDS[kind]
     model = spec.load()
-    summary = _stats.Stats(_column_names(model), spec.group_key)
+    summary = _stats.Stats(_column_names(model), group_by or spec.group_key)
     columns = summary.columns
     with _progress(True, _size(files), spec.what) as progress:
         for batch in _batches(files, kind, framing, batch_size, progress, force=force):
             summary.add(_table(batch, columns, progress), len(batch))
-    _stats.render(summary, _stdout_console(), what=spec.what)
+    if as_json:
+        click.echo(json.dumps(_stats.as_dict(summary, kind), ensure_ascii=False))
+    else:
+        _stats.render(summary, _stdout_console(), what=spec.what)
 
 
 def _stdout_console():
