@@ -349,3 +349,26 @@ def test_stats_says_why_a_table_is_empty(tmp_path):
     done = ok(f"stats {queued} --kind execution-closure --framing delimited")
     assert "(none of the 5 execution closures has a duration set)" in done.stdout
     assert "error codes: (none of the 5 execution closures has an error code)" in done.stdout
+
+
+# -- item 17: bench on the user's own dump -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "framing"), [("execution-closure", "delimited"), ("node-execution", "list")])
+def test_bench_runs_on_a_dump(tmp_path, kind, framing):
+    dump = tmp_path / "dump.bin"
+    ok(f"sample --kind {kind} -n 30 --framing {framing} {dump} -q")
+    done = ok(f"bench {dump} --kind {kind} --framing {framing} --repeat 1")
+    assert f"30 {KINDS[kind].what}" in done.stdout
+    for case in ("raw upb (parse only)", "flytecodec native", "flytecodec python", "decode + to_arrow()"):
+        assert case in done.stdout, done.stdout
+    assert "flytekit" not in done.stdout
+    done = run(f"bench {dump} --framing {framing}")
+    assert done.returncode == 2 and "needs --kind and --framing" in done.stderr
+
+
+def test_bench_on_a_dump_of_the_wrong_kind_names_the_likely_one(tmp_path):
+    dump = tmp_path / "specs.bin"
+    ok(f"sample --kind execution-spec -n 30 --framing delimited {dump} -q")
+    done = run(f"bench {dump} --kind node-execution-closure --framing delimited --repeat 1")
+    assert done.returncode == 1 and "(--kind execution-spec)" in done.stderr, done.stderr

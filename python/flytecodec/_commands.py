@@ -633,26 +633,76 @@ def _write(path: str, data: bytes) -> int:
     return len(data)
 
 
-@cli.command(short_help="Time flytecodec against flytekit and raw upb.")
+@cli.command(short_help="Time flytecodec against flytekit and raw upb, or on your own dump.")
+@click.argument("dumps", metavar="[DUMP...]", nargs=-1, type=click.Path(exists=True))
+@click.option("--kind", type=click.Choice(list(KINDS)), help="With DUMP: what each record is (as for decode).")
+@click.option("--framing", type=click.Choice(FRAMINGS), help="With DUMP: how the records are framed.")
+@click.option("--glob", metavar="PATTERN", help="With a directory DUMP: only the files whose name matches.")
+@click.option("--force", is_flag=True, help="With DUMP: time it even when its records do not look like --kind.")
 @click.option("-n", "count", default=20_000, show_default=True, type=click.IntRange(min=1), help="Executions.")
 @click.option("--repeat", default=3, show_default=True, type=click.IntRange(min=1), help="Runs; the best counts.")
 @click.option("--chart", type=click.Path(dir_okay=False), help="Also draw the results as a bar chart (PNG).")
-def bench(count: int, repeat: int, chart: str | None) -> None:
+def bench(
+    dumps: tuple[str, ...],
+    kind: str | None,
+    framing: str | None,
+    glob: str | None,
+    force: bool,
+    count: int,
+    repeat: int,
+    chart: str | None,
+) -> None:
     """Time decoding an ExecutionList and reading four fields of every record: flytekit, raw upb and flytecodec
-    on each backend (also decode only, and to_arrow of every column)."""
-    if importlib.util.find_spec("flytekit") is None:
-        raise Failure("bench compares against flytekit, which is not installed: pip install flytekit")
+    on each backend (also decode only, and to_arrow of every column).
+
+    With DUMP... (and --kind, --framing), time decoding your own dump instead, read into memory first: raw upb
+    parsing every record, flytecodec decoding it and building every column, on each backend.
+
+    \b
+    Example:
+      flytecodec bench closures.bin --kind execution-closure --framing delimited
+    """
     if chart and importlib.util.find_spec("matplotlib") is None:
         raise Failure("--chart needs matplotlib: pip install 'flytecodec[chart]'")
     from rich.console import Console
 
     from flytecodec import _bench
 
-    results = _bench.run(count, repeat, Console(stderr=True))
+    if dumps:
+        if kind is None or framing is None:
+            raise click.UsageError("a DUMP needs --kind and --framing, as for decode")
+        _check_framing(kind, framing)
+        files = _input_files(dumps, glob)
+        payloads = []
+        for name in files:
+            try:
+                with open(name, "rb") as f:
+                    payloads.append(f.read())
+            except OSError as error:
+                raise Failure(f"cannot read {name}: {error.strerror or error}") from None
+        model = KINDS[kind].load()
+        try:
+            first = next((batch for batch in _bench.decode_dump(payloads, model, framing) if len(batch)), None)
+            if first is not None and not force:
+                _check_kind(first, kind, framing)
+            results = _bench.run_dump(payloads, model, framing, repeat, Console(stderr=True))
+        except DecodeError as error:
+            raise Failure(f"{error}{_kind_hint(files, kind, framing)}") from None
+        records = results[0].records if results else 0
+        what = f"{records} {KINDS[kind].what} ({_mb(sum(map(len, payloads)))}) of {', '.join(dumps)}"
+        table = _bench.table(results, repeat, what=what)
+    else:
+        what = None
+        if kind is not None or framing is not None:
+            raise click.UsageError("--kind and --framing go with a DUMP to time")
+        if importlib.util.find_spec("flytekit") is None:
+            raise Failure("bench compares against flytekit, which is not installed: pip install flytekit")
+        results = _bench.run(count, repeat, Console(stderr=True))
+        table = _bench.table(results, repeat)
     console = _stdout_console()
-    console.print(_bench.table(results, repeat))
+    console.print(table)
     if chart:
-        _bench.chart(results, chart)
+        _bench.chart(results, chart, what)
         console.print(f"chart: {chart}")
 
 
