@@ -20,6 +20,7 @@ import pytest
 import flytecodec
 from flytecodec import _guess
 from flytecodec._commands import KINDS
+from flytecodec.streaming import CHUNK
 from flytecodec.testing import corpus
 
 MODULE = [sys.executable, "-m", "flytecodec"]
@@ -121,14 +122,15 @@ def _feed(fifo, data: bytes, release: threading.Event) -> None:
 
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP", "SIGQUIT", "SIGINT"])
 def test_signal_during_decode_leaves_no_file(tmp_path, delimited_executions, name):
-    """The input is a pipe that delivers more than one read chunk of records and then waits: decode has written
-    its first batches to ``out.parquet.<pid>.part`` and is blocked reading when the signal comes."""
+    """The input is a pipe that delivers more than a read chunk of records and then waits (no timing involved):
+    decode has written its first batches to ``out.parquet.<pid>.part`` when the signal comes."""
     number = getattr(signal, name)
     fifo = tmp_path / "dump.bin"
     os.mkfifo(fifo)
     out = tmp_path / "out.parquet"
     release = threading.Event()
-    feeder = threading.Thread(target=_feed, args=(fifo, delimited_executions * 8, release))
+    copies = 2 * CHUNK // len(delimited_executions) + 1  # two read chunks and more: batches are written
+    feeder = threading.Thread(target=_feed, args=(fifo, delimited_executions * copies, release))
     feeder.start()
     line = f"decode {fifo} --kind execution --framing delimited --batch-size 500 --to {out}"
     process = subprocess.Popen([*COMMAND, *shlex.split(line)], stderr=subprocess.PIPE, text=True)
