@@ -37,8 +37,8 @@ pub enum Leaf {
     /// dictionary index) and their names.
     Enum(Vec<i32>, Vec<String>),
     EnumNumber,
-    Timestamp,
-    Duration,
+    Timestamp(OutOfRange),
+    Duration(OutOfRange),
     BoolWrapper,
     /// A `map<string, string>` field.
     Map,
@@ -58,8 +58,10 @@ impl Leaf {
             "enum" if numbers.len() == names.len() => Leaf::Enum(numbers, names),
             "enum" => return Err("an enum column needs one name per number".into()),
             "enum_number" => Leaf::EnumNumber,
-            "timestamp" => Leaf::Timestamp,
-            "duration" => Leaf::Duration,
+            "timestamp" => Leaf::Timestamp(OutOfRange::Raise),
+            "timestamp_or_null" => Leaf::Timestamp(OutOfRange::Null),
+            "duration" => Leaf::Duration(OutOfRange::Raise),
+            "duration_or_null" => Leaf::Duration(OutOfRange::Null),
             "bool_wrapper" => Leaf::BoolWrapper,
             "map" => Leaf::Map,
             "list" => Leaf::List,
@@ -81,11 +83,20 @@ impl Leaf {
             Leaf::UInt64 => matches!(kind, Kind::UInt64 | Kind::Fixed64),
             Leaf::Bool => kind == Kind::Bool,
             Leaf::Enum(..) | Leaf::EnumNumber => kind == Kind::Enum,
-            Leaf::Timestamp => message_named("google.protobuf.Timestamp"),
-            Leaf::Duration => message_named("google.protobuf.Duration"),
+            Leaf::Timestamp(_) => message_named("google.protobuf.Timestamp"),
+            Leaf::Duration(_) => message_named("google.protobuf.Duration"),
             Leaf::BoolWrapper => message_named("google.protobuf.BoolValue"),
         }
     }
+}
+
+/// What a Timestamp or Duration column does with a value outside Arrow's int64 microseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutOfRange {
+    /// Fail the table, naming the record and column.
+    Raise,
+    /// Give null.
+    Null,
 }
 
 /// One column: its name, its path of field numbers and its leaf.
@@ -404,14 +415,12 @@ impl Reader<'_> {
                 let number = raw as i32;
                 b.append_option(numbers.iter().position(|&n| n == number).map(|p| p as i32));
             }
-            (Leaf::Timestamp, Builder::Timestamp(b)) => match self.micros(column, found)? {
-                Some(micros) => b.append_value(micros),
-                None => b.append_null(),
-            },
-            (Leaf::Duration, Builder::Duration(b)) => match self.micros(column, found)? {
-                Some(micros) => b.append_value(micros),
-                None => b.append_null(),
-            },
+            (Leaf::Timestamp(range), Builder::Timestamp(b)) => {
+                b.append_option(self.micros(column, found, *range)?)
+            }
+            (Leaf::Duration(range), Builder::Duration(b)) => {
+                b.append_option(self.micros(column, found, *range)?)
+            }
             (Leaf::BoolWrapper, Builder::Bool(b)) => {
                 if found.is_empty() {
                     b.append_null();
@@ -473,19 +482,27 @@ impl Reader<'_> {
         Ok((first, second))
     }
 
-    /// A Timestamp's or Duration's whole microseconds (nanoseconds cut toward zero); `None` when not set.
-    fn micros(&self, column: usize, found: &[Occurrence]) -> Result<Option<i64>, String> {
+    /// A Timestamp's or Duration's whole microseconds (nanoseconds cut toward zero); `None` when not set,
+    /// or when outside Arrow's int64 range and `range` says null.
+    fn micros(
+        &self,
+        column: usize,
+        found: &[Occurrence],
+        range: OutOfRange,
+    ) -> Result<Option<i64>, String> {
         if found.is_empty() {
             return Ok(None);
         }
         let (seconds, nanos) = self.pair(found)?;
         let micros = i128::from(seconds as i64) * 1_000_000 + i128::from(nanos as i32 / 1000);
-        i64::try_from(micros).map(Some).map_err(|_| {
-            format!(
+        match (i64::try_from(micros), range) {
+            (Ok(micros), _) => Ok(Some(micros)),
+            (Err(_), OutOfRange::Null) => Ok(None),
+            (Err(_), OutOfRange::Raise) => Err(format!(
                 "record {}: column {}: {micros} µs is outside Arrow's int64 range",
                 self.row, self.columns[column].name
-            )
-        })
+            )),
+        }
     }
 
     /// The key and value of a map entry (last occurrence winning; "" when absent). An entry with any
@@ -535,10 +552,10 @@ impl Builder {
             Leaf::UInt64 => Builder::UInt64(UInt64Builder::with_capacity(rows)),
             Leaf::Bool | Leaf::BoolWrapper => Builder::Bool(BooleanBuilder::with_capacity(rows)),
             Leaf::Enum(..) => Builder::Enum(Int32Builder::with_capacity(rows)),
-            Leaf::Timestamp => Builder::Timestamp(
+            Leaf::Timestamp(_) => Builder::Timestamp(
                 TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
             ),
-            Leaf::Duration => Builder::Duration(DurationMicrosecondBuilder::with_capacity(rows)),
+            Leaf::Duration(_) => Builder::Duration(DurationMicrosecondBuilder::with_capacity(rows)),
             Leaf::Map => Builder::Map(MapBuilder::new(
                 Some(MapFieldNames {
                     entry: "entries".into(),
@@ -678,11 +695,19 @@ mod tests {
                 Leaf::Enum(vec![0, 4], vec!["UNDEFINED".into(), "SUCCEEDED".into()]),
             ),
             ("phase_number", vec![4], Leaf::EnumNumber),
-            ("started_at", vec![5], Leaf::Timestamp),
+            ("started_at", vec![5], Leaf::Timestamp(OutOfRange::Raise)),
+            ("created_at", vec![7], Leaf::Timestamp(OutOfRange::Null)),
         ]);
         // phase 4, then 7 (no name here); started_at 1 s + 1 999 ns (1 µs, the rest cut)
-        let first = [vec![0x20, 4], ld(5, &[0x08, 1, 0x10, 0xcf, 0x0f])].concat();
-        let batch = table(&plan, &[first, vec![0x20, 7]]);
+        // created_at 2^62 s: past Arrow's int64 µs, so null
+        let huge = [0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40];
+        let first = [
+            vec![0x20, 4],
+            ld(5, &[0x08, 1, 0x10, 0xcf, 0x0f]),
+            ld(7, &huge),
+        ]
+        .concat();
+        let batch = table(&plan, &[first.clone(), vec![0x20, 7]]);
         let phase = batch.column(0);
         let numbers = batch
             .column(1)
@@ -698,6 +723,23 @@ mod tests {
         assert_eq!((numbers.value(0), numbers.value(1)), (4, 7));
         assert_eq!(started.value(0), 1_000_001);
         assert!(started.is_null(1));
+        assert!(batch.column(3).is_null(0) && batch.column(3).is_null(1));
+        let raising = closure_plan(vec![(
+            "created_at",
+            vec![7],
+            Leaf::Timestamp(OutOfRange::Raise),
+        )]);
+        let mut builders = raising.builders(1);
+        let error = raising
+            .append(
+                &first,
+                &[(0, first.len())],
+                &mut builders,
+                &mut raising.scratch(),
+                0,
+            )
+            .unwrap_err();
+        assert!(error.contains("outside Arrow's int64 range"), "{error}");
     }
 
     #[test]

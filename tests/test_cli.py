@@ -310,9 +310,7 @@ def test_stats_of_no_records(tmp_path):
     empty = tmp_path / "empty.pb"
     empty.write_bytes(b"")
     done = ok(f"stats {empty} --kind task-execution --framing list")
-    assert done.stdout.startswith("records: 0 task executions")
-    assert _table_rows(done.stdout, "task executions by phase") == []
-    assert _table_rows(done.stdout, "error codes") == []
+    assert done.stdout == "records: 0 task executions\n(the input holds no records: nothing to count)\n"
 
 
 # -- sample, demo, bench, the rest -----------------------------------------------------------------------------------

@@ -107,9 +107,13 @@ def _baseline(results: list[Result], contender: str) -> float | None:
     return next((r.seconds for r in results if r.case == READ4 and r.contender == contender), None)
 
 
-def table(results: list[Result], repeat: int):
-    """A rich table: µs per record and how many times faster than flytekit and raw upb reading 4 fields."""
+def table(results: list[Result], repeat: int, *, what: str | None = None):
+    """A rich table: µs per record and how many times faster than flytekit and raw upb reading 4 fields (for a
+    dump, ``what`` names it: how many times faster than raw upb parsing it)."""
     from rich.table import Table
+
+    if what is not None:
+        return _dump_table(results, repeat, what)
 
     flytekit, upb = _baseline(results, "flytekit"), _baseline(results, "raw upb")
     n = results[0].records if results else 0
@@ -130,10 +134,28 @@ def table(results: list[Result], repeat: int):
     return out
 
 
+def _dump_table(results: list[Result], repeat: int, what: str):
+    from rich.table import Table
+
+    upb = next((r.seconds for r in results if r.contender == "raw upb (parse only)"), None)
+    out = Table(
+        title=f"{what}, the best of {repeat} runs each",
+        title_justify="left",
+        caption="vs raw upb: raw upb's time to parse every record over this row's time (higher is faster)",
+        caption_justify="left",
+    )
+    for name, justify in (("case", "left"), ("contender", "left"), ("µs / record", "right"), ("vs raw upb", "right")):
+        out.add_column(name, justify=justify)
+    for r in results:
+        ratio = f"{upb / r.seconds:.2f}x" if upb and r.seconds else ""
+        out.add_row(r.case, r.contender, f"{r.micros:.2f}" if r.records else "", ratio)
+    return out
+
+
 _COLOURS = {"flytekit": "#8c8c8c", "raw": "#d08c3c"}  # by the contender's first word; flytecodec in blue
 
 
-def chart(results: list[Result], path: str) -> None:
+def chart(results: list[Result], path: str, what: str | None = None) -> None:
     """A horizontal bar chart of µs per record, one bar per measurement, written as PNG to ``path``."""
     import matplotlib
 
@@ -150,7 +172,64 @@ def chart(results: list[Result], path: str) -> None:
     axes.set_xscale("log")
     axes.set_xlabel("µs per record (log scale; lower is faster)")
     n = results[0].records if results else 0
-    axes.set_title(f"flytecodec bench: {n} executions")
+    axes.set_title(f"flytecodec bench: {what or f'{n} executions'}")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+# -- on the user's own dump ---------------------------------------------------------------------------------------
+
+
+def dump_contenders(payloads: list[bytes], model: type, framing: str) -> list[tuple[str, str, Callable[[], object]]]:
+    """``(case, contender, run)`` for a dump already in memory (``payloads``: its files' bytes): raw upb parsing
+    every record, and flytecodec decoding (and building every column) on each backend."""
+    from flytecodec import _guess
+
+    pb = model._pb_class
+    if framing == "list":
+        from flytecodec.bulk import list_message_for
+
+        response = list_message_for(model)[0]
+
+        def upb() -> object:
+            return [response.FromString(data) for data in payloads]
+
+    else:
+        # the records, framed beforehand: upb parses messages, it does not read a delimited stream
+        records = (
+            payloads
+            if framing == "message"
+            else [r for data in payloads for r in _guess.split(data, "delimited", limit=len(data))]
+        )
+
+        def upb() -> object:
+            return [pb.FromString(record) for record in records]
+
+    def decode() -> list:
+        return decode_dump(payloads, model, framing)
+
+    cases = [(DECODE, "raw upb (parse only)", upb)]
+    backends = flytecodec.available_backends()
+    cases += [(DECODE, f"flytecodec {name}", _on(name, decode)) for name in backends]
+    for name in backends:
+        cases.append((ARROW, f"flytecodec {name}", _on(name, lambda: [batch.to_arrow() for batch in decode()])))
+    return cases
+
+
+def decode_dump(payloads: list[bytes], model: type, framing: str) -> list:
+    """The batches of a dump in memory: one per file, or one of all the files with ``message`` framing."""
+    if framing == "message":
+        return [flytecodec.decode(model, payloads)]
+    return [flytecodec.decode(model, data, framing=framing) for data in payloads]
+
+
+def run_dump(payloads: list[bytes], model: type, framing: str, repeat: int, console) -> list[Result]:
+    """Time every contender of :func:`dump_contenders`; ``console`` (rich, stderr) shows what is running."""
+    records = sum(len(batch) for batch in decode_dump(payloads, model, framing))
+    results = []
+    for case, contender, job in dump_contenders(payloads, model, framing):
+        with console.status(f"{case}: {contender}"):
+            job()  # once to warm up
+            results.append(Result(case, contender, _best(job, repeat), records))
+    return results

@@ -125,11 +125,32 @@ def _heading(text: str, shown: int, total: int, unit: str) -> str:
     return f"{text} ({shown} most frequent of {total} {unit}):" if total > shown else f"{text}:"
 
 
+def as_dict(stats: Stats, kind: str) -> dict:
+    """``stats`` as JSON-ready values: counts, and durations in seconds."""
+    out: dict = {"kind": kind, "records": stats.records}
+    if stats.count_by:
+        out["count_by"] = stats.count_by
+        out["counts"] = dict(sorted(stats.counts.items(), key=lambda item: (-item[1], item[0])))
+    if stats.has_duration:
+        out["group_by"] = stats.group_key
+        out["durations"] = [
+            {"group": group, "count": count, **dict(zip(("p50", "p90", "p99"), quantiles)), "max": longest}
+            for group, count, quantiles, longest in stats.duration_rows()
+        ]
+    if stats.has_errors:
+        out["error_codes"] = dict(sorted(stats.errors.items(), key=lambda item: (-item[1], item[0])))
+    return out
+
+
 def render(stats: Stats, console, *, what: str) -> None:
-    """Print ``stats`` as rich tables on ``console``; ``what`` names the records (``executions``)."""
+    """Print ``stats`` as rich tables on ``console``; ``what`` names the records (``executions``). A table
+    with nothing to show is replaced by a line saying why."""
     from rich.table import Table
 
     console.print(f"records: {stats.records} {what}")
+    if not stats.records:
+        console.print("(the input holds no records: nothing to count)")
+        return
     if stats.count_by:
         console.print(f"\n{what} by {stats.count_by}:")
         table = Table()
@@ -145,14 +166,20 @@ def render(stats: Stats, console, *, what: str) -> None:
             console.print("\n" + _heading(f"duration by {key}", min(TOP, stats.groups), stats.groups, "groups"))
         else:
             console.print("\nduration:")
-        table = Table()
-        table.add_column(key or "", overflow="fold")
-        for name in ("count", "p50", "p90", "p99", "max"):
-            table.add_column(name, justify="right")
-        for group, count, quantiles, longest in stats.duration_rows():
-            table.add_row(group, str(count), *(human_seconds(q) for q in quantiles), human_seconds(longest))
-        console.print(table)
-    if stats.has_errors:
+        rows = stats.duration_rows()
+        if rows:
+            table = Table()
+            table.add_column(key or "", overflow="fold")
+            for name in ("count", "p50", "p90", "p99", "max"):
+                table.add_column(name, justify="right")
+            for group, count, quantiles, longest in rows:
+                table.add_row(group, str(count), *(human_seconds(q) for q in quantiles), human_seconds(longest))
+            console.print(table)
+        else:
+            console.print(f"(none of the {stats.records} {what} has a duration set)")
+    if stats.has_errors and not stats.errors:
+        console.print(f"\nerror codes: (none of the {stats.records} {what} has an error code)")
+    elif stats.has_errors:
         console.print("\n" + _heading("error codes", min(TOP, len(stats.errors)), len(stats.errors), "codes"))
         table = Table()
         table.add_column("error_code", overflow="fold")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from flytecodec.bulk import Batch
 
 INT64 = (-(1 << 63), (1 << 63) - 1)
+ERRORS = ("raise", "null")  # what to do with a time outside Arrow's range
 
 
 def _pyarrow():
@@ -61,56 +62,88 @@ def schema(model, columns: Sequence[str] | None = None) -> pa.Schema:
     return pa.schema([pa.field(c.name, arrow_type(c)) for c in select(model, columns)])
 
 
-def to_arrow(batch: Batch, columns: Sequence[str] | None = None) -> pa.Table:
-    """``batch`` as a table of the columns named in ``columns`` (all when ``None``); only those are read."""
+def to_arrow(batch: Batch, columns: Sequence[str] | None = None, errors: str = "raise") -> pa.Table:
+    """``batch`` as a table of the columns named in ``columns`` (all when ``None``); only those are read.
+
+    :param errors: a timestamp or duration outside Arrow's range (int64 microseconds: about 292 000 years
+        either side of 1970) raises ``ValueError`` naming the record and column (``"raise"``), or is null
+        (``"null"``).
+    """
     pa = _pyarrow()
+    if errors not in ERRORS:
+        raise ValueError(f"errors must be 'raise' or 'null', got {errors!r}")
     if columns is not None and not isinstance(columns, str):
         columns = tuple(columns)
-    chosen, target, specs, names = _plan(batch.model, columns)
+    chosen, target, specs, names = _plan(batch.model, columns, errors)
     records = batch._records
     if hasattr(records, "arrow_columns"):  # a native batch: columns built in Rust
         exported = records.arrow_columns(batch.model._pb_class.DESCRIPTOR.full_name, specs, names)
         table = pa.Table.from_batches([pa.record_batch(part) for part in exported])
     else:
-        table = pa.Table.from_arrays(_python_columns(records, chosen), schema=target)
+        table = pa.Table.from_arrays(_python_columns(records, chosen, errors), schema=target)
     if not table.schema.equals(target):
         raise AssertionError(f"built {table.schema}, expected {target}")
     return table
 
 
 @lru_cache(maxsize=256)
-def _plan(model, columns: tuple[str, ...] | None):
+def _plan(model, columns: tuple[str, ...] | None, errors: str = "raise"):
     """What a table of ``columns`` of ``model`` needs, made once: the resolved columns, the schema, and the
-    column specs and enum names the native builder takes."""
+    column specs and enum names the native builder takes (``timestamp_or_null``: out of range gives null)."""
     pa = _pyarrow()
     chosen = select(model, columns)
     target = pa.schema([pa.field(c.name, arrow_type(c)) for c in chosen])
-    specs = [(c.name, c.numbers, c.kind, c.enum_numbers) for c in chosen]
+    nullable = errors == "null"
+    specs = [(c.name, c.numbers, _native_kind(c.kind, nullable), c.enum_numbers) for c in chosen]
     names = [list(c.enum_names) for c in chosen]
     return chosen, target, specs, names
 
 
-def to_pandas(batch: Batch, columns: Sequence[str] | None = None):
-    """``batch`` as a ``pandas.DataFrame`` (through :func:`to_arrow`)."""
-    return to_arrow(batch, columns).to_pandas()
+def _native_kind(kind: str, nullable: bool) -> str:
+    """A column kind as the native builder takes it: ``timestamp_or_null`` for a time that is null when out
+    of range."""
+    return f"{kind}_or_null" if nullable and kind in ("timestamp", "duration") else kind
 
 
-def to_polars(batch: Batch, columns: Sequence[str] | None = None):
+def to_pandas(batch: Batch, columns: Sequence[str] | None = None, errors: str = "raise"):
+    """``batch`` as a ``pandas.DataFrame`` (through :func:`to_arrow`). Map columns (``labels``,
+    ``annotations``, ...) hold dicts and list columns (``tags``, ...) lists, ``{}`` and ``[]`` where the table
+    has null (no entries), so that every cell of such a column can be used the same way."""
+    pa = _pyarrow()
+    table = to_arrow(batch, columns, errors)
+    frame = table.to_pandas(maps_as_pydicts="strict")
+    for field in table.schema:
+        if pa.types.is_map(field.type):
+            frame[field.name] = _filled(frame[field.name], dict)
+        elif pa.types.is_list(field.type):
+            frame[field.name] = _filled(frame[field.name], list)
+    return frame
+
+
+def _filled(series, empty: type):
+    """``series`` (of objects) with ``empty()`` for each missing value; lists as lists, not numpy arrays."""
+    import pandas
+
+    values = [empty() if value is None else empty(value) for value in series]
+    return pandas.Series(values, index=series.index, dtype=object, name=series.name)
+
+
+def to_polars(batch: Batch, columns: Sequence[str] | None = None, errors: str = "raise"):
     """``batch`` as a ``polars.DataFrame`` (through :func:`to_arrow`, without copying the buffers)."""
     try:
         import polars
     except ImportError:
         raise ImportError("to_polars() needs polars: pip install 'flytecodec[polars]'") from None
-    return polars.from_arrow(to_arrow(batch, columns))
+    return polars.from_arrow(to_arrow(batch, columns, errors))
 
 
 # The python backend: the same columns from protobuf messages.
 
 
-def _python_columns(records: Sequence, chosen: Sequence[Resolved]) -> list[pa.Array]:
+def _python_columns(records: Sequence, chosen: Sequence[Resolved], errors: str = "raise") -> list[pa.Array]:
     pa = _pyarrow()
     values: list[list[Any]] = [[] for _ in chosen]
-    tree = _tree(chosen)
+    tree = _tree(chosen, errors)
     for index, message in enumerate(records):
         _visit(tree, message, values, index)
     arrays = []
@@ -123,7 +156,7 @@ def _python_columns(records: Sequence, chosen: Sequence[Resolved]) -> list[pa.Ar
     return arrays
 
 
-def _tree(chosen: Sequence[Resolved]) -> dict:
+def _tree(chosen: Sequence[Resolved], errors: str) -> dict:
     """The columns as a tree of field names: ``{name: (subtree or None, [(column index, reader)])}``."""
     tree: dict = {}
     for i, column in enumerate(chosen):
@@ -134,7 +167,7 @@ def _tree(chosen: Sequence[Resolved]) -> dict:
                 sub = {}
                 node[field.name] = (sub, leaves)
             node = sub
-        node.setdefault(column.fields[-1].name, (None, []))[1].append((i, _reader(column)))
+        node.setdefault(column.fields[-1].name, (None, []))[1].append((i, _reader(column, errors)))
     return tree
 
 
@@ -149,7 +182,7 @@ def _visit(tree: dict, message, values: list[list[Any]], index: int) -> None:
             values[i].append(None if message is None else read(message, name, index))
 
 
-def _reader(column: Resolved):
+def _reader(column: Resolved, errors: str):
     """How a column reads its field of a (set) message: ``read(message, field name, record index)``."""
     kind = column.kind
     if kind == "string":
@@ -158,7 +191,10 @@ def _reader(column: Resolved):
         position = {number: i for i, number in enumerate(column.enum_numbers)}
         return lambda m, name, _: position.get(getattr(m, name))
     if kind in ("timestamp", "duration"):
-        return lambda m, name, index: _micros(column.name, index, getattr(m, name)) if m.HasField(name) else None
+        nullable = errors == "null"
+        return lambda m, name, index: (
+            _micros(column.name, index, getattr(m, name), nullable) if m.HasField(name) else None
+        )
     if kind == "bool_wrapper":
         return lambda m, name, _: getattr(m, name).value if m.HasField(name) else None
     if kind == "map":
@@ -168,10 +204,13 @@ def _reader(column: Resolved):
     return lambda m, name, _: getattr(m, name)
 
 
-def _micros(column: str, index: int, value) -> int:
-    """A Timestamp's or Duration's whole microseconds (nanoseconds cut toward zero)."""
+def _micros(column: str, index: int, value, nullable: bool) -> int | None:
+    """A Timestamp's or Duration's whole microseconds (nanoseconds cut toward zero); out of Arrow's range, None
+    when ``nullable``, else ``ValueError``."""
     nanos = value.nanos
     micros = value.seconds * 1_000_000 + (nanos // 1000 if nanos >= 0 else -(-nanos // 1000))
     if not INT64[0] <= micros <= INT64[1]:
+        if nullable:
+            return None
         raise ValueError(f"record {index}: column {column}: {micros} µs is outside Arrow's int64 range")
     return micros

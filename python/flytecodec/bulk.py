@@ -190,25 +190,27 @@ class Batch(Generic[M], Sequence[M]):
     def serialize_to_string(self) -> bytes:
         return self.to_flyte_idl().SerializeToString()
 
-    def to_arrow(self, columns: Sequence[str] | None = None) -> pyarrow.Table:
+    def to_arrow(self, columns: Sequence[str] | None = None, errors: str = "raise") -> pyarrow.Table:
         """The records as a ``pyarrow.Table``, one row each, of every column or those named in ``columns``
         (only those are read). The columns of each kind are listed in ``docs/columns.md``
-        (:func:`flytecodec.columns.column_names` gives them). Needs pyarrow (``flytecodec[arrow]``)."""
+        (:func:`flytecodec.columns.column_names` gives them). A time outside Arrow's range raises ``ValueError``
+        (``errors="raise"``) or is null (``errors="null"``). Needs pyarrow (``flytecodec[arrow]``)."""
         from flytecodec.arrow import to_arrow
 
-        return to_arrow(self, columns)
+        return to_arrow(self, columns, errors)
 
-    def to_pandas(self, columns: Sequence[str] | None = None) -> pandas.DataFrame:
-        """The records as a ``pandas.DataFrame``, through :meth:`to_arrow`."""
+    def to_pandas(self, columns: Sequence[str] | None = None, errors: str = "raise") -> pandas.DataFrame:
+        """The records as a ``pandas.DataFrame``, through :meth:`to_arrow`; map columns as dicts and list columns
+        as lists (``{}``, ``[]`` when empty)."""
         from flytecodec.arrow import to_pandas
 
-        return to_pandas(self, columns)
+        return to_pandas(self, columns, errors)
 
-    def to_polars(self, columns: Sequence[str] | None = None) -> polars.DataFrame:
+    def to_polars(self, columns: Sequence[str] | None = None, errors: str = "raise") -> polars.DataFrame:
         """The records as a ``polars.DataFrame``, through :meth:`to_arrow`."""
         from flytecodec.arrow import to_polars
 
-        return to_polars(self, columns)
+        return to_polars(self, columns, errors)
 
 
 def _restore_batch(model, items, token):

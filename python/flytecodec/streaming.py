@@ -22,7 +22,9 @@ Source = Union[str, os.PathLike, BinaryIO, bytes, Iterable[Union[str, os.PathLik
 CHUNK = 8 << 20  # bytes read at a time from a delimited stream
 
 
-def iter_batches(source: Source, model: type[M], *, framing: str, batch_size: int = 10_000) -> Iterator[Batch[M]]:
+def iter_batches(
+    source: Source, model: type[M], *, framing: str, batch_size: int = 10_000, glob: str | None = None
+) -> Iterator[Batch[M]]:
     """Decode ``source`` a batch at a time, holding about one batch (and one read chunk) in memory.
 
     :param source: a path, a directory (its files in sorted order), a binary file, bytes, or a list of any of
@@ -31,25 +33,27 @@ def iter_batches(source: Source, model: type[M], *, framing: str, batch_size: in
         of records; ``"list"`` — each file is one ``*List`` response (a page), given as batches of at most
         ``batch_size`` records with the page's token; ``"message"`` — each file is one message.
     :param batch_size: records per batch (the last one may be smaller).
+    :param glob: a directory's files read are those whose name matches this pattern (``fnmatch``; all when
+        ``None``); files named directly are read whatever their name.
     :raises DecodeError: on bad input; ``index`` counts records from the start of the whole input, ``offset``
         is the byte offset in the file named in the message.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if framing == "delimited":
-        yield from _delimited(_streams(source), model, batch_size)
+        yield from _delimited(_streams(source, glob), model, batch_size)
     elif framing == "list":
-        for name, stream in _streams(source):
+        for name, stream in _streams(source, glob):
             page = _decode_at(model, stream.read(), "list", name, 0, 0)
             for start in range(0, len(page), batch_size):
                 yield page[start : start + batch_size]
     elif framing == "message":
-        yield from _messages(_streams(source), model, batch_size)
+        yield from _messages(_streams(source, glob), model, batch_size)
     else:
         raise ValueError(f"unknown framing {framing!r}; choose 'list', 'delimited' or 'message'")
 
 
-def _streams(source: Source) -> Iterator[tuple[str, BinaryIO]]:
+def _streams(source: Source, glob: str | None = None) -> Iterator[tuple[str, BinaryIO]]:
     """``(name, binary stream)`` of each file of the input, in order."""
     import io
 
@@ -60,7 +64,7 @@ def _streams(source: Source) -> Iterator[tuple[str, BinaryIO]]:
     elif isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if os.path.isdir(path):
-            for full in directory_files(path):
+            for full in directory_files(path, glob=glob):
                 with open(full, "rb") as f:
                     yield full, f
         else:
@@ -68,14 +72,20 @@ def _streams(source: Source) -> Iterator[tuple[str, BinaryIO]]:
                 yield path, f
     elif isinstance(source, Iterable):
         for item in source:
-            yield from _streams(item)
+            yield from _streams(item, glob)
     else:
         raise TypeError(f"iter_batches(): cannot read {type(source).__name__}")
 
 
-def directory_files(path: str | os.PathLike) -> list[str]:
-    """The files of a directory in the order an input reads them: sorted by name, subdirectories left out."""
-    entries = (os.path.join(path, entry) for entry in sorted(os.listdir(path)))
+def directory_files(path: str | os.PathLike, glob: str | None = None) -> list[str]:
+    """The files of a directory in the order an input reads them: sorted by name, subdirectories left out, and
+    only those whose name matches ``glob`` (``fnmatch``) when given."""
+    import fnmatch
+
+    names = sorted(os.listdir(path))
+    if glob is not None:
+        names = [name for name in names if fnmatch.fnmatchcase(name, glob)]
+    entries = (os.path.join(path, entry) for entry in names)
     return [entry for entry in entries if os.path.isfile(entry)]
 
 

@@ -1439,3 +1439,32 @@ KINDS: dict[str, tuple[Callable[[int, int], list[Any]], Callable[[int, int, str]
     "task-execution": (task_executions, task_execution_list),
 }
 """Record kind name → (generator ``f(n, seed)``, list builder ``f(n, seed, token)``)."""
+
+
+def execution_specs(n: int, seed: int = 0) -> list[execution_pb2.ExecutionSpec]:
+    """The ``spec`` of each of :func:`executions` ``(n, seed)``, as flyteadmin stores it (``executions.spec``)."""
+    return [e.spec for e in executions(n, seed)]
+
+
+def execution_closures(n: int, seed: int = 0) -> list[execution_pb2.ExecutionClosure]:
+    """The ``closure`` of each of :func:`executions` ``(n, seed)`` (``executions.closure``)."""
+    return [e.closure for e in executions(n, seed)]
+
+
+def node_execution_closures(n: int, seed: int = 0) -> list[node_execution_pb2.NodeExecutionClosure]:
+    """The ``closure`` of each of :func:`node_executions` ``(n, seed)`` (``node_executions.closure``)."""
+    return [e.closure for e in node_executions(n, seed)]
+
+
+def task_execution_closures(n: int, seed: int = 0) -> list[task_execution_pb2.TaskExecutionClosure]:
+    """The ``closure`` of each of :func:`task_executions` ``(n, seed)`` (``task_executions.closure``)."""
+    return [e.closure for e in task_executions(n, seed)]
+
+
+PARTS: dict[str, Callable[[int, int], list[Any]]] = {
+    "execution-spec": execution_specs,
+    "execution-closure": execution_closures,
+    "node-execution-closure": node_execution_closures,
+    "task-execution-closure": task_execution_closures,
+}
+"""Part kind name (the parts of records flyteadmin stores in columns of their own) → generator ``f(n, seed)``."""
