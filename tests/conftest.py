@@ -1,5 +1,7 @@
 """Every model and bulk test runs once per available backend (``python`` always; ``native`` when built)."""
 
+import sys
+
 import pytest
 
 import flytecodec
@@ -17,3 +19,10 @@ def pytest_terminal_summary(terminalreporter):
 
     if COUNT["properties"]:
         terminalreporter.write_line(f"flytekit oracle: {COUNT['properties']} property values compared")
+    fuzz = sys.modules.get("test_fuzz_python")
+    if fuzz is not None and fuzz.TALLY["inputs"]:
+        tally = fuzz.TALLY
+        terminalreporter.write_line(
+            f"python API fuzz: {tally['inputs']} inputs through both backends, {tally['refused']} refused, "
+            f"{tally['checked with upb']} checked against upb"
+        )

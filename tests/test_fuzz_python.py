@@ -1,7 +1,8 @@
 """Fuzzing the public API on both backends: ``flytecodec.decode`` over arbitrary and damaged inputs.
 
 Every input goes through ``decode(model, data, framing=...)`` on each available backend. Either both raise
-:class:`flytecodec.DecodeError` with the same ``index``, ``offset`` and ``model``, or both accept it with the same
+:class:`flytecodec.DecodeError` with the same ``index``, ``offset``, ``model``, ``reason`` and ``hint`` (and upb
+refuses it too, for the framings upb knows), or both accept it (and so does upb) with the same
 page token and records whose ``to_flyte_idl()`` and ``serialize_to_string()`` are equal (the latter the exact bytes
 of the record) and whose properties read the same (``Compare`` of the differential tests). Any other exception —
 ``pyo3_runtime.PanicException`` (a ``BaseException``), ``SystemError``, a ``TypeError`` from the extension — fails.
@@ -59,7 +60,7 @@ def outcome(backend: str, model: type, data, framing: str):
             try:
                 batch = flytecodec.decode(model, data, framing=None if framing == "sequence" else framing)
             except DecodeError as e:
-                return ("error", e.index, e.offset, e.model), None
+                return ("error", e.index, e.offset, e.model, e.reason, e.hint), None
             return ("ok", batch.token, len(batch)), list(batch)
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -76,7 +77,13 @@ def check(model: type, data, framing: str) -> None:
     elif framing != "sequence" and isinstance(data, list):
         data = b"".join(data)
     (a, models_a), (b, models_b) = (outcome(name, model, data, framing) for name in ("python", "native"))
+    TALLY["inputs"] += 1
+    TALLY["refused"] += models_a is None
     assert a == b, f"{model.__name__} framing={framing}: python {a} vs native {b} for {data!r}"
+    upb = upb_accepts(model, data, framing)
+    if upb is not None:
+        TALLY["checked with upb"] += 1
+        assert upb == (models_a is not None), f"{model.__name__} framing={framing}: upb accepts: {upb}, we {a}"
     if models_a is None:
         return
     raws = data if framing == "sequence" else [data] if framing == "message" else None
@@ -94,6 +101,32 @@ def check(model: type, data, framing: str) -> None:
             assert sx == bytes(raws[i]), f"{where}: serialize_to_string() is not the record's bytes"
         if compare is not None:
             compare.record(x, y, where)
+
+
+TALLY = {"inputs": 0, "refused": 0, "checked with upb": 0}
+
+
+def upb_accepts(model: type, data, framing: str) -> bool | None:
+    """Whether upb parses ``data`` as the backends should read it (None for ``delimited``, flytecodec's own
+    framing, which upb does not know)."""
+    from google.protobuf.message import DecodeError as PbDecodeError
+
+    if framing == "delimited":
+        return None
+    if framing == "list":
+        from flytecodec.bulk import list_message_for
+
+        parse = list_message_for(model)[0].FromString
+        items = [data]
+    else:
+        parse = model._pb_class.FromString
+        items = data if framing == "sequence" else [data]
+    try:
+        for item in items:
+            parse(bytes(item))
+    except PbDecodeError:
+        return False
+    return True
 
 
 # -- inputs ----------------------------------------------------------------------------------------------------

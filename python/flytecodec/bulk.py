@@ -491,13 +491,15 @@ def _name(model) -> str:
 def _kind_decoder(model_path: str, doc: str):
     module_name, class_name = model_path.rsplit(".", 1)
 
-    def decode_kind(data, *, framing: str | None = None, model: type | None = None) -> Batch:
+    def decode_kind(
+        data, *, framing: str | None = None, model: type | None = None, on_null: str = "error", glob: str = "*"
+    ) -> Batch:
         import importlib
 
         base = getattr(importlib.import_module(module_name), class_name)
         if model is not None and not (isinstance(model, type) and issubclass(model, base)):
             raise TypeError(f"model= must be {class_name} or a subclass of it, got {model!r}")
-        return decode(model or base, data, framing=framing)
+        return decode(model or base, data, framing=framing, on_null=on_null, glob=glob)
 
     decode_kind.__name__ = decode_kind.__qualname__ = "decode_" + _snake(class_name) + "s"
     decode_kind.__doc__ = doc
