@@ -394,7 +394,12 @@ pub fn validate_all(
 
 /// The index of the first of `spans` of `buf` that is valid alone but nests [`MAX_DEPTH`] levels or more
 /// (too deep one level further down, as a record of a list).
-pub fn first_too_deep(schema: &Schema, message: usize, buf: &[u8], spans: &[Span]) -> Option<usize> {
+pub fn first_too_deep(
+    schema: &Schema,
+    message: usize,
+    buf: &[u8],
+    spans: &[Span],
+) -> Option<usize> {
     spans.iter().position(|span| {
         matches!(
             validate_at_depth(schema, message, &buf[span.start..span.end], 0),

@@ -93,7 +93,10 @@ pub fn read_len(buf: &[u8], pos: usize) -> WireResult<(usize, usize)> {
     if len > MAX_LENGTH {
         return Err(failed(pos, LENGTH_TOO_BIG));
     }
-    Ok((usize::try_from(len).map_err(|_| failed(pos, LENGTH_TOO_BIG))?, after))
+    Ok((
+        usize::try_from(len).map_err(|_| failed(pos, LENGTH_TOO_BIG))?,
+        after,
+    ))
 }
 
 /// The field number and wire type of the tag at `pos`, and the position after it: a varint of at most 5
@@ -452,7 +455,7 @@ mod tests {
         assert!(check(ID, b"\x13\x08\x01\x14")); // group on a known field number
         assert!(check(ID, b"\xf8\xff\xff\xff\x0f\x01")); // field 2^29-1
         assert!(check(ID, b"\x9a\x06\x01\xff")); // unknown field with bad UTF-8
-        // inside a group upb does not look at field numbers: field 0 is skipped like any other
+                                                 // inside a group upb does not look at field numbers: field 0 is skipped like any other
         assert!(check(ID, b"\x5b\x00\x02\x5c")); // varint of field 0
         assert!(check(ID, b"\x5b\x02\x00\x5c")); // length-delimited field 0
         assert!(check(ID, b"\x5b\x03\x04\x5c")); // a group numbered 0, closed
