@@ -265,13 +265,20 @@ class _CountingStream(io.BytesIO):
 
 
 @pytest.mark.parametrize("seekable", [True, False])
-def test_a_huge_length_prefix_fails_without_reading_the_rest(backend, monkeypatch, seekable):
+@pytest.mark.parametrize(
+    ("prefix", "reason"),
+    [
+        ("ffffffffffffffff3f", "length prefix claims"),
+        ("ff" * 10 + "01", "bad length prefix: varint is longer than 10 bytes"),
+    ],
+)
+def test_a_huge_length_prefix_fails_without_reading_the_rest(backend, monkeypatch, seekable, prefix, reason):
     import flytecodec.streaming as streaming
 
     monkeypatch.setattr(streaming, "CHUNK", 1024)
     records = _records(200)
     head = _delimited(records[:8])
-    stream = head + bytes.fromhex("ffffffffffffffff3f") + _delimited(records[8:])
+    stream = head + bytes.fromhex(prefix) + _delimited(records[8:])
     assert len(stream) > 50 * 1024
     counting = _CountingStream(stream, seekable)
     seen = []
@@ -280,7 +287,7 @@ def test_a_huge_length_prefix_fails_without_reading_the_rest(backend, monkeypatc
             seen.append(len(batch))
     assert seen == [5, 3]  # the records before the bad prefix, then the error
     assert (info.value.index, info.value.offset) == (8, len(head))
-    assert "length prefix claims" in info.value.reason
+    assert reason in info.value.reason
     assert counting.read_bytes <= len(head) + 2 * 1024  # up to the chunk holding the prefix, and no more
 
 
