@@ -4,7 +4,7 @@
 //! Where a bad input is reported follows the python backend exactly (see `python/flytecodec/bulk.py`):
 //! * list: the first problem in wire order — a record (its index, its tag's offset) or a break in the
 //!   list's own framing or page token (the number of records before it, the broken field's tag offset);
-//!   a record too deep only when counted from the list gets index = all records, offset 0;
+//!   a record too deep only when counted from the list is a bad record too (its index, its tag's offset);
 //! * delimited: a broken length prefix first (the records before it, the prefix's offset), then the
 //!   first bad record (its index, its prefix's offset);
 //! * message and sequence items: the first bad record, offset 0.
@@ -14,7 +14,9 @@ use std::num::NonZeroUsize;
 use std::sync::{Condvar, Mutex};
 
 use crate::messages::Schema;
-use crate::wire::{read_len, read_tag, read_varint, validate_at_depth, WireError};
+use crate::wire::{
+    read_len, read_tag, read_varint, validate_at_depth, WireError, LENGTH_PAST_END, MAX_DEPTH,
+};
 
 /// A record: which buffer, and its byte range there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +90,10 @@ fn frame_delimited(buf: &[u8], publish: &mut dyn FnMut(&[Span])) -> Framed {
     while pos < buf.len() {
         let (len, start) = match read_varint(buf, pos) {
             Ok(v) => v,
-            Err(_) => return failed_at(spans, String::new(), pos, "bad length prefix".into()),
+            Err(e) => {
+                let reason = format!("bad length prefix: {}", e.reason);
+                return failed_at(spans, String::new(), pos, reason);
+            }
         };
         let remaining = (buf.len() - start) as u64;
         if len > remaining {
@@ -196,7 +201,7 @@ fn skip_value(
                 .filter(|&end| end <= buf.len())
                 .ok_or(WireError {
                     offset: tag_offset,
-                    reason: "length runs past the end of the input",
+                    reason: LENGTH_PAST_END,
                 })?;
             Ok((start, end))
         }
@@ -385,6 +390,22 @@ pub fn validate_all(
         }
     }
     Checked::Valid { deepest }
+}
+
+/// The index of the first of `spans` of `buf` that is valid alone but nests [`MAX_DEPTH`] levels or more
+/// (too deep one level further down, as a record of a list).
+pub fn first_too_deep(
+    schema: &Schema,
+    message: usize,
+    buf: &[u8],
+    spans: &[Span],
+) -> Option<usize> {
+    spans.iter().position(|span| {
+        matches!(
+            validate_at_depth(schema, message, &buf[span.start..span.end], 0),
+            Ok(deepest) if deepest >= MAX_DEPTH
+        )
+    })
 }
 
 /// Below this many records per thread, one thread is faster than starting more.

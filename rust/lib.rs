@@ -97,7 +97,7 @@ fn decode_records(
             .map_err(|_| PyTypeError::new_err("decode_records needs bytes for this framing"))?;
         let bytes = buffer.as_bytes();
         let (framed, checked) = py.detach(|| frame_and_validate(s, index, bytes, framing, threads));
-        if let Some(failure) = first_failure(framing, &framed, checked) {
+        if let Some(failure) = first_failure(s, index, bytes, framing, &framed, checked) {
             return Err(errors::decode_error(py, message, &failure));
         }
         let records = RecordList::new(vec![buffer.clone().unbind()], framed.spans);
@@ -107,26 +107,40 @@ fn decode_records(
 
 /// Which failure the python backend reports first for this framing (see `decode`'s module docs).
 fn first_failure(
+    schema: &messages::Schema,
+    message: usize,
+    bytes: &[u8],
     framing: Framing,
     framed: &decode::Framed,
     checked: Checked,
 ) -> Option<DecodeFailure> {
-    let record_failure = match checked {
-        Checked::Invalid { index, error } => Some(DecodeFailure {
-            index,
-            offset: framed.spans[index].offset,
-            reason: error.reason.to_string(),
-        }),
-        Checked::Valid { deepest } => {
-            // a record is one level below its *List message: too deep there, though valid alone
-            let too_deep = matches!(framing, Framing::List { .. }) && deepest >= wire::MAX_DEPTH;
-            (too_deep && framed.failure.is_none()).then(|| DecodeFailure {
-                index: framed.spans.len(),
-                offset: 0,
-                reason: "nesting exceeds the maximum depth inside the list".into(),
-            })
+    // the records before `invalid_at` are valid alone; `could_be_too_deep`: one of them may nest as deep as
+    // the limit (the records validated after the first invalid one do not say how deep they went)
+    let (invalid_at, invalid, could_be_too_deep) = match checked {
+        Checked::Invalid { index, error } => {
+            let failure = DecodeFailure {
+                index,
+                offset: framed.spans[index].offset,
+                reason: error.reason.to_string(),
+            };
+            (index, Some(failure), true)
         }
+        Checked::Valid { deepest } => (framed.spans.len(), None, deepest >= wire::MAX_DEPTH),
     };
+    // a record of a list is one level below its *List message: too deep there, though valid alone; the
+    // first such record before the first invalid one is the failure (found again on this error path only)
+    let too_deep = if matches!(framing, Framing::List { .. }) && could_be_too_deep {
+        decode::first_too_deep(schema, message, bytes, &framed.spans[..invalid_at]).map(|index| {
+            DecodeFailure {
+                index,
+                offset: framed.spans[index].offset,
+                reason: format!("{} inside the list", wire::TOO_DEEP),
+            }
+        })
+    } else {
+        None
+    };
+    let record_failure = too_deep.or(invalid);
     match framing {
         Framing::Delimited => framed.failure.clone().or(record_failure),
         _ => record_failure.or_else(|| framed.failure.clone()),

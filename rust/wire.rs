@@ -29,22 +29,54 @@ pub type WireResult<T> = Result<T, WireError>;
 fn corrupt(offset: usize) -> WireError {
     WireError {
         offset,
-        reason: "wire format is corrupt",
+        reason: CORRUPT,
     }
 }
 
-/// The varint at `pos` of at most `limit` bytes, and the position after it.
+fn failed(offset: usize, reason: &'static str) -> WireError {
+    WireError { offset, reason }
+}
+
+// The reasons a walk of the wire format gives, word for word those of the python backend's walk
+// (`python/flytecodec/framing.py`); validating a record gives only CORRUPT, BAD_UTF8 or TOO_DEEP.
+pub const CORRUPT: &str = "wire format is corrupt";
+pub const BAD_UTF8: &str = "string field has invalid UTF-8";
+pub const TOO_DEEP: &str = "nesting exceeds the maximum depth";
+pub const TRUNCATED_VARINT: &str = "truncated varint";
+pub const TAG_OVER_32_BITS: &str = "tag is over 32 bits";
+pub const FIELD_ZERO: &str = "field number 0";
+pub const LENGTH_TOO_BIG: &str = "length is 2^31 - 1 bytes or more";
+pub const LENGTH_PAST_END: &str = "length runs past the end of the input";
+pub const FIELD_PAST_END: &str = "field runs past the end of the input";
+pub const GROUP_NOT_CLOSED: &str = "group is not closed";
+pub const GROUP_MISMATCH: &str = "end-group tag does not match its group";
+
+/// The largest length upb takes for a length-delimited field (it refuses `INT32_MAX` and above).
+pub const MAX_LENGTH: u64 = i32::MAX as u64 - 1;
+
+/// The varint at `pos` of at most `limit` (5 or 10) bytes, and the position after it.
 #[inline]
 fn read_varint_of(buf: &[u8], pos: usize, limit: usize) -> WireResult<(u64, usize)> {
     let mut value: u64 = 0;
     for i in 0..limit {
-        let byte = *buf.get(pos + i).ok_or_else(|| corrupt(pos))?;
+        let byte = *buf.get(pos + i).ok_or(WireError {
+            offset: pos,
+            reason: TRUNCATED_VARINT,
+        })?;
         value |= u64::from(byte & 0x7f) << (7 * i);
         if byte < 0x80 {
             return Ok((value, pos + i + 1));
         }
     }
-    Err(corrupt(pos))
+    let reason = if limit == 5 {
+        "varint is longer than 5 bytes"
+    } else {
+        "varint is longer than 10 bytes"
+    };
+    Err(WireError {
+        offset: pos,
+        reason,
+    })
 }
 
 /// The varint at `pos` and the position after it (at most 10 bytes; bits past 64 are dropped, as upb does).
@@ -54,22 +86,36 @@ pub fn read_varint(buf: &[u8], pos: usize) -> WireResult<(u64, usize)> {
 }
 
 /// The length prefix of a length-delimited field at `pos` and the position after it: upb reads it as a
-/// varint of at most 5 bytes.
+/// varint of at most 5 bytes, and refuses a length of `INT32_MAX` (2^31 - 1) or more.
 #[inline]
 pub fn read_len(buf: &[u8], pos: usize) -> WireResult<(usize, usize)> {
     let (len, after) = read_varint_of(buf, pos, 5)?;
-    Ok((usize::try_from(len).map_err(|_| corrupt(pos))?, after))
+    if len > MAX_LENGTH {
+        return Err(failed(pos, LENGTH_TOO_BIG));
+    }
+    Ok((
+        usize::try_from(len).map_err(|_| failed(pos, LENGTH_TOO_BIG))?,
+        after,
+    ))
 }
 
 /// The field number and wire type of the tag at `pos`, and the position after it: a varint of at most 5
 /// bytes whose value fits 32 bits, with a field number above 0.
 #[inline]
 pub fn read_tag(buf: &[u8], pos: usize) -> WireResult<(u32, u8, usize)> {
-    let (value, after) = read_varint_of(buf, pos, 5)?;
-    let tag = u32::try_from(value).map_err(|_| corrupt(pos))?;
-    if tag >> 3 == 0 {
-        return Err(corrupt(pos));
+    let (number, wire, after) = read_tag_in_group(buf, pos)?;
+    if number == 0 {
+        return Err(failed(pos, FIELD_ZERO));
     }
+    Ok((number, wire, after))
+}
+
+/// A tag inside a group: as [`read_tag`], but field number 0 is allowed (upb skips a group's contents
+/// without looking at their field numbers).
+#[inline]
+fn read_tag_in_group(buf: &[u8], pos: usize) -> WireResult<(u32, u8, usize)> {
+    let (value, after) = read_varint_of(buf, pos, 5)?;
+    let tag = u32::try_from(value).map_err(|_| failed(pos, TAG_OVER_32_BITS))?;
     Ok((tag >> 3, (tag & 7) as u8, after))
 }
 
@@ -94,7 +140,7 @@ pub fn walk(buf: &[u8], mut visit: impl FnMut(u32, u8, usize, usize)) -> WireRes
                     Some(&b) if b < 0x80 => (usize::from(b), after + 1),
                     _ => read_len(buf, after)?,
                 };
-                (start, checked_end(buf, start, len, pos)?)
+                (start, checked_end(buf, start, len, pos, LENGTH_PAST_END)?)
             }
             _ => (after, value_end(buf, pos, after, number, wire, 0, &mut 0)?),
         };
@@ -189,14 +235,17 @@ fn value_end(
 ) -> WireResult<usize> {
     match wire {
         0 => Ok(read_varint(buf, after_tag)?.1),
-        1 => checked_end(buf, after_tag, 8, tag),
-        5 => checked_end(buf, after_tag, 4, tag),
+        1 => checked_end(buf, after_tag, 8, tag, FIELD_PAST_END),
+        5 => checked_end(buf, after_tag, 4, tag, FIELD_PAST_END),
         2 => {
-            let (len, start) = read_len(buf, after_tag).map_err(|_| corrupt(tag))?;
-            checked_end(buf, start, len, tag)
+            let (len, start) = read_len(buf, after_tag).map_err(|e| failed(tag, e.reason))?;
+            checked_end(buf, start, len, tag, LENGTH_PAST_END)
         }
         3 => skip_group(buf, after_tag, number, depth + 1, deepest),
-        _ => Err(corrupt(tag)), // 4: an end-group with no group open; 6, 7: no such wire type
+        // 4: an end-group with no group open; 6, 7: no such wire type
+        4 => Err(failed(tag, "unexpected wire type 4")),
+        6 => Err(failed(tag, "unexpected wire type 6")),
+        _ => Err(failed(tag, "unexpected wire type 7")),
     }
 }
 
@@ -211,10 +260,16 @@ pub fn skip_field_value(
     value_end(buf, tag, after_tag, number, wire, 0, &mut 0)
 }
 
-fn checked_end(buf: &[u8], start: usize, len: usize, tag: usize) -> WireResult<usize> {
+fn checked_end(
+    buf: &[u8],
+    start: usize,
+    len: usize,
+    tag: usize,
+    reason: &'static str,
+) -> WireResult<usize> {
     match start.checked_add(len) {
         Some(end) if end <= buf.len() => Ok(end),
-        _ => Err(corrupt(tag)),
+        _ => Err(failed(tag, reason)),
     }
 }
 
@@ -227,25 +282,22 @@ fn skip_group(
     deepest: &mut u32,
 ) -> WireResult<usize> {
     if depth > MAX_DEPTH {
-        return Err(WireError {
-            offset: pos,
-            reason: "nesting exceeds the maximum depth",
-        });
+        return Err(failed(pos, TOO_DEEP));
     }
     *deepest = (*deepest).max(depth);
     loop {
         if pos >= buf.len() {
-            return Err(corrupt(pos));
+            return Err(failed(pos, GROUP_NOT_CLOSED));
         }
-        let (inner, wire, after) = read_tag(buf, pos)?;
+        let (inner, wire, after) = read_tag_in_group(buf, pos)?;
         if wire == 4 {
             return if inner == number {
                 Ok(after)
             } else {
-                Err(corrupt(pos))
+                Err(failed(pos, GROUP_MISMATCH))
             };
         }
-        pos = next_field(buf, pos, depth, deepest)?.1;
+        pos = value_end(buf, pos, after, inner, wire, depth, deepest)?;
     }
 }
 
@@ -269,9 +321,6 @@ pub fn validate_at_depth(
         Err(reason) => Err(WireError { offset: 0, reason }),
     }
 }
-
-const CORRUPT: &str = "wire format is corrupt";
-const TOO_DEEP: &str = "nesting exceeds the maximum depth";
 
 fn check_message(
     schema: &Schema,
@@ -312,7 +361,7 @@ fn check_message(
                     Check::None => {}
                     Check::Utf8 => {
                         if !payload.is_ascii() && simdutf8::basic::from_utf8(payload).is_err() {
-                            return Err("string field has invalid UTF-8");
+                            return Err(BAD_UTF8);
                         }
                     }
                     Check::Message(inner) => {
@@ -330,7 +379,13 @@ fn check_message(
             1 => pos = pos.checked_add(8).filter(|&e| e <= end).ok_or(CORRUPT)?,
             5 => pos = pos.checked_add(4).filter(|&e| e <= end).ok_or(CORRUPT)?,
             3 => {
-                pos = skip_group(buf, pos, number, depth + 1, deepest).map_err(|e| e.reason)?;
+                pos = skip_group(buf, pos, number, depth + 1, deepest).map_err(|e| {
+                    if e.reason == TOO_DEEP {
+                        TOO_DEEP
+                    } else {
+                        CORRUPT
+                    }
+                })?;
             }
             _ => return Err(CORRUPT),
         }
@@ -400,6 +455,33 @@ mod tests {
         assert!(check(ID, b"\x13\x08\x01\x14")); // group on a known field number
         assert!(check(ID, b"\xf8\xff\xff\xff\x0f\x01")); // field 2^29-1
         assert!(check(ID, b"\x9a\x06\x01\xff")); // unknown field with bad UTF-8
+                                                 // inside a group upb does not look at field numbers: field 0 is skipped like any other
+        assert!(check(ID, b"\x5b\x00\x02\x5c")); // varint of field 0
+        assert!(check(ID, b"\x5b\x02\x00\x5c")); // length-delimited field 0
+        assert!(check(ID, b"\x5b\x03\x04\x5c")); // a group numbered 0, closed
+        assert!(check(ID, b"\x5b\x80\x80\x80\x80\x00\x00\x5c")); // tag 0 in 5 bytes
+    }
+
+    #[test]
+    fn length_bound_is_upbs() {
+        // upb refuses a length of INT32_MAX or more, even with that many bytes present; zeroed memory is
+        // mapped lazily, so the 2 GiB below cost no more than the pages touched
+        for len in [(1u64 << 31) - 1, 1 << 31] {
+            let mut prefix = vec![0x9a, 0x06]; // field 99, length-delimited: unknown to Identifier
+            let mut rest = len;
+            while rest >= 0x80 {
+                prefix.push((rest as u8 & 0x7f) | 0x80);
+                rest >>= 7;
+            }
+            prefix.push(rest as u8);
+            let mut buf = vec![0u8; prefix.len() + len as usize];
+            buf[..prefix.len()].copy_from_slice(&prefix);
+            assert!(!check(ID, &buf), "length {len}");
+            assert_eq!(
+                skip_field_value(&buf, 2, 99, 2, 0).map_err(|e| e.reason),
+                Err(LENGTH_TOO_BIG)
+            );
+        }
     }
 
     #[test]
@@ -418,6 +500,9 @@ mod tests {
         )); // map key
         assert!(!check("flyteidl.admin.Notification", b"\x0a\x01\x81")); // packed, truncated
         assert!(!check(ID, b"\x12\x80\x80\x80\x80\x80\x00")); // a 6-byte length prefix
+        assert!(!check(ID, b"\x5b\x04\x5c")); // an end-group of field 0 inside group 11
+        assert!(!check(ID, b"\x5b\x80\x80\x80\x80\x10\x00\x5c")); // a tag over 32 bits in a group
+        assert!(!check(ID, b"\x5b\x07\x5c")); // wire type 7 in a group
     }
 
     #[test]

@@ -283,9 +283,13 @@ def check_input(model, data, framing, tally: Tally, compare: Compare, where: str
     assert py_ok == (upb is not None), f"{context}: python {py!r}, upb {'accepts' if upb else 'rejects'}"
     assert py_ok == nat_ok, f"{context}: python {py!r}, native {nat!r}"
     if not py_ok:
-        assert (py.index, py.offset, py.model) == (nat.index, nat.offset, nat.model), (
-            f"{context}: python {py} / native {nat}"
-        )
+        assert (py.index, py.offset, py.model, py.reason, py.hint) == (
+            nat.index,
+            nat.offset,
+            nat.model,
+            nat.reason,
+            nat.hint,
+        ), f"{context}: python {py} / native {nat}"
         return
     records, raws, token = upb
     assert len(py) == len(nat) == len(records), f"{context}: {len(py)} / {len(nat)} / {len(records)} records"
@@ -769,7 +773,7 @@ def _errors(model, data, framing="message") -> dict:
     for name in BACKENDS:
         with flytecodec.using_backend(name), pytest.raises(DecodeError) as info:
             decode(model, data, framing=framing)
-        out[name] = (info.value.index, info.value.offset, info.value.model)
+        out[name] = (info.value.index, info.value.offset, info.value.model, info.value.reason)
     assert out["python"] == out["native"], out
     return out
 
@@ -809,20 +813,19 @@ def test_malformed_packed_run_is_refused_by_both():
 @pytest.mark.parametrize("levels", [99, 100, 101])
 def test_depth_limit(levels):
     """Literal.collection -> LiteralCollection.literals -> Literal …: 100 levels pass, 101 fail; inside an
-    ExecutionList the record is one level deeper, so a record of 100 levels fails there (reported after the last
-    record, at offset 0) but passes alone."""
+    ExecutionList the record is one level deeper, so a record of 100 levels fails there (reported as that record,
+    at its tag) but passes alone."""
     chain = literal_chain(levels)
     if levels <= 100:
         assert [len(b) for b in _identical(Literal, chain).values()] == [1, 1]
     else:
-        assert _errors(Literal, chain)["native"] == (0, 0, "flyteidl.core.Literal")
+        assert _errors(Literal, chain)["native"][:3] == (0, 0, "flyteidl.core.Literal")
     record = mf.ld(3, _in_closure_outputs(literal_chain(levels - 5)))  # Execution: 5 levels above the chain
     listed = mf.ld(1, b"") + mf.ld(1, record)
     if levels <= 99:
         assert [len(b) for b in _identical(Execution, listed, "list").values()] == [2, 2]
     else:
-        index = (2, 0) if levels == 100 else (1, 2)
-        assert _errors(Execution, listed, "list")["native"][:2] == index
+        assert _errors(Execution, listed, "list")["native"][:2] == (1, 2)
     if levels <= 100:
         assert [len(b) for b in _identical(Execution, record).values()] == [1, 1]
     else:

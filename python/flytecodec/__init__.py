@@ -5,7 +5,7 @@ Bulk decoding of admin responses, delimited dumps and columns of bytes: :func:`d
 """
 
 from flytecodec._backend import available_backends, backend, set_backend, using_backend
-from flytecodec.bulk import Batch, decode, decode_executions, decode_node_executions, decode_task_executions
+from flytecodec.bulk import Batch, concat, decode, decode_executions, decode_node_executions, decode_task_executions
 from flytecodec.exceptions import DecodeError, FlyteAssertion, InternalError
 from flytecodec.shards import dataset
 from flytecodec.streaming import iter_batches
@@ -20,6 +20,7 @@ __all__ = [
     "__version__",
     "available_backends",
     "backend",
+    "concat",
     "dataset",
     "decode",
     "decode_executions",

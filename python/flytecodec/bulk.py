@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
@@ -180,6 +181,12 @@ class Batch(Generic[M], Sequence[M]):
         records = self._records
         return _restore_batch, (self.model, [records.raw(i) for i in range(len(records))], self.token)
 
+    def __add__(self, other: Batch[M]) -> Batch[M]:
+        """The records of both batches, in order: :func:`concat`."""
+        if not isinstance(other, Batch):
+            return NotImplemented
+        return concat([self, other])
+
     def to_flyte_idl(self):
         """The ``*List`` response message with every record (and the token)."""
         list_class, field = list_message_for(self.model)
@@ -226,29 +233,44 @@ def _restore_batch(model, items, token):
     return batch
 
 
-def decode(model: type[M], data, *, framing: str | None = None) -> Batch[M]:
+ON_NULL = ("error", "skip", "empty")
+
+
+def decode(model: type[M], data, *, framing: str | None = None, on_null: str = "error", glob: str = "*") -> Batch[M]:
     """Decode ``data`` into a :class:`Batch` of ``model`` instances.
 
     :param model: any model class, e.g. ``Execution`` or ``ExecutionClosure`` (for a column of flyteadmin's
         ``executions.closure``).
-    :param data: bytes, bytearray, memoryview, mmap, a path, a binary file (read from its current position) —
-        or a sequence of bytes-like objects, one message each.
+    :param data: bytes, bytearray, memoryview, mmap, a path, a directory (its files, as
+        :func:`flytecodec.iter_batches` reads them), a binary file (read from its current position) — or a
+        sequence of bytes-like objects: one message each, or with ``framing="list"`` one ``*List`` response
+        (page) each. A file (path or binary file) that starts with gzip's or zstd's magic bytes is decompressed
+        (zstd needs ``flytecodec[zstd]``); bytes are taken as they are.
     :param framing: ``"list"`` (a ``*List`` response), ``"delimited"`` (varint length-prefixed messages) or
-        ``"message"`` (one message). Required for bytes input; for a sequence it may be omitted or
-        ``"sequence"``.
-    :raises DecodeError: on input that is not valid, with the message index and byte offset.
+        ``"message"`` (one message; an empty *file* is an error, empty bytes are a message with no field set).
+        Required for bytes input; for a sequence it may be omitted or ``"sequence"``, or ``"list"`` for pages.
+    :param on_null: what a ``None`` item of a sequence (a NULL row of a column) becomes: ``"error"`` (the
+        default: a DecodeError naming its index), ``"skip"`` (left out: the batch is shorter than the input) or
+        ``"empty"`` (a message with no field set).
+    :param glob: for a directory, which of its files to read (by name; every file by default).
+    :raises DecodeError: on input that is not valid, with the message index and byte offset, and a hint when
+        there is something to do about it (another framing reads the input, it looks like JSON or compressed
+        data, it ends inside a record).
     :raises TypeError: for a ``model`` that is not a model class, or ``data`` of an unsupported type.
     """
     if not (isinstance(model, type) and issubclass(model, FlyteIdlEntity) and hasattr(model, "_pb_class")):
         raise TypeError(f"decode() needs a flytecodec model class, got {model!r}")
-    active = backend()
+    if on_null not in ON_NULL:
+        raise ValueError(f"on_null must be one of {', '.join(map(repr, ON_NULL))}, got {on_null!r}")
     if _framing.is_sequence_input(data):
+        if framing == "list":
+            return _decode_pages(model, data, on_null)
         if framing not in (None, "sequence"):
-            raise ValueError(f"a sequence of messages is framed one message per item; framing={framing!r} is wrong")
-        items = _framing.sequence_items(data, _name(model))
-        if active == "native":
-            return _decode_native(model, items, "sequence")
-        return _decode_sequence(model, items)
+            raise ValueError(
+                f"a sequence is framed one message per item (or one *List page per item with framing='list'); "
+                f"framing={framing!r} is wrong"
+            )
+        return _decode_items(model, _framing.sequence_items(data, _name(model), on_null))
     if not _framing.is_bytes_input(data):
         raise TypeError(
             "decode(): data must be bytes, bytearray, memoryview, mmap, a path, a binary file or a sequence of "
@@ -262,8 +284,28 @@ def decode(model: type[M], data, *, framing: str | None = None) -> Batch[M]:
         raise ValueError(f"unknown framing {framing!r}; choose 'list', 'delimited' or 'message'")
     if framing == "list":
         list_message_for(model)
+    if isinstance(data, (str, os.PathLike)) and os.path.isdir(data):
+        from flytecodec.streaming import iter_batches
+
+        return concat(list(iter_batches(data, model, framing=framing, batch_size=1 << 62, glob=glob)), model=model)
     buf = _framing.as_bytes(data)
-    if active == "native":
+    if framing == "message" and not buf and not _framing.is_in_memory(data):
+        raise DecodeError(EMPTY_FILE, model=_name(model))
+    try:
+        return decode_bytes(model, buf, framing)
+    except DecodeError as e:
+        raise with_hint(e, buf, framing, model) from None
+
+
+EMPTY_FILE = (
+    "the file is empty: with framing='message' a file is one message, and an empty file is most likely a failed "
+    "download or export (empty bytes in memory decode as a message with no field set)"
+)
+
+
+def decode_bytes(model: type[M], buf: bytes, framing: str) -> Batch[M]:
+    """Decode ``buf`` (bytes, in one of the byte framings) on the active backend, without hints."""
+    if backend() == "native":
         return _decode_native(model, buf, framing)
     if framing == "list":
         return _decode_list(model, buf)
@@ -273,6 +315,64 @@ def decode(model: type[M], data, *, framing: str | None = None) -> Batch[M]:
         prefix_offsets = [0] + [end for _, end in spans[:-1]]
         return _decode_sequence(model, [view[a:b] for a, b in spans], prefix_offsets)
     return _decode_sequence(model, [buf])
+
+
+def _decode_items(model: type[M], items: list) -> Batch[M]:
+    if backend() == "native":
+        return _decode_native(model, items, "sequence")
+    return _decode_sequence(model, items)
+
+
+def _decode_pages(model: type[M], pages, on_null: str) -> Batch[M]:
+    """A sequence of ``*List`` responses (pages) as one batch: records numbered across pages, the last page's
+    token; an error names the page and its offset in that page."""
+    list_message_for(model)
+    batches, count = [], 0
+    for k, page in enumerate(_framing.sequence_items(pages, _name(model), on_null, what="page")):
+        try:
+            batch = decode_bytes(model, page, "list")
+        except DecodeError as e:
+            e = with_hint(e, page, "list", model)
+            raise DecodeError(
+                f"page {k}: {e.reason}", index=count + e.index, offset=e.offset, model=e.model, hint=e.hint
+            ) from None
+        batches.append(batch)
+        count += len(batch)
+    return concat(batches, model=model)
+
+
+def concat(batches: Sequence[Batch[M]], *, model: type[M] | None = None) -> Batch[M]:
+    """One batch of the records of ``batches``, in order (``batch + batch`` does the same for two). The token is
+    the last batch's (the next page of a listing read page by page). Models already made are kept (the result
+    gives back the same objects); the records are not parsed again on the python backend, and validated again
+    (without the GIL) on the native one.
+
+    :param model: the model of an empty result; otherwise that of the batches, which must all be the same.
+    :raises TypeError: for items that are not batches, or batches of different models.
+    """
+    batches = list(batches)
+    for b in batches:
+        if not isinstance(b, Batch):
+            raise TypeError(f"concat() takes batches, got {type(b).__name__}")
+    kinds = {b.model for b in batches} | ({model} if model is not None else set())
+    if len(kinds) > 1:
+        names = ", ".join(sorted(k.__name__ for k in kinds))
+        raise TypeError(f"concat() takes batches of one model, got {names}")
+    if not kinds:
+        raise TypeError("concat() of no batches needs model=")
+    (kind,) = kinds
+    token = batches[-1].token if batches else ""
+    raws = [b._records.raw(i) for b in batches for i in range(len(b))]
+    if batches and all(isinstance(b._records, ProtoRecords) for b in batches):
+        joined = Batch(kind, ProtoRecords([r for b in batches for r in b._records], RecordBytes(raws)), token)
+    else:
+        joined = _decode_items(kind, raws)
+        joined.token = token
+    start = 0
+    for b in batches:
+        joined._kept.update({start + i: m for i, m in b._kept.items()})
+        start += len(b)
+    return joined
 
 
 def _decode_native(model: type[M], data, framing: str) -> Batch[M]:
@@ -295,8 +395,9 @@ def _decode_sequence(model: type[M], items: Sequence, offsets: list[int] | None 
     for i, item in enumerate(items):
         try:
             records.append(parse(item))
-        except _PbDecodeError as e:
-            raise DecodeError(_reason(e), index=i, offset=offsets[i] if offsets else 0, model=_name(model)) from None
+        except _PbDecodeError:
+            reason = _framing.record_reason(model._pb_class.DESCRIPTOR, item)
+            raise DecodeError(reason, index=i, offset=offsets[i] if offsets else 0, model=_name(model)) from None
     return Batch(model, ProtoRecords(records, RecordBytes(items)), "")
 
 
@@ -311,7 +412,8 @@ def _decode_list(model: type[M], buf: bytes) -> Batch[M]:
 
 
 def _locate_list_error(model, buf: bytes, error: Exception) -> DecodeError:
-    """Find which part of a ``*List`` response upb refused: a record (its index and tag offset) or the rest."""
+    """Find which part of a ``*List`` response upb refused: a record (its index and tag offset) — invalid alone,
+    or valid alone but nesting too deep one level down, inside the list — or the list's own framing."""
     list_class, field = list_message_for(model)
     number = list_class.DESCRIPTOR.fields_by_name[field].number
     token_number = list_class.DESCRIPTOR.fields_by_name["token"].number
@@ -322,14 +424,73 @@ def _locate_list_error(model, buf: bytes, error: Exception) -> DecodeError:
             if n == number and wire == 2:  # with another wire type, upb keeps it as an unknown field
                 try:
                     parse(buf[start:end])
-                except _PbDecodeError as e:
-                    return DecodeError(_reason(e), index=count, offset=offset, model=name)
+                except _PbDecodeError:
+                    reason = _framing.record_reason(model._pb_class.DESCRIPTOR, buf[start:end])
+                    return DecodeError(reason, index=count, offset=offset, model=name)
+                try:  # the record as the only one of a list: one level deeper
+                    list_class.FromString(buf[offset:end])
+                except _PbDecodeError:
+                    reason = f"{_framing.TOO_DEEP} inside the list"
+                    return DecodeError(reason, index=count, offset=offset, model=name)
                 count += 1
             elif n == token_number and wire == 2 and not _is_utf8(buf[start:end]):
                 return DecodeError("page token: invalid UTF-8", index=count, offset=offset, model=name)
     except ValueError as e:
         return DecodeError(str(e.args[0]), index=count, offset=e.args[1], model=name)
     return DecodeError(f"the {list_class.DESCRIPTOR.name}: {_reason(error)}", index=count, offset=0, model=name)
+
+
+HINT_BYTES = 1 << 20  # how much of an input is tried with the other framings, for a hint
+
+
+def with_hint(error: DecodeError, data: bytes, framing: str, model) -> DecodeError:
+    """``error`` with a hint of what to do, when the input says something about what went wrong."""
+    if error.hint:
+        return error
+    hint = _hint(error, data, framing, model)
+    if hint is None:
+        return error
+    return DecodeError(error.reason, index=error.index, offset=error.offset, model=error.model, hint=hint)
+
+
+def _hint(error: DecodeError, data: bytes, framing: str, model) -> str | None:
+    head = bytes(data[:4])
+    if head.startswith(_framing.GZIP_MAGIC):
+        return (
+            "this is gzip-compressed data: pass the file's path (decode() and iter_batches decompress files), "
+            "or gzip.decompress() it first"
+        )
+    if head.startswith(_framing.ZSTD_MAGIC):
+        return (
+            "this is zstd-compressed data: pass the file's path (decode() and iter_batches decompress files, "
+            "with flytecodec[zstd]), or decompress it first"
+        )
+    if _framing.looks_like_json(data):
+        name = model._pb_class.__name__
+        return (
+            "this looks like JSON, not binary protobuf: convert each record with "
+            f"google.protobuf.json_format.Parse(text, {name}()).SerializeToString(), or save the API's binary responses"
+        )
+    for other in ("list", "delimited", "message"):
+        if other == framing or (other == "list" and model._pb_class.DESCRIPTOR.full_name not in _LISTS):
+            continue
+        if other == "message" and framing == "list":
+            continue  # a page is a message too (of unknown fields): no evidence
+        start = _framing.whole_fields(data, other, HINT_BYTES)
+        if not start:
+            continue
+        try:
+            found = decode_bytes(model, start, other)
+        except DecodeError:
+            continue
+        if any(len(found._records.raw(i)) for i in range(len(found))):
+            what = "this input" if len(start) == len(data) else f"the first {len(start)} bytes of this input"
+            return f"framing={other!r} reads {what} ({len(found)} records): is framing={framing!r} the right one?"
+    if framing == "delimited" and error.reason.startswith("length prefix claims"):
+        return f"the input ends inside record {error.index}: is it truncated?"
+    if framing == "list" and error.reason in _framing.RUNS_PAST_THE_END:
+        return f"the input ends inside the field at byte offset {error.offset}: is it truncated?"
+    return None
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -352,13 +513,15 @@ def _name(model) -> str:
 def _kind_decoder(model_path: str, doc: str):
     module_name, class_name = model_path.rsplit(".", 1)
 
-    def decode_kind(data, *, framing: str | None = None, model: type | None = None) -> Batch:
+    def decode_kind(
+        data, *, framing: str | None = None, model: type | None = None, on_null: str = "error", glob: str = "*"
+    ) -> Batch:
         import importlib
 
         base = getattr(importlib.import_module(module_name), class_name)
         if model is not None and not (isinstance(model, type) and issubclass(model, base)):
             raise TypeError(f"model= must be {class_name} or a subclass of it, got {model!r}")
-        return decode(model or base, data, framing=framing)
+        return decode(model or base, data, framing=framing, on_null=on_null, glob=glob)
 
     decode_kind.__name__ = decode_kind.__qualname__ = "decode_" + _snake(class_name) + "s"
     decode_kind.__doc__ = doc

@@ -10,23 +10,29 @@ class DecodeError(ValueError):
     """Input that is not a valid message of the requested kind.
 
     ``index`` is the position of the message that failed in its batch (0 for a single message) and
-    ``offset`` the byte offset in the input where that message (or the broken framing) starts.
+    ``offset`` the byte offset in the input where that message (or the broken framing) starts. ``reason`` says
+    what is wrong, in the same words on both backends; ``hint``, when there is one, what to do about it (the
+    input looks like JSON or compressed data, another framing reads it, the file ends inside a record…).
     """
 
-    def __init__(self, reason: str, *, index: int = 0, offset: int = 0, model: str | None = None):
+    def __init__(
+        self, reason: str, *, index: int = 0, offset: int = 0, model: str | None = None, hint: str | None = None
+    ):
         self.reason = reason
         self.index = index
         self.offset = offset
         self.model = model
+        self.hint = hint
         what = f"{model} " if model else ""
-        super().__init__(f"cannot decode {what}message {index} at byte offset {offset}: {reason}")
+        told = f" (hint: {hint})" if hint else ""
+        super().__init__(f"cannot decode {what}message {index} at byte offset {offset}: {reason}{told}")
 
     def __reduce__(self):
-        return _rebuild_decode_error, (self.reason, self.index, self.offset, self.model)
+        return _rebuild_decode_error, (self.reason, self.index, self.offset, self.model, self.hint)
 
 
-def _rebuild_decode_error(reason, index, offset, model):
-    return DecodeError(reason, index=index, offset=offset, model=model)
+def _rebuild_decode_error(reason, index, offset, model, hint=None):
+    return DecodeError(reason, index=index, offset=offset, model=model, hint=hint)
 
 
 class InternalError(RuntimeError):
