@@ -683,6 +683,7 @@ def source_stub(module: types.ModuleType) -> str:
     tree = ast.parse(inspect.getsource(module))
     stub = Stub(module.__name__, ())
     body: list[str] = []
+    after_function = -1  # len(body) right after a function was added
     for node in tree.body:
         if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
             for sub in node.body:
@@ -696,8 +697,12 @@ def source_stub(module: types.ModuleType) -> str:
             elif not name.startswith("_"):
                 value = getattr(module, name)
                 body += ["", *(decoder_stub(stub, name, value) if callable(value) else [constant_stub(name, value)])]
-        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
-            body += ["", *(class_source(node) if isinstance(node, ast.ClassDef) else function_source(node, ""))]
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            body += ["", *class_source(node)]
+        elif isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            # the stub style: consecutive functions stand without a blank line between them
+            body += [*([] if after_function == len(body) else [""]), *function_source(node, "")]
+            after_function = len(body)
     text = "\n".join(body)
     used = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", text))
     stub.imports = {i for i in stub.imports if i.split(" ")[-1].split(".")[0] in used}

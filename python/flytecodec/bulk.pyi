@@ -60,7 +60,6 @@ def decode(model: type[M], data, *, framing: str | None = ..., on_null: str = ..
 EMPTY_FILE: str
 
 def decode_bytes(model: type[M], buf: bytes, framing: str) -> Batch[M]: ...
-
 def concat(batches: Sequence[Batch[M]], *, model: type[M] | None = ...) -> Batch[M]: ...
 
 HINT_BYTES: int
