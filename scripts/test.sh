@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install --quiet ".[test]"
-python -m ruff check python tests benches scripts fuzz
-python -m ruff format --check python tests benches scripts fuzz
+python -m ruff check python tests benches scripts fuzz build_backend
+python -m ruff format --check python tests benches scripts fuzz build_backend
 if cargo clippy --version >/dev/null 2>&1; then cargo clippy --quiet --all-targets -- -D warnings; fi
 if cargo fmt --version >/dev/null 2>&1; then cargo fmt --check; fi
 cargo test --quiet
