@@ -7,7 +7,6 @@ Bulk decoding of admin responses, delimited dumps and columns of bytes: :func:`d
 from flytecodec._backend import available_backends, backend, set_backend, using_backend
 from flytecodec.bulk import Batch, concat, decode, decode_executions, decode_node_executions, decode_task_executions
 from flytecodec.exceptions import DecodeError, FlyteAssertion, InternalError
-from flytecodec.shards import dataset
 from flytecodec.streaming import iter_batches
 
 __version__ = "0.1.0"
@@ -30,3 +29,12 @@ __all__ = [
     "set_backend",
     "using_backend",
 ]
+
+
+def __getattr__(name: str):
+    # flytecodec.dataset lives in flytecodec.shards, imported when first asked for (importing flytecodec stays quick)
+    if name == "dataset":
+        from flytecodec.shards import dataset
+
+        return dataset
+    raise AttributeError(f"module 'flytecodec' has no attribute {name!r}")
