@@ -204,11 +204,15 @@ def test_message_framing_one_record_per_file(backend, tmp_path):
     closures = corpus.executions(7, seed=8)
     for i, record in enumerate(closures):
         (tmp_path / f"{i}.pb").write_bytes(record.closure.SerializeToString())
-    (tmp_path / "7.pb").write_bytes(b"")  # an empty message: every field unset
+    (tmp_path / "7.pb").write_bytes(b"\x08\x00")  # a message with every field at its default
     planned = shards.plan(tmp_path, "execution-closure", framing="message", shard_bytes=1_500)
     assert len(planned) > 1
     table = pa.Table.from_batches([b for s in planned for b in shards.read_shard(s, ["phase_number"])])
     assert table.column("phase_number").to_pylist() == [r.closure.phase for r in closures] + [0]
+    (tmp_path / "8.pb").write_bytes(b"")  # an empty file is a failed download, not a message (docs: streaming)
+    with pytest.raises(DecodeError, match=r"8\.pb, bytes 0-0: the file is empty"):
+        [b for s in shards.plan(tmp_path, "execution-closure", framing="message") for b in shards.read_shard(s)]
+    (tmp_path / "8.pb").unlink()
     (tmp_path / "3.pb").write_bytes(b"\x08")
     with pytest.raises(DecodeError, match=r"3\.pb, bytes 0-1") as raised:
         [b for s in shards.plan(tmp_path, "execution-closure", framing="message") for b in shards.read_shard(s)]
