@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use _native::columns::{ColumnSpec, Leaf, Plan};
+use _native::columns::{ColumnSpec, Leaf, OutOfRange, Plan};
 use _native::decode::{frame, frame_and_validate, validate_all, Checked, Framed, Framing, Span};
 use _native::messages::{schema, Check, Kind, Schema};
 use _native::wire::{read_len, read_tag, read_varint, validate, walk, Fields, MAX_DEPTH};
@@ -362,10 +362,10 @@ fn all_columns(s: &Schema, message: usize, path: &mut Vec<u32>, out: &mut Vec<Co
             Kind::Message(sub) if field.repeated && is_string_map_entry(s, sub) => vec![Leaf::Map],
             Kind::Message(_) if field.repeated => vec![],
             Kind::Message(_) if s.is_message(field.kind, "google.protobuf.Timestamp") => {
-                vec![Leaf::Timestamp]
+                vec![Leaf::Timestamp(OutOfRange::Raise)]
             }
             Kind::Message(_) if s.is_message(field.kind, "google.protobuf.Duration") => {
-                vec![Leaf::Duration]
+                vec![Leaf::Duration(OutOfRange::Raise)]
             }
             Kind::Message(_) if s.is_message(field.kind, "google.protobuf.BoolValue") => {
                 vec![Leaf::BoolWrapper]
