@@ -19,10 +19,9 @@ use arrow_array::{ArrayRef, DictionaryArray, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema as ArrowSchema};
 
 use crate::messages::{Kind, Schema};
-use crate::records::fixed;
 use crate::records::well_known_fields;
 use crate::values::signed;
-use crate::wire::{read_varint, walk};
+use crate::wire::walk;
 
 /// What a column's leaf field holds, and so its Arrow type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -341,7 +340,7 @@ impl Reader<'_> {
         }
         for &(start, end) in parts {
             let part = &self.buffer[start..end];
-            walk(part, |number, wire, s, e| {
+            walk(part, |number, wire, s, e, raw| {
                 let Some(slot) = node.slots.get(number as usize) else {
                     return;
                 };
@@ -357,11 +356,6 @@ impl Reader<'_> {
                 if let Some(i) = slot.child {
                     let child = &node.children[i];
                     if child.wire == wire {
-                        let raw = match wire {
-                            0 => read_varint(part, s).map_or(0, |(v, _)| v),
-                            1 | 5 => fixed(&part[s..e]),
-                            _ => 0,
-                        };
                         found[child.id].push((start + s, start + e, raw));
                     }
                 }
@@ -510,7 +504,7 @@ impl Reader<'_> {
     fn entry(&self, start: usize, end: usize) -> Result<Option<(&str, &str)>, String> {
         let part = &self.buffer[start..end];
         let (mut key, mut value, mut unknown) = ((0, 0), (0, 0), false);
-        walk(part, |number, wire, s, e| match (number, wire) {
+        walk(part, |number, wire, s, e, _| match (number, wire) {
             (1, 2) => key = (start + s, start + e),
             (2, 2) => value = (start + s, start + e),
             _ => unknown = true,

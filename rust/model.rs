@@ -8,13 +8,15 @@
 //! from the source and caches it (the first value stored wins, so every thread sees the same object).
 //!
 //! Instance attributes (`__dict__`) shadow the properties: a constructed model keeps its constructor's values
-//! there, and a value assigned to a decoded model is kept there too (and named in `_dirty`).
+//! there, and a value assigned to a decoded model is kept there too (and named in `_dirty`). The property is
+//! a data descriptor that looks in `__dict__` only for such models, so a decoded model's read never does.
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyString, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::decode::DecodeFailure;
@@ -227,8 +229,9 @@ impl ModelBase {
     }
 }
 
-/// The class attribute behind a model property: a non-data descriptor (an instance attribute of the same
-/// name shadows it) whose `__get__` gives the field's cached value or converts it from the source.
+/// The class attribute behind a model property: a data descriptor whose `__get__` gives the instance
+/// attribute of the same name on a constructed or assigned-to model, else the field's cached value, or
+/// converts it from the source.
 #[pyclass(frozen, module = "flytecodec._native")]
 pub struct NativeProperty {
     name: Py<PyString>,
@@ -279,6 +282,17 @@ impl NativeProperty {
                             drop(this);
                             new_model(self.model_class(py)?, Source::Record(sub))
                         }
+                        Read::Messages(spans) => {
+                            let buffer = record.buffer.clone_ref(py);
+                            drop(this);
+                            let cls = self.model_class(py)?;
+                            let list = PyList::empty(py);
+                            for (start, end) in spans {
+                                let sub = Record::whole(buffer.clone_ref(py), start, end, false);
+                                list.append(new_model(cls, Source::Record(sub))?)?;
+                            }
+                            Ok(list.into_any())
+                        }
                     };
                 }
                 (Source::Record(_), None) => None,
@@ -303,8 +317,20 @@ impl NativeProperty {
         };
         let this = slf.get();
         let model = obj.cast::<ModelBase>()?;
-        if let Some(Some(value)) = model.borrow().slots.get(this.slot) {
-            return Ok(value.bind(py).clone());
+        let shadowed = {
+            let cache = model.borrow();
+            if let Some(Some(value)) = cache.slots.get(this.slot) {
+                if cache.dirty.is_none() {
+                    return Ok(value.bind(py).clone());
+                }
+            }
+            matches!(cache.src, Source::Empty) || cache.dirty.is_some()
+        };
+        if shadowed {
+            // a constructed model's values, and the values assigned to a decoded one, are instance attributes
+            if let Some(value) = instance_attribute(obj, this.name.bind(py))? {
+                return Ok(value);
+            }
         }
         let value = this.convert(model)?;
         let mut cache = model.borrow_mut();
@@ -312,7 +338,10 @@ impl NativeProperty {
             return Ok(value); // a constructed model without this attribute: nothing to cache
         }
         if cache.slots.len() < this.slots {
-            cache.slots.resize_with(this.slots, || None);
+            let mut slots = Vec::with_capacity(this.slots);
+            slots.append(&mut cache.slots);
+            slots.resize_with(this.slots, || None);
+            cache.slots = slots;
         }
         match &mut cache.slots[this.slot] {
             Some(first) => Ok(first.bind(py).clone()), // another thread stored it first: give the same object
@@ -322,6 +351,22 @@ impl NativeProperty {
             }
         }
     }
+}
+
+/// `obj.__dict__[name]`, if there.
+fn instance_attribute<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    // SAFETY: `obj` is a live object; `PyObject_GenericGetDict` gives a new reference to its instance
+    // dictionary (made if it has none yet) or NULL with an exception set.
+    let dict = unsafe {
+        Bound::from_owned_ptr_or_err(
+            obj.py(),
+            ffi::PyObject_GenericGetDict(obj.as_ptr(), std::ptr::null_mut()),
+        )?
+    };
+    dict.cast_into::<PyDict>()?.get_item(name)
 }
 
 #[pymethods]
@@ -376,9 +421,28 @@ impl NativeProperty {
     fn __get__<'py>(
         slf: &Bound<'py, Self>,
         obj: Option<&Bound<'py, PyAny>>,
-        _owner: Option<&Bound<'py, PyType>>,
+        _owner: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         guard(slf.py(), || Self::get(slf, obj))
+    }
+
+    /// A data descriptor, so that reading a decoded model's field does not look in its instance dictionary
+    /// first (`get` looks there when the model was constructed or assigned to); models assign fields
+    /// through `FlyteIdlEntity.__setattr__`, so this is reached only by `object.__setattr__`.
+    fn __set__(&self, obj: &Bound<'_, PyAny>, _value: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(PyAttributeError::new_err(format!(
+            "property '{}' of '{}' object has no setter",
+            self.name,
+            obj.get_type().name()?
+        )))
+    }
+
+    fn __delete__(&self, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(PyAttributeError::new_err(format!(
+            "property '{}' of '{}' object has no deleter",
+            self.name,
+            obj.get_type().name()?
+        )))
     }
 }
 
@@ -408,7 +472,7 @@ pub fn read_message<'py>(
         let end = bytes.len();
         new_model(
             cls,
-            Source::Record(Record::new(data.unbind(), vec![(0, end)], true)),
+            Source::Record(Record::whole(data.unbind(), 0, end, true)),
         )
     })
 }

@@ -10,7 +10,9 @@ use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use pyo3::types::{PyBytes, PyDict, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList, PyType};
+use smallvec::{smallvec, SmallVec};
+use std::cell::{Cell, RefCell};
 
 use crate::columns::{ColumnSpec, Leaf, Plan};
 use crate::decode::{default_threads, Span};
@@ -19,7 +21,7 @@ use crate::export::{self, ArrowBatch};
 use crate::messages::{schema, Kind};
 use crate::model::{new_model, Source};
 use crate::values;
-use crate::wire::{read_varint, walk, WireResult};
+use crate::wire::{little_endian, read_varint, walk, WireResult, CORRUPT};
 
 /// What a field reads as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +55,8 @@ pub struct NativeField {
     absent: Absent,
     /// The other members of the field's oneof, with their wire types.
     rivals: Vec<(u32, u8)>,
+    /// A repeated field: read as a list (of values, or of sub-messages).
+    repeated: bool,
 }
 
 impl NativeField {
@@ -67,9 +71,10 @@ impl NativeField {
         let field = def
             .field(number)
             .ok_or_else(|| PyValueError::new_err(format!("{message} has no field {number}")))?;
-        if field.repeated {
+        // a map is a repeated entry message: the caller reads maps through protobuf
+        if field.repeated && !matches!(elem, "scalar" | "model") {
             return Err(PyValueError::new_err(format!(
-                "{message}.{} is repeated: read it through protobuf",
+                "{message}.{} is repeated: read it as scalar or model elements",
                 field.name
             )));
         }
@@ -121,15 +126,20 @@ impl NativeField {
             elem,
             absent,
             rivals,
+            repeated: field.repeated,
         })
     }
 }
+
+/// The spans of a message's parts in its buffer: one for a message written whole (held inline, no
+/// allocation), more for a sub-message written in pieces.
+pub type Parts = SmallVec<[(usize, usize); 1]>;
 
 /// The bytes of one message: one or more parts of a buffer, read as their concatenation (a sub-message
 /// written in pieces merges them).
 pub struct Record {
     pub buffer: Py<PyBytes>,
-    pub parts: Vec<(usize, usize)>,
+    pub parts: Parts,
     /// Whether this is a record of a batch (its bytes are given back as they were), not a sub-message.
     pub top: bool,
 }
@@ -138,12 +148,19 @@ pub struct Record {
 /// caller).
 pub enum Read<'py> {
     Value(Bound<'py, PyAny>),
-    Message(Vec<(usize, usize)>),
+    Message(Parts),
+    /// The elements of a repeated sub-message field, each a message of its own.
+    Messages(Vec<(usize, usize)>),
 }
 
 impl Record {
-    pub fn new(buffer: Py<PyBytes>, parts: Vec<(usize, usize)>, top: bool) -> Self {
+    pub fn new(buffer: Py<PyBytes>, parts: Parts, top: bool) -> Self {
         Record { buffer, parts, top }
+    }
+
+    /// A record of the whole of `buffer[start..end]`.
+    pub fn whole(buffer: Py<PyBytes>, start: usize, end: usize, top: bool) -> Self {
+        Record::new(buffer, smallvec![(start, end)], top)
     }
 
     pub fn clone_ref(&self, py: Python<'_>) -> Self {
@@ -154,65 +171,134 @@ impl Record {
         }
     }
 
-    /// The occurrences of `field` that count (wire type right; none before a rival oneof member), each
-    /// as (start, end, raw value). Only the last one is kept for a scalar (the last one wins).
-    fn occurrences(&self, bytes: &[u8], field: &NativeField) -> PyResult<Vec<(usize, usize, u64)>> {
+    /// Walk the occurrences of `field` that count (wire type right; none before a rival oneof member):
+    /// `keep(start, end, raw value)` for each, `forget()` when a rival member clears the ones before.
+    fn occurrences(
+        &self,
+        bytes: &[u8],
+        field: &NativeField,
+        mut keep: impl FnMut(usize, usize, u64),
+        mut forget: impl FnMut(),
+    ) -> PyResult<()> {
         let wire = field.kind.wire_type();
-        let last_only = field.elem == Elem::Scalar;
-        let mut found: Vec<(usize, usize, u64)> = Vec::new();
         for &(start, end) in &self.parts {
             let part = &bytes[start..end];
-            walk(part, |number, w, s, e| {
+            walk(part, |number, w, s, e, raw| {
                 if number == field.number && w == wire {
-                    let raw = match w {
-                        0 => read_varint(part, s).map_or(0, |(v, _)| v),
-                        1 | 5 => fixed(&part[s..e]),
-                        _ => 0,
-                    };
-                    if last_only {
-                        found.clear();
-                    }
-                    found.push((start + s, start + e, raw));
+                    keep(start + s, start + e, raw);
                 } else if !field.rivals.is_empty() && field.rivals.contains(&(number, w)) {
-                    found.clear();
+                    forget();
                 }
             })
             .map_err(|e| PyValueError::new_err(e.reason))?;
         }
-        Ok(found)
+        Ok(())
     }
 
     /// The value of `field` in this record; a sub-message comes back as its parts.
     pub fn read<'py>(&self, py: Python<'py>, field: &NativeField) -> PyResult<Read<'py>> {
         let bytes = self.buffer.as_bytes(py);
-        let found = self.occurrences(bytes, field)?;
-        if found.is_empty() {
-            return match field.absent {
-                Absent::Presence | Absent::Falsy => Ok(Read::Value(py.None().into_bound(py))),
-                Absent::Never if field.elem == Elem::Model => Ok(Read::Message(Vec::new())),
-                Absent::Never => Self::default_value(py, field).map(Read::Value),
-            };
+        if field.repeated {
+            return self.read_repeated(py, bytes, field);
         }
-        let value = match field.elem {
-            Elem::Scalar => {
-                let &(start, end, raw) = found.last().unwrap_or(&(0, 0, 0));
-                let payload = &bytes[start..end];
-                if field.absent == Absent::Falsy && is_falsy(field.kind, raw, payload) {
-                    return Ok(Read::Value(py.None().into_bound(py)));
+        if field.elem == Elem::Scalar {
+            // the last occurrence wins
+            let last = Cell::new(None);
+            self.occurrences(
+                bytes,
+                field,
+                |s, e, raw| last.set(Some((s, e, raw))),
+                || last.set(None),
+            )?;
+            let Some((start, end, raw)) = last.get() else {
+                return Self::absent(py, field);
+            };
+            let payload = &bytes[start..end];
+            if field.absent == Absent::Falsy && is_falsy(field.kind, raw, payload) {
+                return Ok(Read::Value(py.None().into_bound(py)));
+            }
+            return values::scalar(py, field.kind, raw, payload).map(Read::Value);
+        }
+        // a message's occurrences merge
+        let found = RefCell::new(Parts::new());
+        self.occurrences(
+            bytes,
+            field,
+            |s, e, _| found.borrow_mut().push((s, e)),
+            || found.borrow_mut().clear(),
+        )?;
+        let parts = found.into_inner();
+        if parts.is_empty() {
+            return Self::absent(py, field);
+        }
+        match field.elem {
+            Elem::Model => Ok(Read::Message(parts)),
+            elem => Self::well_known(py, bytes, &parts, elem).map(Read::Value),
+        }
+    }
+
+    /// The elements of repeated `field`, in wire order: a list of values, or the spans of the sub-messages.
+    /// A packable scalar's elements may come one by one or packed (several in one length-delimited
+    /// payload), in any mix, as protobuf reads them.
+    fn read_repeated<'py>(
+        &self,
+        py: Python<'py>,
+        bytes: &[u8],
+        field: &NativeField,
+    ) -> PyResult<Read<'py>> {
+        let wire = field.kind.wire_type();
+        let packed = field.kind.packable();
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let values = PyList::empty(py);
+        let mut failed: Option<PyErr> = None;
+        for &(start, end) in &self.parts {
+            let part = &bytes[start..end];
+            walk(part, |number, w, s, e, raw| {
+                if number != field.number || failed.is_some() {
+                    return;
                 }
-                values::scalar(py, field.kind, raw, payload)?
-            }
-            Elem::Model => {
-                return Ok(Read::Message(
-                    found.iter().map(|&(s, e, _)| (s, e)).collect(),
-                ))
-            }
-            Elem::Timestamp | Elem::Naive | Elem::Duration | Elem::Wrapper(_) => {
-                let parts: Vec<(usize, usize)> = found.iter().map(|&(s, e, _)| (s, e)).collect();
-                Self::well_known(py, bytes, &parts, field.elem)?
-            }
+                let added = if field.elem == Elem::Model {
+                    if w == 2 {
+                        spans.push((start + s, start + e));
+                    }
+                    Ok(())
+                } else if w == wire {
+                    values::scalar(py, field.kind, raw, &part[s..e]).and_then(|v| values.append(v))
+                } else if w == 2 && packed {
+                    unpack(py, field.kind, &part[s..e], &values)
+                } else {
+                    Ok(())
+                };
+                if let Err(error) = added {
+                    failed = Some(error);
+                }
+            })
+            .map_err(|e| PyValueError::new_err(e.reason))?;
+        }
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        let empty = if field.elem == Elem::Model {
+            spans.is_empty()
+        } else {
+            values.is_empty()
         };
-        Ok(Read::Value(value))
+        if empty && field.absent != Absent::Never {
+            return Ok(Read::Value(py.None().into_bound(py)));
+        }
+        Ok(match field.elem {
+            Elem::Model => Read::Messages(spans),
+            _ => Read::Value(values.into_any()),
+        })
+    }
+
+    /// What `field` reads as when it is not set.
+    fn absent<'py>(py: Python<'py>, field: &NativeField) -> PyResult<Read<'py>> {
+        match field.absent {
+            Absent::Presence | Absent::Falsy => Ok(Read::Value(py.None().into_bound(py))),
+            Absent::Never if field.elem == Elem::Model => Ok(Read::Message(Parts::new())),
+            Absent::Never => Self::default_value(py, field).map(Read::Value),
+        }
     }
 
     fn default_value<'py>(py: Python<'py>, field: &NativeField) -> PyResult<Bound<'py, PyAny>> {
@@ -279,19 +365,14 @@ pub fn well_known_fields<'b>(
     let mut payload: &[u8] = &[];
     for &(start, end) in parts {
         let part = &bytes[start..end];
-        walk(part, |number, wire, s, e| {
+        walk(part, |number, wire, s, e, raw| {
             let expected = if number == 1 { first_wire } else { 0 };
             if wire != expected || number > 2 {
                 return;
             }
-            let raw = match wire {
-                0 => read_varint(part, s).map_or(0, |(v, _)| v),
-                1 | 5 => fixed(&part[s..e]),
-                _ => {
-                    payload = &part[s..e];
-                    0
-                }
-            };
+            if wire == 2 {
+                payload = &part[s..e];
+            }
             if number == 1 {
                 first = raw;
             } else {
@@ -302,12 +383,22 @@ pub fn well_known_fields<'b>(
     Ok((first, second, payload))
 }
 
-/// A little-endian fixed32/fixed64 value.
-pub fn fixed(bytes: &[u8]) -> u64 {
-    bytes
-        .iter()
-        .rev()
-        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
+/// Append the values of a packed repeated scalar of `kind` (a validated payload of whole values).
+fn unpack(py: Python<'_>, kind: Kind, payload: &[u8], into: &Bound<'_, PyList>) -> PyResult<()> {
+    let mut pos = 0;
+    while pos < payload.len() {
+        let (raw, next) = match kind.wire_type() {
+            0 => read_varint(payload, pos).map_err(|e| PyValueError::new_err(e.reason))?,
+            1 => (little_endian(payload.get(pos..pos + 8).unwrap_or(&[])), pos + 8),
+            _ => (little_endian(payload.get(pos..pos + 4).unwrap_or(&[])), pos + 4),
+        };
+        if next > payload.len() {
+            return Err(PyValueError::new_err(CORRUPT));
+        }
+        into.append(values::scalar(py, kind, raw, &[])?)?;
+        pos = next;
+    }
+    Ok(())
 }
 
 fn is_falsy(kind: Kind, raw: u64, payload: &[u8]) -> bool {
@@ -347,7 +438,7 @@ impl RecordList {
     fn record(&self, py: Python<'_>, index: isize) -> PyResult<Record> {
         let span = self.span(index)?;
         let buffer = self.buffers[span.buffer].clone_ref(py);
-        Ok(Record::new(buffer, vec![(span.start, span.end)], true))
+        Ok(Record::whole(buffer, span.start, span.end, true))
     }
 
     fn bytes_at<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyBytes>> {

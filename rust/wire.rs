@@ -119,11 +119,12 @@ fn read_tag_in_group(buf: &[u8], pos: usize) -> WireResult<(u32, u8, usize)> {
     Ok((tag >> 3, (tag & 7) as u8, after))
 }
 
-/// Call `visit(number, wire, start, end)` for each field of a validated message, in wire order: the
+/// Call `visit(number, wire, start, end, raw)` for each field of a validated message, in wire order: the
 /// value's span (a varint's bytes, a fixed value, a length-delimited payload without its prefix, a group's
-/// contents and end tag). The tight loop the readers use; [`Fields`] is the general iterator.
+/// contents and end tag) and, for a varint or a fixed value, its bits (0 for the other wire types). The
+/// tight loop the readers use; [`Fields`] is the general iterator.
 #[inline]
-pub fn walk(buf: &[u8], mut visit: impl FnMut(u32, u8, usize, usize)) -> WireResult<()> {
+pub fn walk(buf: &[u8], mut visit: impl FnMut(u32, u8, usize, usize, u64)) -> WireResult<()> {
     let end = buf.len();
     let mut pos = 0;
     while pos < end {
@@ -133,18 +134,36 @@ pub fn walk(buf: &[u8], mut visit: impl FnMut(u32, u8, usize, usize)) -> WireRes
         } else {
             read_tag(buf, pos)?
         };
-        let (start, stop) = match wire {
-            0 => (after, varint_end(buf, after).ok_or(corrupt(pos))?),
+        let (start, stop, raw) = match wire {
+            0 => match buf.get(after) {
+                Some(&b) if b < 0x80 => (after, after + 1, u64::from(b)),
+                _ => {
+                    let (value, stop) = read_varint(buf, after).map_err(|_| corrupt(pos))?;
+                    (after, stop, value)
+                }
+            },
             2 => {
                 let (len, start) = match buf.get(after) {
                     Some(&b) if b < 0x80 => (usize::from(b), after + 1),
                     _ => read_len(buf, after)?,
                 };
-                (start, checked_end(buf, start, len, pos, LENGTH_PAST_END)?)
+                (
+                    start,
+                    checked_end(buf, start, len, pos, LENGTH_PAST_END)?,
+                    0,
+                )
             }
-            _ => (after, value_end(buf, pos, after, number, wire, 0, &mut 0)?),
+            1 | 5 => {
+                let stop = value_end(buf, pos, after, number, wire, 0, &mut 0)?;
+                (after, stop, little_endian(&buf[after..stop]))
+            }
+            _ => (
+                after,
+                value_end(buf, pos, after, number, wire, 0, &mut 0)?,
+                0,
+            ),
         };
-        visit(number, wire, start, stop);
+        visit(number, wire, start, stop, raw);
         pos = stop;
     }
     Ok(())
@@ -407,6 +426,15 @@ fn varint_end(buf: &[u8], pos: usize) -> Option<usize> {
                 .map(|i| pos + i + 1)
         }
     }
+}
+
+/// A little-endian fixed32/fixed64 value.
+#[inline]
+pub fn little_endian(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .rev()
+        .fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
 }
 
 fn validate_packed(wire: u8, payload: &[u8]) -> WireResult<()> {

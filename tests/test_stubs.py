@@ -93,8 +93,8 @@ def test_mypy_reports_a_wrong_type(tmp_path, mypy_cache):
 
 def test_stubtest_finds_the_stubs_true_of_the_runtime(tmp_path):
     """mypy's stubtest compares every stub with the imported module: names, signatures, class members. The
-    only difference it may report is that a field property is not a ``property`` at run time (the models'
-    lazy descriptors stand in for one)."""
+    only difference it may report is that a field property is not a ``property`` at run time, which happens
+    without the extension only (the pure-Python lazy descriptor is not a data descriptor; the extension's is)."""
     modules = sorted(
         ".".join(p.relative_to(ROOT / "python").with_suffix("").parts)
         for p in gen_stubs.generate()
@@ -109,9 +109,10 @@ def test_stubtest_finds_the_stubs_true_of_the_runtime(tmp_path):
         cwd=tmp_path,
     )
     reports = [block for block in result.stdout.split("\n\n") if block.startswith("error: ")]
-    assert reports, result.stdout + result.stderr  # every field property is reported, so stubtest ran
     unexpected = [r for r in reports if "cannot reconcile @property on stub with runtime object" not in r]
     assert not unexpected, "\n\n".join(unexpected)
+    checked = reports or f"Success: no issues found in {len(modules)} modules" in result.stdout
+    assert checked, result.stdout + result.stderr  # stubtest ran over every module
 
 
 def test_typing_example_runs(backend):

@@ -94,9 +94,11 @@ class ModelIter:
     def __next__(self) -> object: ...
 
 class NativeProperty:
-    """A model property whose ``__get__`` runs in Rust: a non-data descriptor (an instance attribute of the same
-    name shadows it) that gives the field's cached value, or converts it from the model's source and caches it
-    in slot ``slot`` (the first value cached wins, so every thread sees the same object)."""
+    """A model property whose ``__get__`` runs in Rust: a data descriptor that gives the instance attribute of the
+    same name on a constructed model or one assigned to (``_dirty``), else the field's cached value, or converts
+    it from the model's source and caches it in slot ``slot`` (the first value cached wins, so every thread sees
+    the same object). Fields are assigned through the model's ``__setattr__``; ``__set__`` and ``__delete__``
+    raise ``AttributeError``."""
 
     name: str
     def __init__(
@@ -110,7 +112,9 @@ class NativeProperty:
         make_pb_reader: object,
     ) -> None:
         """``spec``: ``(message, field number, elem, absent)`` when Rust reads the field from a record's bytes
-        (``elem``: scalar, timestamp, naive, duration, wrapper or model; ``absent``: never, presence or falsy),
-        else None; ``resolve_model()`` gives a sub-message's model class; ``make_pb_reader()`` gives the
-        field's reader of protobuf messages."""
+        (``elem``: scalar, timestamp, naive, duration, wrapper or model; ``absent``: never, presence or falsy;
+        a repeated field of scalars or models reads as a list), else None; ``resolve_model()`` gives a
+        sub-message's model class; ``make_pb_reader()`` gives the field's reader of protobuf messages."""
     def __get__(self, obj: object | None, owner: type | None = None) -> object: ...
+    def __set__(self, obj: object, value: object) -> None: ...
+    def __delete__(self, obj: object) -> None: ...

@@ -7,6 +7,7 @@ import pickle
 import threading
 
 import pytest
+from flyteidl.core import security_pb2
 from flytekit.models import node_execution as fk_node_execution
 from flytekit.models.core import identifier as fk_identifier
 
@@ -14,6 +15,7 @@ import flytecodec
 from flytecodec.models.core.identifier import WorkflowExecutionIdentifier
 from flytecodec.models.execution import Execution
 from flytecodec.models.node_execution import WorkflowNodeMetadata
+from flytecodec.models.security import Identity
 from flytecodec.testing import corpus
 
 THREADS = 8
@@ -139,3 +141,26 @@ def test_a_batch_pickle_with_a_bad_token_is_refused(backend, token, error):
     restore, (model, items, _) = batch.__reduce__()
     with pytest.raises(error):
         pickle.loads(pickle.dumps(_Reduced(restore, (model, items, token), None)))
+
+
+def test_an_assigned_value_shadows_the_cached_one_and_nothing_else_can_set_a_field(backend):
+    """A field read (and cached) on a decoded model, then assigned, reads as the assigned value, which
+    ``to_flyte_idl`` applies over the source; a constructed model reads its constructor's values; a field cannot be
+    set past ``__setattr__`` (a property has no setter), as with flytekit's read-only properties."""
+    pb = security_pb2.Identity(iam_role="role", k8s_service_account="sa", execution_identity="me")
+    model = flytecodec.decode(Identity, pb.SerializeToString(), framing="message")[0]
+    assert model.iam_role == "role" and model.iam_role is model.iam_role  # cached
+    model.iam_role = "other"
+    assert model.iam_role == "other" and model.k8s_service_account == "sa"
+    assert model.to_flyte_idl() == security_pb2.Identity(
+        iam_role="other", k8s_service_account="sa", execution_identity="me"
+    )
+    made = Identity(iam_role="made")
+    assert (made.iam_role, made.k8s_service_account) == ("made", None)
+    with pytest.raises(AttributeError, match="has no setter"):
+        object.__setattr__(model, "iam_role", "again")
+    with pytest.raises(AttributeError):
+        del model.k8s_service_account
+    execution = flytecodec.decode_executions(corpus.execution_list(2, seed=4).SerializeToString(), framing="list")[0]
+    with pytest.raises(AttributeError, match="has no setter"):
+        execution.closure = None

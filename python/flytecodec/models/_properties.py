@@ -48,8 +48,13 @@ _NATIVE_ELEMS = frozenset(["scalar", "timestamp", "naive", "duration", "wrapper"
 
 def _native_spec(f: Field):
     """``(message, number, elem, absent)`` when Rust reads the field from a record, else None: single values
-    with the common policies; repeated fields, maps, raw messages and converted values go through protobuf."""
-    if f.shape == "single" and f.elem in _NATIVE_ELEMS and f.absent in (NEVER, PRESENCE, FALSY) and not f.convert:
+    with the common policies, and lists of scalars or of sub-messages; maps, raw messages and converted values
+    go through protobuf."""
+    if f.convert:
+        return None
+    single = f.shape == "single" and f.elem in _NATIVE_ELEMS and f.absent in (NEVER, PRESENCE, FALSY)
+    repeated = f.shape == "repeated" and f.elem in ("scalar", "model") and f.absent in (NEVER, FALSY)
+    if single or repeated:
         return (f.fdesc.containing_type.full_name, f.fdesc.number, f.elem, f.absent)
     return None
 
