@@ -139,9 +139,7 @@ class _Servicer(admin_pb2_grpc.AdminServiceServicer):
 
     def ListExecutions(self, request, context):
         records = [
-            e
-            for e in self.served.executions
-            if (e.id.project, e.id.domain) == (request.id.project, request.id.domain)
+            e for e in self.served.executions if (e.id.project, e.id.domain) == (request.id.project, request.id.domain)
         ]
         return self._page(
             "ListExecutions", request, context, records, core_execution_pb2.WorkflowExecution.Phase,
