@@ -185,7 +185,7 @@ def run_grpc_export(
 
 GRPC_SCHEME = "grpc://"
 _PG_ONLY = ("since", "phases", "archived", "trim_errors", "default_namespace", "watermark")
-_GRPC_ONLY = ("insecure", "filters", "sort_by", "page_size", "token", "node")
+_GRPC_ONLY = ("insecure", "filters", "sort_by", "page_size", "in_flight", "token", "node")
 
 
 @cli.command(short_help="Export records from flyteadmin's PostgreSQL database or API into a table file.")
@@ -231,6 +231,7 @@ _GRPC_ONLY = ("insecure", "filters", "sort_by", "page_size", "token", "node")
 @click.option("--filters", metavar="EXPR", help="API: flyteadmin's filters, e.g. 'eq(phase,FAILED)'.")
 @click.option("--sort", "sort_by", metavar="asc(KEY)|desc(KEY)", help="API: the order, e.g. 'desc(created_at)'.")
 @click.option("--page-size", type=click.IntRange(min=1), help="API: records per page (default 100).")
+@click.option("--in-flight", type=click.IntRange(min=1), help="API: pages requested at a time (default 8).")
 @click.option(
     "--token",
     metavar="TOKEN",
@@ -323,6 +324,7 @@ def _export_api(url, kind, out, fmt, columns, batch_size, quiet, options) -> Non
         "filters": options["filters"] or "",
         "sort_by": options["sort_by"],
         "page_size": options["page_size"] or 100,
+        "in_flight": options["in_flight"] or 8,
         "token": options["token"],
     }
     if read["sort_by"] is not None:

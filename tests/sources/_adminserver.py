@@ -11,14 +11,19 @@ import threading
 from concurrent import futures
 
 import grpc
-from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
+from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2
-from flyteidl.service import admin_pb2_grpc
+from flyteidl.service import admin_pb2, admin_pb2_grpc
 
 from flytecodec.testing import corpus
 
 PROJECT, DOMAIN, TREE = "flytesnacks", "development", "tree-execution"
+_REQUESTS = {
+    "ListExecutions": common_pb2.ResourceListRequest,
+    "ListNodeExecutions": node_execution_pb2.NodeExecutionListRequest,
+    "ListTaskExecutions": task_execution_pb2.TaskExecutionListRequest,
+}
 _FILTER = re.compile(r"^(eq|ne|value_in)\(phase,([A-Z_;]+)\)$")
 
 
@@ -105,8 +110,12 @@ def _phase_filter(text: str, names):
 
 
 class _Servicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, served: Corpus, token: str | None):
+    def __init__(self, served: Corpus, token: str | None, cache: bool):
         self.served = served
+        self.cache: dict[tuple, bytes] | None = {} if cache else None
+        self.scopes: dict[tuple[str, str], list] = {}
+        for execution in served.executions:
+            self.scopes.setdefault((execution.id.project, execution.id.domain), []).append(execution)
         self.token = token
         self.calls: list[tuple[str, str]] = []  # (method, page token)
         self.lock = threading.Lock()
@@ -127,7 +136,7 @@ class _Servicer(admin_pb2_grpc.AdminServiceServicer):
             offset = int(request.token or "0")
         except ValueError:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid pagination token {request.token}")
-        chosen = [record for record in records if test(record.closure.phase)]
+        chosen = [record for record in records if test(record.closure.phase)] if request.filters else list(records)
         if request.HasField("sort_by"):
             if request.sort_by.key != "created_at":
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid sort key {request.sort_by.key}")
@@ -135,12 +144,15 @@ class _Servicer(admin_pb2_grpc.AdminServiceServicer):
             chosen.sort(key=lambda r: r.closure.created_at.ToNanoseconds(), reverse=descending)
         page = chosen[offset : offset + request.limit]
         token = str(offset + len(page)) if len(page) == request.limit else ""
-        return response(page, token)
+        if self.cache is None:
+            return response(page, token).SerializeToString()
+        key = (method, request.SerializeToString(deterministic=True))
+        if key not in self.cache:
+            self.cache[key] = response(page, token).SerializeToString()
+        return self.cache[key]
 
     def ListExecutions(self, request, context):
-        records = [
-            e for e in self.served.executions if (e.id.project, e.id.domain) == (request.id.project, request.id.domain)
-        ]
+        records = self.scopes.get((request.id.project, request.id.domain), [])
         return self._page(
             "ListExecutions", request, context, records, core_execution_pb2.WorkflowExecution.Phase,
             lambda page, token: execution_pb2.ExecutionList(executions=page, token=token),
@@ -163,12 +175,27 @@ class _Servicer(admin_pb2_grpc.AdminServiceServicer):
 
 
 class AdminServer:
-    """The server on a free local port (``address``), plain text or TLS (``certificate``: (key PEM, cert PEM))."""
+    """The server on a free local port (``address``), plain text or TLS (``certificate``: (key PEM, cert PEM)).
+    The servicer's methods give the response's bytes; with ``cache``, each distinct request's are serialized
+    once (for the benchmarks, which measure the clients rather than this Python server)."""
 
-    def __init__(self, served: Corpus, token: str | None = None, certificate: tuple[bytes, bytes] | None = None):
-        self.servicer = _Servicer(served, token)
+    def __init__(
+        self,
+        served: Corpus,
+        token: str | None = None,
+        certificate: tuple[bytes, bytes] | None = None,
+        cache: bool = False,
+    ):
+        self.servicer = _Servicer(served, token, cache)
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(self.servicer, self.server)
+        service = admin_pb2.DESCRIPTOR.services_by_name["AdminService"]
+        handlers = {}
+        for name, request in _REQUESTS.items():
+            assert service.methods_by_name[name].input_type is request.DESCRIPTOR
+            handlers[name] = grpc.unary_unary_rpc_method_handler(
+                getattr(self.servicer, name), request_deserializer=request.FromString, response_serializer=None
+            )
+        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
         if certificate is None:
             port = self.server.add_insecure_port("127.0.0.1:0")
             self.address = f"127.0.0.1:{port}"
@@ -187,3 +214,25 @@ class AdminServer:
 
     def __exit__(self, *exc) -> None:
         self.server.stop(grace=None)
+
+
+def main() -> None:
+    """``python _adminserver.py N``: serve N executions of PROJECT/DOMAIN (inline outputs offloaded, so that
+    flytekit reads them too) on a free local port, each page serialized once, print its address, and serve
+    until stdin closes (the benchmarks run the server in a process of its own)."""
+    import sys
+
+    from flyteidl.admin import execution_pb2
+
+    executions = corpus.offload_inline_outputs(
+        execution_pb2.ExecutionList(executions=corpus.executions(int(sys.argv[1]), seed=1))
+    ).executions
+    for i, execution in enumerate(executions):
+        execution.id.project, execution.id.domain, execution.id.name = PROJECT, DOMAIN, f"e{i:06d}"
+    with AdminServer(Corpus(list(executions), {}, {}), cache=True) as server:
+        print(server.address, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

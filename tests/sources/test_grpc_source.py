@@ -264,7 +264,7 @@ def test_export_of_task_executions_with_filters_and_columns(server, channel, tmp
     out = tmp_path / "tasks.csv"
     columns = "node_id,retry_attempt,phase"
     args = ["--kind", "task-execution", "--execution", TREE, "--filters", "eq(phase,FAILED)", "--to", str(out)]
-    done = export(server.address, *args, "--columns", columns, "--page-size", "20", "-q")
+    done = export(server.address, *args, "--columns", columns, "--page-size", "20", "--in-flight", "2", "-q")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     want = expected_table(channel, "task-execution", execution=TREE, filters="eq(phase,FAILED)")

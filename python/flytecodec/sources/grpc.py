@@ -82,15 +82,18 @@ def connect(
 
 
 def flytekit_channel(config: PlatformConfig | None = None) -> grpc.Channel:
-    """A channel built by flytekit from its ``PlatformConfig`` (endpoint, TLS, and its authentication flows,
-    which add the credentials to every call); by default the config flytekit finds itself
-    (``~/.flyte/config.yaml``, ``FLYTE_*`` variables). Needs flytekit."""
+    """A channel built by flytekit from its ``PlatformConfig`` (endpoint, TLS settings, and its authentication
+    flows, which add the credentials to every call), as its own client builds it; by default the config flytekit
+    finds itself (``~/.flyte/config.yaml``, ``FLYTE_*`` variables). Needs flytekit."""
     try:
-        from flytekit.clients.auth_helper import get_authenticated_channel
+        from flytekit.clients import auth_helper
         from flytekit.configuration import PlatformConfig
     except ImportError:
         raise ImportError("flytekit_channel() needs flytekit: pip install flytekit") from None
-    return get_authenticated_channel(config if config is not None else PlatformConfig.auto())
+    cfg = config if config is not None else PlatformConfig.auto()
+    channel = auth_helper.get_channel(cfg, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
+    channel = auth_helper.upgrade_channel_to_proxy_authenticated(cfg, channel)
+    return auth_helper.upgrade_channel_to_authenticated(cfg, channel)
 
 
 def read(channel: grpc.Channel, kind: str = "execution", **options) -> Iterator[Batch]:
@@ -110,7 +113,7 @@ def read_pages(
     filters: str = "",
     sort_by: str | None = None,
     page_size: int = 100,
-    in_flight: int = 4,
+    in_flight: int = 8,
     token: str | None = None,
     timeout: float = 60.0,
 ) -> Iterator[Page]:
