@@ -142,8 +142,8 @@ def run_export(
     if watermark is not None and latest is not None:
         write_watermark(watermark, latest)
     if not quiet:
-        mark = f"; watermark {latest.isoformat()}" if watermark is not None and latest is not None else ""
-        _summary(what, records, nbytes, elapsed, out, mark)
+        note = f"; watermark {latest.isoformat()}" if watermark is not None and latest is not None else ""
+        _summary(what, records, nbytes, elapsed, out, note)
 
 
 def run_grpc_export(

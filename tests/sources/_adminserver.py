@@ -110,8 +110,9 @@ def _phase_filter(text: str, names):
 
 
 class _Servicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, served: Corpus, token: str | None, cache: bool):
+    def __init__(self, served: Corpus, token: str | None, cache: bool, tamper=None):
         self.served = served
+        self.tamper = tamper
         self.cache: dict[tuple, bytes] | None = {} if cache else None
         self.scopes: dict[tuple[str, str], list] = {}
         for execution in served.executions:
@@ -144,6 +145,8 @@ class _Servicer(admin_pb2_grpc.AdminServiceServicer):
             chosen.sort(key=lambda r: r.closure.created_at.ToNanoseconds(), reverse=descending)
         page = chosen[offset : offset + request.limit]
         token = str(offset + len(page)) if len(page) == request.limit else ""
+        if self.tamper is not None:
+            return self.tamper(offset, response(page, token))
         if self.cache is None:
             return response(page, token).SerializeToString()
         key = (method, request.SerializeToString(deterministic=True))
@@ -177,7 +180,8 @@ class _Servicer(admin_pb2_grpc.AdminServiceServicer):
 class AdminServer:
     """The server on a free local port (``address``), plain text or TLS (``certificate``: (key PEM, cert PEM)).
     The servicer's methods give the response's bytes; with ``cache``, each distinct request's are serialized
-    once (for the benchmarks, which measure the clients rather than this Python server)."""
+    once (for the benchmarks, which measure the clients rather than this Python server); ``tamper(offset,
+    response)`` gives the bytes to send instead (for the tests of a server that breaks the rules)."""
 
     def __init__(
         self,
@@ -185,8 +189,9 @@ class AdminServer:
         token: str | None = None,
         certificate: tuple[bytes, bytes] | None = None,
         cache: bool = False,
+        tamper=None,
     ):
-        self.servicer = _Servicer(served, token, cache)
+        self.servicer = _Servicer(served, token, cache, tamper)
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         service = admin_pb2.DESCRIPTOR.services_by_name["AdminService"]
         handlers = {}

@@ -5,6 +5,7 @@ errors that say what to do and leave no output file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -198,6 +199,36 @@ def test_an_unreachable_server_says_what_to_check():
 def test_bad_arguments_are_refused_before_any_call(channel, kind, options, message):
     with pytest.raises(ValueError, match=message):
         admin.read(channel, kind, project=PROJECT, domain=DOMAIN, **options)
+
+
+def _foreign_token(offset, response):
+    if response.token:
+        response.token = f"page-{offset // 100 + 1}"
+    return response.SerializeToString()
+
+
+def _cut_second_page(offset, response):
+    data = response.SerializeToString()
+    return data[: len(data) // 2] if offset == 100 else data
+
+
+@contextlib.contextmanager
+def tampered(served, tamper):
+    with _adminserver.AdminServer(served, tamper=tamper) as odd, admin.connect(odd.address, insecure=True) as channel:
+        yield channel
+
+
+def test_a_token_that_is_not_the_next_offset_is_refused(served):
+    refused = pytest.raises(SourceError, match=r"offset 0 came with the token 'page-1', not the offset .* \(100\)")
+    with tampered(served, _foreign_token) as channel, refused:
+        fetched(channel, token=None)
+
+
+def test_a_page_that_does_not_decode_names_the_call_and_offset(served, backend):
+    refused = pytest.raises(flytecodec.DecodeError, match=r"ListExecutions, page at offset 100: ")
+    with tampered(served, _cut_second_page) as channel, refused as caught:
+        fetched(channel, token=None)
+    assert caught.value.index >= 100
 
 
 def test_tls_channel_with_the_servers_certificate(served, tmp_path):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from flytecodec.bulk import Batch, decode
 from flytecodec.sources import SourceError
@@ -153,7 +153,7 @@ def read_pages(
     sort = check_sort(sort_by)
     if kind == "execution":
         return caller.walk(deque([caller.executions(project, domain, filters, sort)]))
-    return _tree(caller, kind, (project, domain, execution), node, filters, sort)
+    return _tree(caller, kind, (project, domain, str(execution)), node, filters, sort)
 
 
 class _Caller:
@@ -168,7 +168,7 @@ class _Caller:
         self._timeout = timeout
         self._page_size = page_size
         self._in_flight = in_flight
-        self._calls: dict[str, Callable] = {}
+        self._calls: dict[str, Any] = {}  # method -> grpc.UnaryUnaryMultiCallable
 
     def _list(self, kind: str, request, speculate: bool) -> PageList:
         from flytecodec.shards import model_for
