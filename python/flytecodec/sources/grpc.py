@@ -122,8 +122,9 @@ def read_pages(
 
     :param channel: a channel to flyteadmin (:func:`connect`, :func:`flytekit_channel`, or your own).
     :param kind: ``execution`` (the executions of ``project``/``domain``), ``node-execution`` (every node
-        execution of ``execution``, all levels, parents before their children) or ``task-execution`` (the task
-        executions of every node of ``execution``, or of its node ``node``).
+        execution of ``execution``, level by level: the top level, then the children of each parent in the
+        order the parents came) or ``task-execution`` (the task executions of every node of ``execution``, in
+        that order of the nodes, or of its node ``node``).
     :param filters: flyteadmin's filter expression for each list call, e.g. ``"eq(phase,FAILED)"`` or
         ``"value_in(phase,FAILED;TIMED_OUT)+gte(created_at,2026-01-01T00:00:00Z)"``. For node executions it
         applies at every level: the children of a parent it leaves out are not listed.
