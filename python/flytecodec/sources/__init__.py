@@ -1,8 +1,9 @@
 """flyteadmin as a source: its PostgreSQL database (:mod:`flytecodec.sources.postgres`, needs the ``postgres``
-extra).
+extra) and its API (:mod:`flytecodec.sources.grpc`, needs the ``grpc`` extra).
 
-Records are rebuilt from flyteadmin's rows exactly as its API rebuilds them and decoded into lazy models.
-Importing this package imports no database driver; the source modules import theirs when first used.
+Records are rebuilt from flyteadmin's rows exactly as its API rebuilds them, or taken from its list calls as
+the bytes of each page, and decoded into lazy models. Importing this package imports no database driver and
+no gRPC; the source modules import theirs when first used.
 """
 
 from __future__ import annotations
