@@ -144,6 +144,27 @@ def test_postgres_projection_and_filters_on_both_engines(dask_client, ray_instan
 
 
 @pytest.fixture(scope="module")
+def bad_rows_db(pg_server):
+    return _pgfixtures.bad_executions_db(pg_server, "flyteadmin_bad_engines")
+
+
+def test_postgres_a_bad_row_fails_the_job_on_both_engines(dask_client, ray_instance, bad_rows_db):
+    """Executions 1-20 in four shards of five ids; id 13 does not decode: the job fails naming the shard's table
+    and id range and the row, on dask and on Ray, and ends."""
+    import flytecodec.dask
+    import flytecodec.ray
+
+    url, bad = bad_rows_db
+    where = rf"executions, rows with 11 <= id < 16: executions row \(.*execution_name={bad['execution_name']!r}"
+    frame = flytecodec.dask.read(url, kind="execution", shards=4)
+    with pytest.raises(DecodeError, match=where):
+        dask_client.compute(frame).result(timeout=TIMEOUT)
+    assert len(dask_client.compute(frame[["name"]].partitions[[0, 1, 3]]).result(timeout=TIMEOUT)) == 15
+    with pytest.raises(DecodeError, match=where):
+        flytecodec.ray.read(url, kind="execution", shards=4).materialize()
+
+
+@pytest.fixture(scope="module")
 def unreadable_start(tmp_path_factory):
     """Executions whose record 5 has a start time outside Arrow's range: only reading ``started_at`` fails."""
     records = corpus.executions(40, seed=12)

@@ -67,3 +67,18 @@ def source_table(url: str, kind: str, columns=None, **filters):
 
     tables = [rows.to_arrow(columns) for rows in postgres.read(url, kind, **filters)]
     return pa.concat_tables(tables) if tables else postgres.empty(kind).to_arrow(columns)
+
+
+def bad_executions_db(server, name: str) -> tuple[str, dict]:
+    """A database ``name`` of twenty live executions with ids 1-20, the one with id 13 holding a closure that does
+    not decode; its URL and that row."""
+    import psycopg
+
+    url = _flyteadmin.create_database(server, name)
+    rows = _flyteadmin.execution_rows(30, seed=8)[:20]
+    for i, row in enumerate(rows):
+        row.update(id=i + 1, state=0, deleted_at=None)
+    rows[12]["closure"] = b"\x0a\xff\xff"  # a length running past the end
+    with psycopg.connect(url) as conn:
+        _flyteadmin.insert(conn, "executions", rows)
+    return url, rows[12]

@@ -11,7 +11,7 @@ import _flyteadmin
 import psycopg
 import pyarrow as pa
 import pytest
-from _pgfixtures import source_table
+from _pgfixtures import bad_executions_db, source_table
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -174,15 +174,7 @@ def test_an_empty_selection_is_one_shard_of_every_id(plan_db):
 
 @pytest.fixture(scope="module")
 def bad_rows_db(pg_server):
-    """Twenty executions with ids 1-20, the one with id 13 with a closure that does not decode."""
-    url = _flyteadmin.create_database(pg_server, "flyteadmin_bad_shards")
-    rows = _flyteadmin.execution_rows(30, seed=8)[:20]
-    for i, row in enumerate(rows):
-        row.update(id=i + 1, state=0, deleted_at=None)
-    rows[12]["closure"] = b"\x0a\xff\xff"  # a length running past the end
-    with psycopg.connect(url) as conn:
-        _flyteadmin.insert(conn, "executions", rows)
-    return url, rows[12]
+    return bad_executions_db(pg_server, "flyteadmin_bad_shards")
 
 
 def test_a_bad_row_fails_its_shard_naming_table_range_and_row(bad_rows_db, backend):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flytecodec._backend import using_backend
@@ -100,7 +100,7 @@ class TableShard:
     string is never shown: ``repr`` masks its password and ``str`` names only the table and the range.
     """
 
-    conninfo: str = field(repr=False)
+    conninfo: str
     kind: str
     filters: Filters
     low: int | None
