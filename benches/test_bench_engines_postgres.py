@@ -15,8 +15,9 @@ import pytest
 
 import flytecodec
 
-distributed = pytest.importorskip("dask.distributed")
+pytest.importorskip("dask.distributed")
 bench_postgres = pytest.importorskip("test_bench_postgres")
+from test_bench_engines import time_phase_query  # noqa: E402
 
 database = bench_postgres.database
 SHARDS = 8
@@ -30,14 +31,6 @@ def test_dask_workers_on_postgres(benchmark, database, backend, workers):
     url, rows, _ = database
     benchmark.group = f"engines: Dask on PostgreSQL, {backend} backend"
     frame = flytecodec.dask.read(url, kind="execution", shards=SHARDS, archived=True, backend=backend)
-    query = frame.groupby("phase", observed=True)["duration"].agg(["size", "max"])
-    with (
-        distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        client.compute(query).result()  # the workers import and warm up once, untimed
-        result = benchmark.pedantic(lambda: client.compute(query).result(), rounds=3, iterations=1)
+    result = time_phase_query(benchmark, frame, workers)
     assert int(result["size"].sum()) == rows
     benchmark.extra_info["rows_per_second"] = round(rows / benchmark.stats.stats.median)
