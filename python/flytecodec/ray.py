@@ -134,7 +134,7 @@ if _Datasource is not None:
         def estimate_inmemory_data_size(self) -> int | None:
             if self._database:
                 return None  # unknown before reading: the planner counts rows, not their bytes
-            return sum(shard.nbytes for shard in self._shards)
+            return sum(shard.nbytes for shard in self._shards if isinstance(shard, Shard))
 
         def supports_projection_pushdown(self) -> bool:
             return True
@@ -156,12 +156,11 @@ if _Datasource is not None:
             batch_size, backend = self._batch_size, self._backend
             tasks = []
             for shard in self._shards:
-                metadata = BlockMetadata(
-                    num_rows=None,  # a table's planned count may be outdated when the task runs
-                    size_bytes=None if self._database else shard.nbytes,
-                    exec_stats=None,
-                    input_files=() if self._database else tuple(dict.fromkeys(p.path for p in shard.pieces)),
-                )
+                if isinstance(shard, Shard):
+                    size, files = shard.nbytes, tuple(dict.fromkeys(p.path for p in shard.pieces))
+                else:  # a range of a table: its bytes are unknown before reading, its planned row count may be stale
+                    size, files = None, ()
+                metadata = BlockMetadata(num_rows=None, size_bytes=size, exec_stats=None, input_files=files)
                 tasks.append(
                     ReadTask(
                         _shard_reader(shard, columns, batch_size, backend),

@@ -466,6 +466,7 @@ def dataset(
 
     from flytecodec.sources import postgres_shards
 
+    planned: list[Shard] | list[TableShard]
     if postgres_shards.is_database(source):
         if framing is not None:
             raise ValueError("a database source has no framing: leave framing= out")

@@ -34,13 +34,14 @@ from flytecodec.sources import SourceError, postgres
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from typing_extensions import TypeGuard
 
 DEFAULT_SHARD_ROWS = 100_000
 DEFAULT_BATCH_SIZE = 10_000
 URL_SCHEMES = ("postgresql://", "postgres://")
 
 
-def is_database(source: object) -> bool:
+def is_database(source: object) -> TypeGuard[str]:
     """Whether ``source`` names a PostgreSQL database (a ``postgresql://`` or ``postgres://`` URL)."""
     return isinstance(source, str) and source.startswith(URL_SCHEMES)
 
