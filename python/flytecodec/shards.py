@@ -390,7 +390,7 @@ def _read_file_shard(
             batch = next(batches, None)
             if batch is None:
                 return
-            out = rows_only(len(batch)) if columns == [] else batch.to_arrow(columns).to_batches()
+            out = batch.to_arrow(columns).to_batches()
         yield from out
 
 
