@@ -19,7 +19,7 @@ import pytest
 
 import flytecodec
 from flytecodec import _guess
-from flytecodec._commands import KINDS
+from flytecodec.kinds import KINDS
 from flytecodec.streaming import CHUNK
 from flytecodec.testing import corpus
 

@@ -13,40 +13,17 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import click
 
 import flytecodec
 from flytecodec.exceptions import DecodeError
+from flytecodec.kinds import KINDS, LIST_KINDS
 
 PROG = "flytecodec"
 
 
-class Kind(NamedTuple):
-    module: str
-    model: str
-    what: str  # the records, in a sentence
-    group_key: str | None  # the column `stats` gives duration percentiles by
-
-    def load(self) -> type:
-        return getattr(importlib.import_module(self.module), self.model)
-
-
-KINDS = {
-    "execution": Kind("flytecodec.models.execution", "Execution", "executions", "launch_plan_name"),
-    "node-execution": Kind("flytecodec.models.node_execution", "NodeExecution", "node executions", "node_id"),
-    "task-execution": Kind("flytecodec.models.admin.task_execution", "TaskExecution", "task executions", "task_name"),
-    "execution-spec": Kind("flytecodec.models.execution", "ExecutionSpec", "execution specs", None),
-    "execution-closure": Kind("flytecodec.models.execution", "ExecutionClosure", "execution closures", None),
-    "node-execution-closure": Kind(
-        "flytecodec.models.node_execution", "NodeExecutionClosure", "node execution closures", None
-    ),
-    "task-execution-closure": Kind(
-        "flytecodec.models.admin.task_execution", "TaskExecutionClosure", "task execution closures", None
-    ),
-}
-LIST_KINDS = ("execution", "node-execution", "task-execution")  # the kinds with a *List response
 FRAMINGS = ("list", "delimited", "message")
 
 

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 import click
 
 import flytecodec
-from flytecodec._commands import KINDS, Failure, _discard, _mb, _progress, cli
+from flytecodec._commands import Failure, _discard, _mb, _progress, cli
 from flytecodec.exceptions import DecodeError
+from flytecodec.kinds import KINDS
 
 if TYPE_CHECKING:
     import pyarrow

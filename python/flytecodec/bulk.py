@@ -12,6 +12,7 @@ from google.protobuf.message import DecodeError as _PbDecodeError
 from flytecodec import framing as _framing
 from flytecodec._backend import backend
 from flytecodec.exceptions import DecodeError
+from flytecodec.kinds import BY_MESSAGE, KINDS, LIST_KINDS
 from flytecodec.models._base import over as _over
 from flytecodec.models._base import set_raw as _set_raw
 from flytecodec.models._entity import FlyteIdlEntity
@@ -25,26 +26,19 @@ M = TypeVar("M", bound=FlyteIdlEntity)
 BYTE_FRAMINGS = ("list", "delimited", "message")
 
 
-def _list_messages():
-    from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
-
-    return {
-        "flyteidl.admin.Execution": (execution_pb2.ExecutionList, "executions"),
-        "flyteidl.admin.NodeExecution": (node_execution_pb2.NodeExecutionList, "node_executions"),
-        "flyteidl.admin.TaskExecution": (task_execution_pb2.TaskExecutionList, "task_executions"),
-    }
-
-
-_LISTS = _list_messages()
-
-
 def list_message_for(model: type[FlyteIdlEntity]):
     """``(list message class, repeated field name)`` of the ``*List`` response holding ``model`` records."""
-    entry = _LISTS.get(model._pb_class.DESCRIPTOR.full_name)
+    kind = BY_MESSAGE.get(model._pb_class.DESCRIPTOR.full_name)
+    entry = None if kind is None else kind.list_message()
     if entry is None:
-        kinds = ", ".join(sorted(_LISTS))
-        raise ValueError(f"framing='list' needs a model with a *List response ({kinds}); got {model.__name__}")
+        listed = ", ".join(KINDS[name].message for name in LIST_KINDS)
+        raise ValueError(f"framing='list' needs a model with a *List response ({listed}); got {model.__name__}")
     return entry
+
+
+def _has_pages(model: type[FlyteIdlEntity]) -> bool:
+    kind = BY_MESSAGE.get(model._pb_class.DESCRIPTOR.full_name)
+    return kind is not None and kind.list_response is not None
 
 
 class RecordBytes:
@@ -472,7 +466,7 @@ def _hint(error: DecodeError, data: bytes, framing: str, model) -> str | None:
             f"google.protobuf.json_format.Parse(text, {name}()).SerializeToString(), or save the API's binary responses"
         )
     for other in ("list", "delimited", "message"):
-        if other == framing or (other == "list" and model._pb_class.DESCRIPTOR.full_name not in _LISTS):
+        if other == framing or (other == "list" and not _has_pages(model)):
             continue
         if other == "message" and framing == "list":
             continue  # a page is a message too (of unknown fields): no evidence

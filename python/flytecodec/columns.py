@@ -28,6 +28,8 @@ from functools import cache
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
+from flytecodec.kinds import BY_MESSAGE
+
 
 @dataclass(frozen=True)
 class Column:
@@ -323,16 +325,6 @@ ARROW_TYPES = {  # what each kind of column is in Arrow (flytecodec.arrow.arrow_
     "list": "list<string>",
 }
 
-_TITLES = {
-    "flyteidl.admin.Execution": "Execution (`Execution`, `ExecutionList` pages)",
-    "flyteidl.admin.ExecutionSpec": "ExecutionSpec (flyteadmin's `executions.spec`)",
-    "flyteidl.admin.ExecutionClosure": "ExecutionClosure (flyteadmin's `executions.closure`)",
-    "flyteidl.admin.NodeExecution": "NodeExecution (`NodeExecution`, `NodeExecutionList` pages)",
-    "flyteidl.admin.NodeExecutionClosure": "NodeExecutionClosure (flyteadmin's `node_executions.closure`)",
-    "flyteidl.admin.TaskExecution": "TaskExecution (`TaskExecution`, `TaskExecutionList` pages)",
-    "flyteidl.admin.TaskExecutionClosure": "TaskExecutionClosure (flyteadmin's `task_executions.closure`)",
-}
-
 
 def docs_markdown() -> str:
     """``docs/columns.md``: every column of every kind (``python scripts/columns_doc.py`` writes it)."""
@@ -344,7 +336,8 @@ def docs_markdown() -> str:
         *__doc__.replace("``", "`").replace(":meth:`Batch.to_arrow`", "`Batch.to_arrow()`").strip().splitlines(),
     ]
     for message, columns in COLUMNS.items():
-        lines += ["", f"## {_TITLES[message]}", "", "| column | type | proto field | what |", "|---|---|---|---|"]
+        title = BY_MESSAGE[message].title
+        lines += ["", f"## {title}", "", "| column | type | proto field | what |", "|---|---|---|---|"]
         for column, resolved_column in zip(columns, resolved(message)):
             kind = ARROW_TYPES[resolved_column.kind]
             lines.append(f"| `{column.name}` | {kind} | `{column.path}` | {column.doc} |")

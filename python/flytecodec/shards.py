@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import importlib
 import mmap
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
+from flytecodec import kinds
 from flytecodec._backend import using_backend
 from flytecodec.bulk import Batch, decode
 from flytecodec.columns import select
@@ -50,30 +50,16 @@ DEFAULT_BATCH_SIZE = 10_000
 WHOLE_PIECE_BYTES = 64 << 20
 FRAMINGS = ("list", "delimited", "message")
 
-# The record kinds by the names the `flytecodec` command's --kind takes (tests keep the two tables equal).
-_KINDS = {
-    "execution": ("flytecodec.models.execution", "Execution"),
-    "node-execution": ("flytecodec.models.node_execution", "NodeExecution"),
-    "task-execution": ("flytecodec.models.admin.task_execution", "TaskExecution"),
-    "execution-spec": ("flytecodec.models.execution", "ExecutionSpec"),
-    "execution-closure": ("flytecodec.models.execution", "ExecutionClosure"),
-    "node-execution-closure": ("flytecodec.models.node_execution", "NodeExecutionClosure"),
-    "task-execution-closure": ("flytecodec.models.admin.task_execution", "TaskExecutionClosure"),
-}
-
 
 def model_for(kind: Kind) -> type[FlyteIdlEntity]:
     """The model class of ``kind``: a kind name (``"execution"``, ``"node-execution"``, …, as the command's
     ``--kind``) or a model class with columns (returned as it is)."""
     if isinstance(kind, str):
-        if kind not in _KINDS:
-            raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(_KINDS)}")
-        module, name = _KINDS[kind]
-        return getattr(importlib.import_module(module), name)
+        return kinds.get(kind).load()
     if isinstance(kind, type) and issubclass(kind, FlyteIdlEntity) and hasattr(kind, "_pb_class"):
         select(kind, None)  # a kind without columns fails here, naming the kinds that have them
         return kind
-    raise TypeError(f"kind= takes a kind name ({', '.join(_KINDS)}) or a model class, got {kind!r}")
+    raise TypeError(f"kind= takes a kind name ({', '.join(kinds.KINDS)}) or a model class, got {kind!r}")
 
 
 @dataclass(frozen=True)

@@ -124,10 +124,12 @@ def test_small_files_are_grouped_and_globs_and_lists_resolve(tmp_path):
     assert shards.plan(tmp_path / "empty", "execution", framing="list") == []
 
 
-def test_kinds_are_the_commands_kinds():
-    from flytecodec._commands import KINDS
+def test_model_for_gives_every_kinds_model():
+    from flytecodec.kinds import KINDS
 
-    assert {name: shards.model_for(name) for name in shards._KINDS} == {name: k.load() for name, k in KINDS.items()}
+    assert {name: shards.model_for(name) for name in KINDS} == {name: k.load() for name, k in KINDS.items()}
+    with pytest.raises(ValueError, match="unknown kind 'executions'; choose one of execution, node-execution"):
+        shards.model_for("executions")
 
 
 @pytest.mark.parametrize("columns", [None, ["phase", "name", "duration"], []])

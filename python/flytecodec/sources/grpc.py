@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flytecodec.bulk import Batch, decode
+from flytecodec.kinds import LIST_KINDS
 from flytecodec.sources import SourceError
 from flytecodec.sources._paging import Page, PageList, fetch_pages
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 TOKEN_ENV = "FLYTECODEC_TOKEN"
 MAX_MESSAGE_BYTES = 64 << 20  # a page of 100 records is far smaller; flytekit's client allows 20 MiB
-KINDS = ("execution", "node-execution", "task-execution")
+KINDS = LIST_KINDS  # the kinds flyteadmin's API lists in pages
 _METHODS = {
     "execution": "ListExecutions",
     "node-execution": "ListNodeExecutions",
