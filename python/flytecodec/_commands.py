@@ -19,12 +19,10 @@ import click
 
 import flytecodec
 from flytecodec.exceptions import DecodeError
+from flytecodec.framing import FRAMINGS
 from flytecodec.kinds import KINDS, LIST_KINDS
 
 PROG = "flytecodec"
-
-
-FRAMINGS = ("list", "delimited", "message")
 
 
 class Failure(click.ClickException):

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import pyarrow
 
 M = TypeVar("M", bound=FlyteIdlEntity)
-BYTE_FRAMINGS = ("list", "delimited", "message")
 
 
 def list_message_for(model: type[FlyteIdlEntity]):
@@ -270,7 +269,7 @@ def decode(model: type[M], data, *, framing: str | None = None, on_null: str = "
             "decode(): data must be bytes, bytearray, memoryview, mmap, a path, a binary file or a sequence of "
             f"bytes-like objects, got {type(data).__name__}"
         )
-    if framing not in BYTE_FRAMINGS:
+    if framing not in _framing.FRAMINGS:
         if framing is None:
             raise ValueError("framing= is required for bytes input: 'list', 'delimited' or 'message'")
         if framing == "sequence":
@@ -465,7 +464,7 @@ def _hint(error: DecodeError, data: bytes, framing: str, model) -> str | None:
             "this looks like JSON, not binary protobuf: convert each record with "
             f"google.protobuf.json_format.Parse(text, {name}()).SerializeToString(), or save the API's binary responses"
         )
-    for other in ("list", "delimited", "message"):
+    for other in _framing.FRAMINGS:
         if other == framing or (other == "list" and not _has_pages(model)):
             continue
         if other == "message" and framing == "list":

@@ -16,8 +16,6 @@ from flytecodec.models.node_execution import NodeExecution
 
 M = TypeVar("M", bound=FlyteIdlEntity)
 
-BYTE_FRAMINGS: tuple[str, ...]
-
 def list_message_for(model: type[FlyteIdlEntity]): ...
 
 class RecordBytes:

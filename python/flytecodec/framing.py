@@ -16,6 +16,10 @@ from flytecodec.exceptions import DecodeError
 
 BytesLike = Union[bytes, bytearray, memoryview, mmap.mmap]
 
+FRAMINGS = ("list", "delimited", "message")
+"""The framings of one bytes input (or file): a ``*List`` response, varint length-prefixed messages, one message.
+A sequence of bytes-like objects is framed one message (or with ``"list"`` one page) per item."""
+
 
 def read_varint(buf: memoryview, pos: int, limit: int = 10) -> tuple[int, int]:
     """The varint at ``pos`` (at most ``limit`` bytes) and the position after it; ``ValueError`` if it is

@@ -31,7 +31,7 @@ from flytecodec._backend import using_backend
 from flytecodec.bulk import Batch, decode
 from flytecodec.columns import select
 from flytecodec.exceptions import DecodeError
-from flytecodec.framing import read_varint
+from flytecodec.framing import FRAMINGS, read_varint
 from flytecodec.models._entity import FlyteIdlEntity
 from flytecodec.streaming import directory_files, iter_batches
 
@@ -48,7 +48,6 @@ DEFAULT_BATCH_SIZE = 10_000
 # A delimited piece up to this size is read at once and split by the decoder; a bigger one is streamed a chunk
 # at a time by iter_batches (which walks the length prefixes in Python).
 WHOLE_PIECE_BYTES = 64 << 20
-FRAMINGS = ("list", "delimited", "message")
 
 
 def model_for(kind: Kind) -> type[FlyteIdlEntity]:
