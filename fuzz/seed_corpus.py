@@ -23,7 +23,7 @@ from flytecodec.testing import corpus
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "tests"))
-import _malformed as mf  # noqa: E402
+from support import malformed as mf  # noqa: E402
 
 LIST, DELIMITED, MESSAGE, SWAPPED_LIST = 0, 4, 8, 12
 AMPLIFY = 0xF0

@@ -15,7 +15,7 @@ def backend(request):
 
 def pytest_terminal_summary(terminalreporter):
     """Say how many distinct values each oracle compared, per backend and source of the models (tests/_tally.py)."""
-    from _tally import table
+    from support.tally import table
 
     rows = table()
     if rows:

@@ -14,12 +14,11 @@ from flytekit.models.admin import task_execution as fk_task_execution
 from hypothesis import given
 
 import flytecodec
-from _oracle import assert_same
-from _upb import SETTINGS
 from flytecodec.models import execution, node_execution
 from flytecodec.models.admin import task_execution
 from flytecodec.testing import corpus, strategies
-from test_models_vs_flytekit import for_flytekit
+from support.oracle import assert_same, for_flytekit
+from support.upb import SETTINGS
 
 CASES = {
     "execution": (strategies.executions, execution.Execution, fk_execution.Execution),

@@ -13,10 +13,10 @@ from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 from hypothesis import given
 
 import flytecodec
-from _upb import SETTINGS, Walk
 from flytecodec.models import execution, node_execution
 from flytecodec.models.admin import task_execution
 from flytecodec.testing import corpus, strategies
+from support.upb import SETTINGS, Walk
 
 N = 600
 KINDS = {

@@ -15,12 +15,12 @@ import pytest
 from flyteidl.admin import execution_pb2
 from google.protobuf.message import DecodeError as PbDecodeError
 
-import _malformed as mf
 import flytecodec
 from flytecodec import DecodeError, decode, iter_batches
 from flytecodec import framing as framing_module
 from flytecodec.models.execution import Execution, ExecutionClosure
 from flytecodec.models.literals import Literal
+from support import malformed as mf
 
 BOTH = [b for b in ("native", "python") if b in flytecodec.available_backends()]
 needs_both = pytest.mark.skipif(len(BOTH) < 2, reason="needs both backends (the native one is not built here)")

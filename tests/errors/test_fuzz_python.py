@@ -30,10 +30,7 @@ from google.protobuf.message import DecodeError as PbDecodeError
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-import _malformed as mf
-import _tally
 import flytecodec
-from _upb import INT64, Walk, expected_column
 from flytecodec import DecodeError
 from flytecodec.bulk import list_message_for
 from flytecodec.columns import COLUMNS
@@ -42,9 +39,12 @@ from flytecodec.models.execution import Execution, ExecutionClosure
 from flytecodec.models.literals import Literal
 from flytecodec.models.node_execution import NodeExecution, NodeExecutionClosure
 from flytecodec.testing import corpus
+from support import malformed as mf
+from support import tally
+from support.upb import INT64, Walk, expected_column
 
 try:  # the differential tests' property-by-property comparison, when it is there to reuse
-    from test_backends_identical import Compare
+    from support.differential import Compare
 except ImportError:  # pragma: no cover - the fuzz test still compares to_flyte_idl() and the bytes
     Compare = None
 
@@ -199,7 +199,7 @@ def check_columns(model: type, data, framing: str, records: list) -> None:
             assert got == want, f"{name}: column {column.name} {got!r} != upb's {want!r} for {data!r}"
             with flytecodec.using_backend(name):
                 for pb in records:
-                    _tally.add("upb-fuzz-column", "hypothesis", _tally.record_key(pb.SerializeToString()), column.name)
+                    tally.add("upb-fuzz-column", "hypothesis", tally.record_key(pb.SerializeToString()), column.name)
 
 
 TALLY = {"inputs": 0, "refused": 0, "checked with upb": 0}
