@@ -1,15 +1,18 @@
 """Bad inputs built by hand for the decode-error tests, with the index and byte offset of the failing message worked
 out here, independently of the package's framing code; upb's verdict on them (the oracle for what is valid); and
-the checks every :class:`flytecodec.DecodeError` must pass."""
+the checks every :class:`flytecodec.DecodeError` must pass; the backends built here (``BOTH``) and the error
+``decode`` raises (``decode_error``)."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
 from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 from google.protobuf.message import DecodeError as PbDecodeError
 
-from flytecodec import DecodeError
+import flytecodec
+from flytecodec import DecodeError, decode
 from flytecodec.models.admin.task_execution import TaskExecution
 from flytecodec.models.execution import Execution
 from flytecodec.models.node_execution import NodeExecution
@@ -98,3 +101,14 @@ LISTS = {
     "node_execution": (NodeExecution, corpus.node_executions, node_execution_pb2.NodeExecutionList, "node_executions"),
     "task_execution": (TaskExecution, corpus.task_executions, task_execution_pb2.TaskExecutionList, "task_executions"),
 }
+
+
+# -- decoding them ---------------------------------------------------------------------------------------------
+
+BOTH = [b for b in ("native", "python") if b in flytecodec.available_backends()]
+
+
+def decode_error(model, data, framing=None, **kwargs) -> DecodeError:
+    with pytest.raises(DecodeError) as info:
+        decode(model, data, framing=framing, **kwargs)
+    return info.value
