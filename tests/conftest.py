@@ -14,7 +14,8 @@ def backend(request):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Say how many distinct values each oracle compared, per backend and source of the models (tests/_tally.py)."""
+    """Say how many distinct values each oracle compared, per backend and source of the models
+    (tests/support/tally.py)."""
     from support.tally import table
 
     rows = table()

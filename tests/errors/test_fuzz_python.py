@@ -10,10 +10,10 @@ of the record) and whose properties read the same (``Compare`` of the differenti
 upb is the oracle for both (``upb_outcome``): the input is split here by the documented framings and parsed by
 upb itself, so both backends must refuse exactly what upb refuses — for ``message``, ``sequence`` and
 ``delimited`` at upb's first bad record (its index, and its length prefix's offset in a delimited stream) — and
-accept the rest with upb's records, every property giving upb's value (``tests/_upb.py``).
+accept the rest with upb's records, every property giving upb's value (``tests/support/upb.py``).
 
 Three sources of inputs: arbitrary bytes; sequences of protobuf-ish tokens (tags, lengths, varint bytes, groups),
-which reach deeper than random bytes; and valid corpus records damaged by ``tests/_malformed.py``'s mutators,
+which reach deeper than random bytes; and valid corpus records damaged by ``tests/support/malformed.py``'s mutators,
 then framed every way. In the normal suite each test runs a modest, derandomized number of examples (a few
 seconds in all). ``FLYTECODEC_FUZZ_SECONDS=<n>`` instead fuzzes for about ``n`` seconds in all, split between the
 tests, in chunks of examples with fresh seeds (each chunk's seed is printed when it fails) — see scripts/fuzz.sh.

@@ -1,7 +1,7 @@
 """Hypothesis-generated records, decoded from their bytes on the active backend, against flytekit's models.
 
 flytekit's ``from_flyte_idl`` of the same message is the oracle: every flytekit property must give the same
-value from our decoded model (``tests/_oracle.py``). Where flytekit cannot read a message, the reason must be a
+value from our decoded model (``tests/support/oracle.py``). Where flytekit cannot read a message, the reason must be a
 documented one (docs/compatibility.md), and our decoded model must still give back upb's message.
 """
 

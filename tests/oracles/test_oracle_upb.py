@@ -1,4 +1,4 @@
-"""Decoded models against upb's own message of the same bytes, field by field (the oracle: ``_upb.py``).
+"""Decoded models against upb's own message of the same bytes, field by field (the oracle: ``support/upb.py``).
 
 The models are the ones ``flytecodec.decode`` makes from bytes on the active backend (each test runs once per
 backend): the three record kinds from ``*List`` responses, delimited dumps and sequences, the closure and spec

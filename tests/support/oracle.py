@@ -72,7 +72,7 @@ def _read(obj, name):
 def assert_same(ours, theirs, path: str = "", *, source: str = "constructed", record: bytes = b"") -> int:
     """``ours`` gives what ``theirs`` gives for every flytekit property, recursively.
 
-    Returns how many property values were compared with flytekit's, and counts each once in ``_tally`` under
+    Returns how many property values were compared with flytekit's, and counts each once in ``support.tally`` under
     ``source`` (``decoded``, ``hypothesis`` or ``constructed``) for the record whose bytes are ``record``.
     """
     key = tally.record_key(record)
