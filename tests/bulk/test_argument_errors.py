@@ -6,10 +6,7 @@ from __future__ import annotations
 import pytest
 from flyteidl.admin import execution_pb2
 
-from flytecodec import (
-    DecodeError,
-    decode,
-)
+from flytecodec import DecodeError, decode
 from flytecodec.models._entity import FlyteIdlEntity
 from flytecodec.models.admin.task_execution import TaskExecutionClosure
 from flytecodec.models.execution import Execution, ExecutionClosure, ExecutionSpec

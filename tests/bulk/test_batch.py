@@ -14,16 +14,10 @@ import pickle
 import pytest
 from flyteidl.admin import execution_pb2
 
-from flytecodec import (
-    Batch,
-    decode,
-)
+from flytecodec import Batch, decode
 from flytecodec.models.execution import Execution, ExecutionClosure
 from flytecodec.testing import corpus
-from support.kinds import (
-    get_path,
-    ser,
-)
+from support.kinds import get_path, ser
 
 # -- Batch ---------------------------------------------------------------------------------------------------------
 

@@ -13,22 +13,13 @@ import datetime
 import pytest
 from flyteidl.admin import execution_pb2
 
-from flytecodec import (
-    Batch,
-    decode,
-)
+from flytecodec import Batch, decode
 from flytecodec.models._entity import model_for
 from flytecodec.models.admin.task_execution import TaskExecutionClosure
 from flytecodec.models.execution import Execution, ExecutionClosure, ExecutionSpec
 from flytecodec.models.node_execution import NodeExecutionClosure
 from flytecodec.testing import corpus
-from support.kinds import (
-    KINDS,
-    assert_records,
-    delimited_stream,
-    ser,
-    varint,
-)
+from support.kinds import KINDS, assert_records, delimited_stream, ser, varint
 
 # -- framings ----------------------------------------------------------------------------------------------------
 

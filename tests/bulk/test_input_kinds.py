@@ -14,18 +14,12 @@ import pathlib
 
 import pytest
 
-from flytecodec import (
-    decode,
-)
+from flytecodec import decode
 from flytecodec.models.admin.task_execution import TaskExecution
 from flytecodec.models.execution import Execution
 from flytecodec.models.node_execution import NodeExecution
 from flytecodec.testing import corpus
-from support.kinds import (
-    KINDS,
-    assert_records,
-    ser,
-)
+from support.kinds import KINDS, assert_records, ser
 
 # -- input kinds ------------------------------------------------------------------------------------------------
 

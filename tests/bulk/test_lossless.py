@@ -13,19 +13,10 @@ import pickle
 import pytest
 from flyteidl.admin import execution_pb2
 
-from flytecodec import (
-    DecodeError,
-    decode,
-)
+from flytecodec import DecodeError, decode
 from flytecodec.models.execution import Execution
 from flytecodec.testing import corpus
-from support.kinds import (
-    delimited_stream,
-    get_path,
-    has_multi_entry_map,
-    ser,
-    varint,
-)
+from support.kinds import delimited_stream, get_path, has_multi_entry_map, ser, varint
 
 # -- lossless ----------------------------------------------------------------------------------------------------------
 

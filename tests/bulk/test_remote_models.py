@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from flytecodec import (
-    decode_executions,
-)
+from flytecodec import decode_executions
 from flytecodec.remote.executions import FlyteWorkflowExecution
 from flytecodec.testing import corpus
-from support.kinds import (
-    assert_records,
-    ser,
-)
+from support.kinds import assert_records, ser
 
 # -- FlyteRemote classes ---------------------------------------------------------------------------------------------
 

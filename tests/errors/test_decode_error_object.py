@@ -12,14 +12,7 @@ from google.protobuf.message import DecodeError as PbDecodeError
 import flytecodec
 from flytecodec import DecodeError, decode
 from flytecodec.models.execution import Execution
-from support.bad_inputs import (
-    Framed,
-    check_sentence,
-    field,
-    ser,
-    small_executions,
-    varint,
-)
+from support.bad_inputs import Framed, check_sentence, field, ser, small_executions, varint
 
 
 def test_decode_error_is_a_value_error():

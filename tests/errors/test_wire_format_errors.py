@@ -12,17 +12,7 @@ from flyteidl.admin import execution_pb2
 
 from flytecodec import DecodeError, decode
 from flytecodec.models.execution import Execution
-from support.bad_inputs import (
-    Framed,
-    check_error,
-    check_sentence,
-    field,
-    ser,
-    small_executions,
-    tag,
-    upb_parse,
-    varint,
-)
+from support.bad_inputs import Framed, check_error, check_sentence, field, ser, small_executions, tag, upb_parse, varint
 
 # -- agreement with upb on odd wire formats ------------------------------------------------------------------------
 

@@ -9,12 +9,7 @@ from typing import Any, Callable, NamedTuple
 
 from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 
-from flytecodec import (
-    Batch,
-    decode_executions,
-    decode_node_executions,
-    decode_task_executions,
-)
+from flytecodec import Batch, decode_executions, decode_node_executions, decode_task_executions
 from flytecodec.models.admin.task_execution import TaskExecution, TaskExecutionClosure
 from flytecodec.models.execution import Execution, ExecutionClosure
 from flytecodec.models.node_execution import NodeExecution, NodeExecutionClosure
