@@ -39,6 +39,14 @@ def test_dask_workers(benchmark, dump_folder, backend, workers):
     folder, count = dump_folder
     benchmark.group = f"engines: Dask, {backend} backend"
     frame = flytecodec.dask.read(folder, kind="execution", framing="delimited", shards=FILES, backend=backend)
+    result = time_phase_query(benchmark, frame, workers)
+    assert int(result["size"].sum()) == count
+    benchmark.extra_info["records_per_second"] = round(count / benchmark.stats.stats.median)
+
+
+def time_phase_query(benchmark, frame, workers: int):
+    """Time the number and the longest run of ``frame`` 's records per phase on a ``LocalCluster`` of
+    ``workers`` processes of one thread, started (and warmed up by one untimed run) before the timing."""
     query = frame.groupby("phase", observed=True)["duration"].agg(["size", "max"])
     with (
         distributed.LocalCluster(
@@ -47,6 +55,4 @@ def test_dask_workers(benchmark, dump_folder, backend, workers):
         distributed.Client(cluster) as client,
     ):
         client.compute(query).result()  # the workers import and warm up once, untimed
-        result = benchmark.pedantic(lambda: client.compute(query).result(), rounds=3, iterations=1)
-    assert int(result["size"].sum()) == count
-    benchmark.extra_info["records_per_second"] = round(count / benchmark.stats.stats.median)
+        return benchmark.pedantic(lambda: client.compute(query).result(), rounds=3, iterations=1)

@@ -237,26 +237,54 @@ def _documented(cls, cache={}):  # noqa: B006 - a per-process cache of flytekit'
 
 def _materialize(value, flytekit_class) -> list:
     """Read every property flytekit documents on ``value`` (ours or flytekit's), recursively; the plain values
-    read (the leaves: not models), in reading order."""
-    from flytekit.models.common import FlyteIdlEntity as FkEntity
+    read (the leaves: not models), in reading order. What to do with a value is decided once per type (the
+    same walk for both sides: a user reading everything writes attribute reads, not reflection per value)."""
+    leaves: list = []
+    _walk(value, flytekit_class, leaves)
+    return leaves
 
-    leaves = []
+
+def _walk(value, flytekit_class, leaves: list) -> None:
     for name in _documented(flytekit_class):
         inner = getattr(value, name)
-        kind = type(inner).__name__
-        if isinstance(inner, dict) or kind in ("ScalarMap", "MessageMap"):
-            items = [inner[k] for k in sorted(inner)]  # protobuf maps have no order
-        elif isinstance(inner, list) or kind.startswith("Repeated"):
-            items = list(inner)
-        else:
-            items = [inner]
-        for item in items:
-            theirs = _FLYTEKIT_CLASS.get(type(item).__name__)
-            if theirs is not None and issubclass(theirs, FkEntity):
-                leaves.extend(_materialize(item, theirs))
-            elif not callable(item):
-                leaves.append(item)
-    return leaves
+        how = _HOW.get(type(inner))
+        if how is None:
+            how = _HOW[type(inner)] = _how(type(inner))
+        shape, theirs = how
+        if shape == "leaf":
+            leaves.append(inner)
+        elif shape == "model":
+            _walk(inner, theirs, leaves)
+        elif shape != "skip":
+            for item in [inner[k] for k in sorted(inner)] if shape == "map" else inner:  # maps have no order
+                item_how = _HOW.get(type(item))
+                if item_how is None:
+                    item_how = _HOW[type(item)] = _how(type(item))
+                if item_how[0] == "model":
+                    _walk(item, item_how[1], leaves)
+                elif item_how[0] == "leaf":
+                    leaves.append(item)
+
+
+_HOW: dict = {}
+
+
+def _how(kind: type) -> tuple:
+    """How the walk treats a value of type ``kind``: a leaf, a model (with flytekit's class for its documented
+    properties), a map or a list of values, or a method (skipped)."""
+    from flytekit.models.common import FlyteIdlEntity as FkEntity
+
+    name = kind.__name__
+    if issubclass(kind, dict) or name in ("ScalarMap", "MessageMap"):
+        return ("map", None)
+    if issubclass(kind, list) or name.startswith("Repeated"):
+        return ("list", None)
+    theirs = _FLYTEKIT_CLASS.get(name)
+    if theirs is not None and issubclass(theirs, FkEntity):
+        return ("model", theirs)
+    if any("__call__" in vars(k) for k in kind.__mro__):  # its values are callable: not data
+        return ("skip", None)
+    return ("leaf", None)
 
 
 def _flytekit_classes():

@@ -15,7 +15,7 @@ use arrow_array::builder::{
     UInt64Builder,
 };
 use arrow_array::types::Int32Type;
-use arrow_array::{ArrayRef, DictionaryArray, RecordBatch, StringArray};
+use arrow_array::{ArrayRef, DictionaryArray, RecordBatch, RecordBatchOptions, StringArray};
 use arrow_schema::{Field, Schema as ArrowSchema};
 
 use crate::messages::{Kind, Schema};
@@ -198,8 +198,8 @@ impl Plan {
         reader.node(&self.root, parts, builders, &mut scratch.0)
     }
 
-    /// The columns as a record batch.
-    pub fn finish(&self, builders: Vec<Builder>) -> Result<RecordBatch, String> {
+    /// The columns of `rows` records as a record batch (which keeps its row count with no column).
+    pub fn finish(&self, builders: Vec<Builder>, rows: usize) -> Result<RecordBatch, String> {
         let mut fields = Vec::with_capacity(builders.len());
         let mut arrays = Vec::with_capacity(builders.len());
         for (column, builder) in self.columns.iter().zip(builders) {
@@ -207,7 +207,9 @@ impl Plan {
             fields.push(Field::new(&column.name, array.data_type().clone(), true));
             arrays.push(array);
         }
-        RecordBatch::try_new(Arc::new(ArrowSchema::new(fields)), arrays).map_err(|e| e.to_string())
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        RecordBatch::try_new_with_options(Arc::new(ArrowSchema::new(fields)), arrays, &options)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -647,7 +649,7 @@ mod tests {
             )
             .unwrap();
         }
-        plan.finish(builders).unwrap()
+        plan.finish(builders, records.len()).unwrap()
     }
 
     #[test]

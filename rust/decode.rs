@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, OnceLock};
 
 use crate::messages::Schema;
 use crate::wire::{
@@ -411,11 +411,15 @@ pub fn first_too_deep(
 /// Below this many records per thread, one thread is faster than starting more.
 const MIN_RECORDS_PER_THREAD: usize = 2048;
 
-/// The number of threads to decode with: the machine's cores.
+/// The number of threads to decode with: the cores this process may use (asked once).
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(NonZeroUsize::get)
-        .unwrap_or(1)
+    // the answer reads cgroup files: asking on every call cost more than decoding a small page
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(NonZeroUsize::get)
+            .unwrap_or(1)
+    })
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ pub fn build(
                 first + i,
             )?;
         }
-        plan.finish(builders)
+        plan.finish(builders, part.len())
     };
     let batches: Vec<Result<RecordBatch, String>> = if threads == 1 || spans.is_empty() {
         vec![chunk(0, spans)]

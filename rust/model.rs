@@ -293,6 +293,17 @@ impl NativeProperty {
                             }
                             Ok(list.into_any())
                         }
+                        Read::Entries(entries) => {
+                            let buffer = record.buffer.clone_ref(py);
+                            drop(this);
+                            let cls = self.model_class(py)?;
+                            let dict = PyDict::new(py);
+                            for (key, parts) in entries {
+                                let sub = Record::new(buffer.clone_ref(py), parts, false);
+                                dict.set_item(key, new_model(cls, Source::Record(sub))?)?;
+                            }
+                            Ok(dict.into_any())
+                        }
                     };
                 }
                 (Source::Record(_), None) => None,
@@ -372,7 +383,7 @@ fn instance_attribute<'py>(
 #[pymethods]
 impl NativeProperty {
     /// `slot`: the field's position among the model class's `slots` fields; `spec`: `(message, number,
-    /// elem, absent)` when Rust reads the field from a record, else None.
+    /// shape, elem, absent)` when Rust reads the field from a record, else None.
     #[new]
     #[pyo3(signature = (name, doc, slot, slots, spec, resolve_model, make_pb_reader))]
     fn new(
@@ -380,7 +391,7 @@ impl NativeProperty {
         doc: String,
         slot: usize,
         slots: usize,
-        spec: Option<(String, u32, String, String)>,
+        spec: Option<(String, u32, String, String, String)>,
         resolve_model: Option<Py<PyAny>>,
         make_pb_reader: Py<PyAny>,
     ) -> PyResult<Self> {
@@ -390,8 +401,8 @@ impl NativeProperty {
             )));
         }
         let field = match spec {
-            Some((message, number, elem, absent)) => {
-                Some(NativeField::new(&message, number, &elem, &absent)?)
+            Some((message, number, shape, elem, absent)) => {
+                Some(NativeField::new(&message, number, &shape, &elem, &absent)?)
             }
             None => None,
         };

@@ -55,14 +55,30 @@ pub struct NativeField {
     absent: Absent,
     /// The other members of the field's oneof, with their wire types.
     rivals: Vec<(u32, u8)>,
-    /// A repeated field: read as a list (of values, or of sub-messages).
-    repeated: bool,
+    shape: Shape,
+}
+
+/// How many values a field holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Single,
+    /// Read as a list (of values, or of sub-messages).
+    Repeated,
+    /// Read as a dict with string keys; `kind` is then the value's kind.
+    Map,
 }
 
 impl NativeField {
-    /// `message`: the proto full name; `elem`: scalar, timestamp, naive, duration, wrapper or model;
-    /// `absent`: never, presence or falsy.
-    pub fn new(message: &str, number: u32, elem: &str, absent: &str) -> PyResult<Self> {
+    /// `message`: the proto full name; `shape`: single, repeated or map; `elem`: scalar, timestamp, naive,
+    /// duration, wrapper or model (only scalar or model for a list or a map's values); `absent`: never,
+    /// presence or falsy.
+    pub fn new(
+        message: &str,
+        number: u32,
+        shape: &str,
+        elem: &str,
+        absent: &str,
+    ) -> PyResult<Self> {
         let s = schema();
         let def = s
             .find(message)
@@ -71,20 +87,42 @@ impl NativeField {
         let field = def
             .field(number)
             .ok_or_else(|| PyValueError::new_err(format!("{message} has no field {number}")))?;
-        // a map is a repeated entry message: the caller reads maps through protobuf
-        if field.repeated && !matches!(elem, "scalar" | "model") {
+        let named = &field.name;
+        let (shape, kind) = match (shape, field.repeated, field.kind) {
+            ("single", false, kind) => (Shape::Single, kind),
+            ("repeated", true, kind) => (Shape::Repeated, kind),
+            ("map", true, Kind::Message(entry)) => {
+                // a map is a repeated entry message: key field 1, value field 2
+                let def = &s.messages[entry];
+                match (def.field(1), def.field(2)) {
+                    (Some(key), Some(value)) if key.kind == Kind::String => {
+                        (Shape::Map, value.kind)
+                    }
+                    _ => {
+                        return Err(PyValueError::new_err(format!(
+                            "{message}.{named} is not a map with string keys"
+                        )))
+                    }
+                }
+            }
+            (other, _, _) => {
+                return Err(PyValueError::new_err(format!(
+                    "{message}.{named} is not a {other} field"
+                )))
+            }
+        };
+        if shape != Shape::Single && !matches!(elem, "scalar" | "model") {
             return Err(PyValueError::new_err(format!(
-                "{message}.{} is repeated: read it as scalar or model elements",
-                field.name
+                "{message}.{named} holds several values: read them as scalar or model elements"
             )));
         }
-        let message_named = |expected: &str| s.is_message(field.kind, expected);
+        let message_named = |expected: &str| s.is_message(kind, expected);
         let elem = match elem {
-            "scalar" if !matches!(field.kind, Kind::Message(_) | Kind::Group) => Elem::Scalar,
+            "scalar" if !matches!(kind, Kind::Message(_) | Kind::Group) => Elem::Scalar,
             "timestamp" if message_named("google.protobuf.Timestamp") => Elem::Timestamp,
             "naive" if message_named("google.protobuf.Timestamp") => Elem::Naive,
             "duration" if message_named("google.protobuf.Duration") => Elem::Duration,
-            "wrapper" => match field.kind {
+            "wrapper" => match kind {
                 Kind::Message(i) => match s.messages[i].field(1) {
                     Some(value) if s.messages[i].full_name.starts_with("google.protobuf.") => {
                         Elem::Wrapper(value.kind)
@@ -93,7 +131,7 @@ impl NativeField {
                 },
                 _ => return Err(PyValueError::new_err("not a wrapper message")),
             },
-            "model" if matches!(field.kind, Kind::Message(_)) => Elem::Model,
+            "model" if matches!(kind, Kind::Message(_)) => Elem::Model,
             other => {
                 return Err(PyValueError::new_err(format!(
                     "{message}.{} cannot be read as {other}",
@@ -122,14 +160,17 @@ impl NativeField {
         };
         Ok(NativeField {
             number,
-            kind: field.kind,
+            kind,
             elem,
             absent,
             rivals,
-            repeated: field.repeated,
+            shape,
         })
     }
 }
+
+/// One occurrence of a field: its value's span in the buffer and, for a varint or fixed value, its bits.
+type Occurrence = (usize, usize, u64);
 
 /// The spans of a message's parts in its buffer: one for a message written whole (held inline, no
 /// allocation), more for a sub-message written in pieces.
@@ -151,6 +192,8 @@ pub enum Read<'py> {
     Message(Parts),
     /// The elements of a repeated sub-message field, each a message of its own.
     Messages(Vec<(usize, usize)>),
+    /// The entries of a map whose values are sub-messages: each key and its value's parts.
+    Entries(Vec<(Bound<'py, PyAny>, Parts)>),
 }
 
 impl Record {
@@ -198,8 +241,10 @@ impl Record {
     /// The value of `field` in this record; a sub-message comes back as its parts.
     pub fn read<'py>(&self, py: Python<'py>, field: &NativeField) -> PyResult<Read<'py>> {
         let bytes = self.buffer.as_bytes(py);
-        if field.repeated {
-            return self.read_repeated(py, bytes, field);
+        match field.shape {
+            Shape::Single => {}
+            Shape::Repeated => return self.read_repeated(py, bytes, field),
+            Shape::Map => return self.read_map(py, bytes, field),
         }
         if field.elem == Elem::Scalar {
             // the last occurrence wins
@@ -290,6 +335,74 @@ impl Record {
             Elem::Model => Read::Messages(spans),
             _ => Read::Value(values.into_any()),
         })
+    }
+
+    /// The entries of map `field` (string keys), sorted by key, a later entry of the same key replacing
+    /// an earlier one: a dict of values, or the keys and the parts of their sub-message values. An entry
+    /// missing its key or value has the default one; an entry holding any other field (or a key or value of
+    /// the wrong wire type) is not in the map, as upb keeps such an entry whole as an unknown field of the
+    /// message. (A parsed map iterates in an order of its own, which varies from process to process; both
+    /// backends give a map's entries sorted by key, the order of a deterministic serialization.)
+    fn read_map<'py>(
+        &self,
+        py: Python<'py>,
+        bytes: &[u8],
+        field: &NativeField,
+    ) -> PyResult<Read<'py>> {
+        let value_wire = field.kind.wire_type();
+        let model = field.elem == Elem::Model;
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for &(start, end) in &self.parts {
+            walk(&bytes[start..end], |number, w, s, e, _| {
+                if number == field.number && w == 2 {
+                    spans.push((start + s, start + e));
+                }
+            })
+            .map_err(|e| PyValueError::new_err(e.reason))?;
+        }
+        // each entry's key, value occurrence (a scalar) or value parts (a sub-message), in wire order
+        let mut entries: Vec<(&[u8], Occurrence, Parts)> = Vec::with_capacity(spans.len());
+        for (start, end) in spans {
+            let (mut key, mut value, mut parts) = (&b""[..], (0, 0, 0), Parts::new());
+            let mut foreign = false;
+            walk(&bytes[start..end], |number, w, s, e, raw| {
+                match (number, w) {
+                    (1, 2) => key = &bytes[start + s..start + e],
+                    (2, w) if w == value_wire && model => parts.push((start + s, start + e)),
+                    (2, w) if w == value_wire => value = (start + s, start + e, raw),
+                    _ => foreign = true,
+                }
+            })
+            .map_err(|e| PyValueError::new_err(e.reason))?;
+            if !foreign {
+                entries.push((key, value, parts));
+            }
+        }
+        // a stable sort keeps a key's entries in wire order: the last of each run wins
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        let winners = (0..entries.len())
+            .filter(|&i| entries.get(i + 1).is_none_or(|next| next.0 != entries[i].0))
+            .collect::<Vec<_>>();
+        if winners.is_empty() && field.absent != Absent::Never {
+            return Ok(Read::Value(py.None().into_bound(py)));
+        }
+        let key = |k: &[u8]| values::scalar(py, Kind::String, 0, k);
+        if model {
+            let entries = winners
+                .into_iter()
+                .map(|i| Ok((key(entries[i].0)?, entries[i].2.clone())))
+                .collect::<PyResult<_>>()?;
+            return Ok(Read::Entries(entries));
+        }
+        let dict = PyDict::new(py);
+        for i in winners {
+            let (k, (start, end, raw), _) = &entries[i];
+            dict.set_item(
+                key(k)?,
+                values::scalar(py, field.kind, *raw, &bytes[*start..*end])?,
+            )?;
+        }
+        Ok(Read::Value(dict.into_any()))
     }
 
     /// What `field` reads as when it is not set.
@@ -389,8 +502,14 @@ fn unpack(py: Python<'_>, kind: Kind, payload: &[u8], into: &Bound<'_, PyList>) 
     while pos < payload.len() {
         let (raw, next) = match kind.wire_type() {
             0 => read_varint(payload, pos).map_err(|e| PyValueError::new_err(e.reason))?,
-            1 => (little_endian(payload.get(pos..pos + 8).unwrap_or(&[])), pos + 8),
-            _ => (little_endian(payload.get(pos..pos + 4).unwrap_or(&[])), pos + 4),
+            1 => (
+                little_endian(payload.get(pos..pos + 8).unwrap_or(&[])),
+                pos + 8,
+            ),
+            _ => (
+                little_endian(payload.get(pos..pos + 4).unwrap_or(&[])),
+                pos + 4,
+            ),
         };
         if next > payload.len() {
             return Err(PyValueError::new_err(CORRUPT));

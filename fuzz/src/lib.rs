@@ -438,7 +438,7 @@ fn build(plan: &Plan, buffer: &[u8], records: &[Vec<(usize, usize)>]) -> Option<
         }
     }
     Some(
-        plan.finish(builders)
+        plan.finish(builders, records.len())
             .unwrap_or_else(|e| panic!("finish: {e}")),
     )
 }

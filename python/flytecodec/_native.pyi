@@ -107,13 +107,14 @@ class NativeProperty:
         doc: str,
         slot: int,
         slots: int,
-        spec: tuple[str, int, str, str] | None,
+        spec: tuple[str, int, str, str, str] | None,
         resolve_model: object | None,
         make_pb_reader: object,
     ) -> None:
-        """``spec``: ``(message, field number, elem, absent)`` when Rust reads the field from a record's bytes
-        (``elem``: scalar, timestamp, naive, duration, wrapper or model; ``absent``: never, presence or falsy;
-        a repeated field of scalars or models reads as a list), else None; ``resolve_model()`` gives a
+        """``spec``: ``(message, field number, shape, elem, absent)`` when Rust reads the field from a record's
+        bytes (``shape``: single, repeated — a list — or map — a dict; ``elem``: scalar, timestamp, naive,
+        duration, wrapper or model, only scalar or model for a list or a map; ``absent``: never, presence or
+        falsy), else None; ``resolve_model()`` gives a
         sub-message's model class; ``make_pb_reader()`` gives the field's reader of protobuf messages."""
     def __get__(self, obj: object | None, owner: type | None = None) -> object: ...
     def __set__(self, obj: object, value: object) -> None: ...

@@ -79,8 +79,11 @@ def to_arrow(batch: Batch, columns: Sequence[str] | None = None, errors: str = "
     if hasattr(records, "arrow_columns"):  # a native batch: columns built in Rust
         exported = records.arrow_columns(batch.model._pb_class.DESCRIPTOR.full_name, specs, names)
         table = pa.Table.from_batches([pa.record_batch(part) for part in exported])
-    else:
+    elif chosen:
         table = pa.Table.from_arrays(_python_columns(records, chosen, errors), schema=target)
+    else:  # no column: a table that still has a row per record
+        rows = pa.array([{}] * len(records), type=pa.struct([]))
+        table = pa.Table.from_batches([pa.RecordBatch.from_struct_array(rows)])
     if not table.schema.equals(target):
         raise AssertionError(f"built {table.schema}, expected {target}")
     return table

@@ -513,12 +513,16 @@ def _name(model) -> str:
 def _kind_decoder(model_path: str, doc: str):
     module_name, class_name = model_path.rsplit(".", 1)
 
+    found: list = []  # the model class, imported on the first call
+
     def decode_kind(
         data, *, framing: str | None = None, model: type | None = None, on_null: str = "error", glob: str = "*"
     ) -> Batch:
-        import importlib
+        if not found:
+            import importlib
 
-        base = getattr(importlib.import_module(module_name), class_name)
+            found.append(getattr(importlib.import_module(module_name), class_name))
+        base = found[0]
         if model is not None and not (isinstance(model, type) and issubclass(model, base)):
             raise TypeError(f"model= must be {class_name} or a subclass of it, got {model!r}")
         return decode(model or base, data, framing=framing, on_null=on_null, glob=glob)

@@ -10,6 +10,10 @@ turns one shard into ``pyarrow.RecordBatch`` es of a fixed schema (the kind's do
 whole input as one ``pyarrow.RecordBatchReader``, which DuckDB and Polars read as an Arrow stream.
 
 Workers read the files by the absolute paths the planner saw: on a cluster they must share a filesystem.
+
+A ``postgresql://`` URL is a flyteadmin database: :func:`plan` then gives
+:class:`~flytecodec.sources.postgres_shards.TableShard` s (ranges of a table's ``id`` column) and
+:func:`read_shard` reads them through the database source; the workers connect to the database themselves.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from flytecodec.streaming import directory_files, iter_batches
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from flytecodec.sources.postgres_shards import TableShard
 
 Paths = Union[str, os.PathLike, Iterable[Union[str, os.PathLike]]]
 Kind = Union[str, type]
@@ -105,6 +111,10 @@ class Shard:
         """The bytes of input the shard reads."""
         return sum(p.end - p.start for p in self.pieces)
 
+    def empty_table(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """A table of no rows with the schema of this shard's batches."""
+        return empty_table(self.model, columns)
+
     def __str__(self) -> str:
         more = len(self.pieces) - 1
         return f"{self.pieces[0]}" + (f" (and {more} more file{'s' if more > 1 else ''})" if more else "")
@@ -136,13 +146,22 @@ def plan(
     source: Paths,
     kind: Kind,
     *,
-    framing: str,
+    framing: str | None = None,
     shard_bytes: int | None = DEFAULT_SHARD_BYTES,
     shards: int | None = None,
-) -> list[Shard]:
+    shard_rows: int | None = None,
+    **filters,
+) -> list[Shard] | list[TableShard]:
     """Cut ``source`` into shards of about ``shard_bytes`` of input each, without decoding it.
 
-    :param source: see :func:`files_of`.
+    A ``postgresql://`` URL is a flyteadmin database instead: its rows of ``kind`` that ``filters`` choose
+    (``project``, ``domain``, ``name``, ``since``, ``phase``, ``archived``, ``trim_errors``,
+    ``default_namespace``, as :func:`flytecodec.sources.postgres.read` takes them) are cut into
+    :class:`~flytecodec.sources.postgres_shards.TableShard` s, ranges of the ``id`` column of about
+    ``shard_rows`` rows (default 100 000) or ``shards`` ranges, by one query
+    (:func:`flytecodec.sources.postgres_shards.plan`); no framing.
+
+    :param source: see :func:`files_of`, or a database URL.
     :param kind: a kind name (``"execution"``, ``"node-execution"``, ``"task-execution"``, ``"execution-spec"``,
         …) or a model class.
     :param framing: ``"delimited"`` (varint length-prefixed records; a file bigger than ``shard_bytes`` is cut
@@ -156,7 +175,20 @@ def plan(
         prefixes break is still planned: the range from the break to its end is one piece, and reading it
         raises the :class:`~flytecodec.DecodeError`.
     """
+    from flytecodec.sources import postgres_shards
+
+    if postgres_shards.is_database(source):
+        if framing is not None:
+            raise ValueError("a database source has no framing: leave framing= out")
+        if shard_bytes != DEFAULT_SHARD_BYTES:
+            raise ValueError("shard_bytes= sizes the shards of files; a database is cut by shard_rows= or shards=")
+        return postgres_shards.plan(source, _database_kind(kind), shards=shards, shard_rows=shard_rows, **filters)
+    if filters or shard_rows is not None:
+        given = ", ".join(f"{name}=" for name in [*filters, *(["shard_rows"] if shard_rows is not None else [])])
+        raise TypeError(f"{given} apply to a database source (a postgresql:// URL), not to files")
     model = model_for(kind)
+    if framing is None:
+        raise ValueError("files need framing=: 'list', 'delimited' or 'message'")
     if framing not in FRAMINGS:
         raise ValueError(f"unknown framing {framing!r}; choose 'list', 'delimited' or 'message'")
     if framing == "list":
@@ -178,6 +210,15 @@ def plan(
         else:
             pieces.append(Piece(path, 0, size, 0, size))
     return [Shard(model, framing, group) for group in _group(pieces, shard_bytes)]
+
+
+def _database_kind(kind: Kind) -> str:
+    """``kind`` as a database source takes it: a kind name of :func:`flytecodec.sources.postgres.read`."""
+    if not isinstance(kind, str):
+        from flytecodec.sources.postgres import KINDS
+
+        raise TypeError(f"a database source takes a kind name ({', '.join(KINDS)}), got {kind!r}")
+    return kind
 
 
 def _group(pieces: Sequence[Piece], limit: int | None) -> Iterator[tuple[Piece, ...]]:
@@ -302,7 +343,7 @@ def _whole_piece(piece: Piece, model: type, batch_size: int) -> Iterator[Batch]:
 
 
 def read_shard(
-    shard: Shard,
+    shard: Shard | TableShard,
     columns: Sequence[str] | None = None,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -310,6 +351,9 @@ def read_shard(
 ) -> Iterator[pa.RecordBatch]:
     """The records of ``shard`` as record batches of at most ``batch_size`` rows, of the kind's columns (or
     those named in ``columns``, the only ones read).
+
+    A :class:`~flytecodec.sources.postgres_shards.TableShard` (a range of a flyteadmin table) is read by
+    :func:`flytecodec.sources.postgres_shards.read_shard`, whose batches have the database source's columns.
 
     Memory: a delimited piece of up to 64 MiB (``WHOLE_PIECE_BYTES``) is read at once and split by the decoder
     (in Rust, natively); a bigger one, and list pages, are read as :func:`~flytecodec.iter_batches` reads them
@@ -324,6 +368,16 @@ def read_shard(
         byte offset in the file.
     :raises ValueError: if a file has changed size since the shard was planned.
     """
+    if not isinstance(shard, Shard):
+        from flytecodec.sources import postgres_shards
+
+        return postgres_shards.read_shard(shard, columns, batch_size=batch_size, backend=backend)
+    return _read_file_shard(shard, columns, batch_size, backend)
+
+
+def _read_file_shard(
+    shard: Shard, columns: Sequence[str] | None, batch_size: int, backend: str | None
+) -> Iterator[pa.RecordBatch]:
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if columns is not None:
@@ -336,22 +390,28 @@ def read_shard(
             batch = next(batches, None)
             if batch is None:
                 return
-            out = _rows_only(len(batch)) if columns == [] else batch.to_arrow(columns).to_batches()
+            out = batch.to_arrow(columns).to_batches()
         yield from out
 
 
-def _rows_only(rows: int) -> list[pa.RecordBatch]:
+def rows_only(rows: int) -> list[pa.RecordBatch]:
     """A batch of ``rows`` rows and no columns."""
     import pyarrow as pa
 
     return [pa.RecordBatch.from_arrays([pa.nulls(rows)], names=["rows"]).select([])] if rows else []
 
 
-def empty_table(kind: Kind, columns: Sequence[str] | None = None) -> pa.Table:
+def empty_table(kind: Kind, columns: Sequence[str] | None = None, *, source: object = None) -> pa.Table:
     """A table of no rows with the schema of ``kind``'s records (every column, or those in ``columns``).
 
     Its dictionary (enum) columns hold every name of their enum, as the tables of records do, so that pandas
-    categories made from it match theirs."""
+    categories made from it match theirs. When ``source`` is a database URL, the schema is the database
+    source's (:func:`flytecodec.sources.postgres_shards.empty_table`: a part's key columns, ``row_updated_at``).
+    """
+    from flytecodec.sources import postgres_shards
+
+    if postgres_shards.is_database(source):
+        return postgres_shards.empty_table(_database_kind(kind), columns)
     model = model_for(kind)
     if columns is not None and len(columns) == 0:
         select(model, columns)
@@ -365,19 +425,21 @@ def _empty_columns() -> pa.Table:
     return pa.table({})
 
 
-def schema(kind: Kind, columns: Sequence[str] | None = None) -> pa.Schema:
-    """The schema of every batch :func:`read_shard` and :func:`dataset` give for ``kind`` and ``columns``."""
-    return empty_table(kind, columns).schema
+def schema(kind: Kind, columns: Sequence[str] | None = None, *, source: object = None) -> pa.Schema:
+    """The schema of every batch :func:`read_shard` and :func:`dataset` give for ``kind`` and ``columns`` (of a
+    database's rows when ``source`` is a database URL)."""
+    return empty_table(kind, columns, source=source).schema
 
 
 def dataset(
     source: Paths,
     *,
     kind: Kind,
-    framing: str,
+    framing: str | None = None,
     columns: Sequence[str] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     backend: str | None = None,
+    **filters,
 ) -> pa.RecordBatchReader:
     """The records of ``source`` as one Arrow stream, read a batch at a time as the consumer asks.
 
@@ -386,18 +448,32 @@ def dataset(
     holding about one batch of ``batch_size`` records (and one read chunk) of input at a time. The files are
     read in order, whole; a reader can be consumed once.
 
-    :param source: files, directories, globs (see :func:`files_of`).
-    :param kind: a kind name or model class (see :func:`plan`).
-    :param framing: ``"list"``, ``"delimited"`` or ``"message"``.
+    A database URL (``postgresql://…``) is streamed through one server-side cursor, in primary key order,
+    ``batch_size`` rows at a time: the rows of ``kind`` that ``filters`` choose (``project``, ``domain``,
+    ``name``, ``since``, ``phase``, ``archived``, ``trim_errors``, ``default_namespace``, as
+    :func:`flytecodec.sources.postgres.read` takes them), with the database source's columns.
+
+    :param source: files, directories, globs (see :func:`files_of`), or a database URL.
+    :param kind: a kind name or model class (see :func:`plan`; a database takes kind names).
+    :param framing: ``"list"``, ``"delimited"`` or ``"message"`` (files only).
     :param columns: only these columns, in this order (default: all of the kind's).
     :param backend: the backend to decode with (default: the one active when the batches are read).
     :raises DecodeError: while reading, for a bad record: the file, its byte range, the record's index and
-        offset (see :func:`read_shard`).
+        offset (see :func:`read_shard`); for a database, the table and the row's primary key.
+    :raises SourceError: while reading a database, when it cannot be reached or the connection is lost.
     """
     import pyarrow as pa
 
-    planned = plan(source, kind, framing=framing, shard_bytes=None)
-    target = schema(kind, columns)
+    from flytecodec.sources import postgres_shards
+
+    planned: list[Shard] | list[TableShard]
+    if postgres_shards.is_database(source):
+        if framing is not None:
+            raise ValueError("a database source has no framing: leave framing= out")
+        planned = [postgres_shards.whole(source, _database_kind(kind), **filters)]
+    else:
+        planned = plan(source, kind, framing=framing, shard_bytes=None, **filters)
+    target = schema(kind, columns, source=source)
 
     def batches() -> Iterator[pa.RecordBatch]:
         for shard in planned:

@@ -6,6 +6,9 @@ with a DecodeError naming the file, its byte range and the record, and nothing h
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pyarrow as pa
 import pytest
 from _dumps import expected_table, sorted_rows, write_dumps
@@ -16,6 +19,14 @@ from flytecodec.testing import corpus
 
 dask_distributed = pytest.importorskip("dask.distributed")
 ray = pytest.importorskip("ray")
+
+# The PostgreSQL server and flyteadmin database of the source tests (test_engines.py deselects the postgres
+# tests where PostgreSQL or psycopg is missing).
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "sources"))
+import _pgfixtures  # noqa: E402
+
+pg_server, flyteadmin_db = _pgfixtures.pg_server, _pgfixtures.flyteadmin_db
+source_table = _pgfixtures.source_table
 
 BACKENDS = flytecodec.available_backends()
 TIMEOUT = 300  # seconds: a failing job must end, not hang
@@ -85,6 +96,72 @@ def test_ray_equals_one_process(ray_instance, dumps, backend):
             dataset = flytecodec.ray.read(source, kind=kind, framing=framing, shards=count or 3, backend=backend)
             got = pa.concat_tables(ray_instance.get(dataset.to_arrow_refs()))
             assert sorted_rows(got, kind) == sorted_rows(expected_table(kind, source, framing), kind), (kind, source)
+
+
+POSTGRES_KINDS = ("execution", "node-execution", "task-execution")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_postgres_dask_equals_one_process(dask_client, flyteadmin_db, backend):
+    import flytecodec.dask
+
+    with flytecodec.using_backend(backend):
+        for kind in POSTGRES_KINDS:
+            frame = flytecodec.dask.read(flyteadmin_db.url, kind=kind, shards=3, backend=backend, archived=True)
+            assert frame.npartitions == 3
+            computed = dask_client.compute(frame).result(timeout=TIMEOUT)
+            assert computed.dtypes.to_dict() == frame.dtypes.to_dict()
+            expected = source_table(flyteadmin_db.url, kind, archived=True)
+            assert len(computed) == expected.num_rows > 300
+            assert sorted_rows(_from_pandas(computed), kind) == sorted_rows(expected, kind), kind
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_postgres_ray_equals_one_process(ray_instance, flyteadmin_db, backend):
+    import flytecodec.ray
+
+    with flytecodec.using_backend(backend):
+        for kind in POSTGRES_KINDS:
+            dataset = flytecodec.ray.read(flyteadmin_db.url, kind=kind, shard_rows=150, backend=backend, archived=True)
+            got = pa.concat_tables(ray_instance.get(dataset.to_arrow_refs()))
+            expected = source_table(flyteadmin_db.url, kind, archived=True)
+            assert got.num_rows == expected.num_rows > 300
+            assert sorted_rows(got, kind) == sorted_rows(expected, kind), kind
+
+
+def test_postgres_projection_and_filters_on_both_engines(dask_client, ray_instance, flyteadmin_db):
+    import flytecodec.dask
+    import flytecodec.ray
+
+    url, columns = flyteadmin_db.url, ["name", "phase", "duration", "row_updated_at"]
+    expected = sorted_rows(source_table(url, "execution", columns, domain="production", phase="FAILED"), "execution")
+    frame = flytecodec.dask.read(url, kind="execution", shards=2, domain="production", phase="FAILED")
+    picked = dask_client.compute(frame[columns]).result(timeout=TIMEOUT)
+    assert list(picked.columns) == columns and sorted_rows(_from_pandas(picked), "execution") == expected
+    dataset = flytecodec.ray.read(url, kind="execution", shards=2, domain="production", phase="FAILED")
+    rows = pa.Table.from_pylist(dataset.select_columns(columns).take_all())
+    assert sorted(rows.column("name").to_pylist()) == sorted(row["name"] for row in expected)
+
+
+@pytest.fixture(scope="module")
+def bad_rows_db(pg_server):
+    return _pgfixtures.bad_executions_db(pg_server, "flyteadmin_bad_engines")
+
+
+def test_postgres_a_bad_row_fails_the_job_on_both_engines(dask_client, ray_instance, bad_rows_db):
+    """Executions 1-20 in four shards of five ids; id 13 does not decode: the job fails naming the shard's table
+    and id range and the row, on dask and on Ray, and ends."""
+    import flytecodec.dask
+    import flytecodec.ray
+
+    url, bad = bad_rows_db
+    where = rf"executions, rows with 11 <= id < 16: executions row \(.*execution_name={bad['execution_name']!r}"
+    frame = flytecodec.dask.read(url, kind="execution", shards=4)
+    with pytest.raises(DecodeError, match=where):
+        dask_client.compute(frame).result(timeout=TIMEOUT)
+    assert len(dask_client.compute(frame[["name"]].partitions[[0, 1, 3]]).result(timeout=TIMEOUT)) == 15
+    with pytest.raises(DecodeError, match=where):
+        flytecodec.ray.read(url, kind="execution", shards=4).materialize()
 
 
 @pytest.fixture(scope="module")

@@ -34,16 +34,16 @@ def make_reader(f: Field) -> Callable[[Any], Any]:
     else:  # scalar, raw
         wrap = None
 
-    if f.shape == "map":
+    if f.shape == "map":  # sorted by key: a parsed map's own order varies from process to process
         if wrap is None:
 
             def read(pb):
-                return dict(getattr(pb, n))
+                return dict(sorted(getattr(pb, n).items(), key=_first))
 
         else:
 
             def read(pb):
-                return {k: wrap(v) for k, v in getattr(pb, n).items()}
+                return {k: wrap(v) for k, v in sorted(getattr(pb, n).items(), key=_first)}
 
     elif f.shape == "kvdict":
 
@@ -105,6 +105,9 @@ def make_reader(f: Field) -> Callable[[Any], Any]:
             return None if v is None else convert(v)
 
     return read
+
+
+_first = operator.itemgetter(0)
 
 
 def _scalar_out(v):

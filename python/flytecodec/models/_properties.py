@@ -47,15 +47,17 @@ _NATIVE_ELEMS = frozenset(["scalar", "timestamp", "naive", "duration", "wrapper"
 
 
 def _native_spec(f: Field):
-    """``(message, number, elem, absent)`` when Rust reads the field from a record, else None: single values
-    with the common policies, and lists of scalars or of sub-messages; maps, raw messages and converted values
-    go through protobuf."""
+    """``(message, number, shape, elem, absent)`` when Rust reads the field from a record, else None: single
+    values with the common policies, and lists and maps of scalars or of sub-messages; key/value lists, raw
+    messages and converted values go through protobuf."""
     if f.convert:
         return None
     single = f.shape == "single" and f.elem in _NATIVE_ELEMS and f.absent in (NEVER, PRESENCE, FALSY)
-    repeated = f.shape == "repeated" and f.elem in ("scalar", "model") and f.absent in (NEVER, FALSY)
-    if single or repeated:
-        return (f.fdesc.containing_type.full_name, f.fdesc.number, f.elem, f.absent)
+    several = f.shape in ("repeated", "map") and f.elem in ("scalar", "model") and f.absent in (NEVER, FALSY)
+    if f.shape == "map" and f.fdesc.message_type.fields_by_name["key"].type != f.fdesc.TYPE_STRING:
+        return None
+    if single or several:
+        return (f.fdesc.containing_type.full_name, f.fdesc.number, f.shape, f.elem, f.absent)
     return None
 
 

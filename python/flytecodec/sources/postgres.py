@@ -15,6 +15,8 @@ snapshot). Needs psycopg 3: ``pip install 'flytecodec[postgres]'``.
 from __future__ import annotations
 
 import datetime
+import re
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Callable, Generic, NamedTuple, TypeVar, Union, overload
 
@@ -260,7 +262,7 @@ def parse_time(since: Since) -> datetime.datetime | None:
     return since if since.tzinfo is not None else since.replace(tzinfo=datetime.timezone.utc)
 
 
-def _query(
+def _conditions(
     spec: _Kind,
     project: str | None,
     domain: str | None,
@@ -268,7 +270,10 @@ def _query(
     since: datetime.datetime | None,
     phases: list[str] | None,
     archived: bool,
+    id_from: int | None = None,
+    id_to: int | None = None,
 ):
+    """The WHERE clause of the rows the filters choose (on table alias ``t``), and its parameters."""
     from psycopg import sql
 
     conditions = [sql.SQL("t.deleted_at IS NULL")]
@@ -277,20 +282,27 @@ def _query(
         if value is not None:
             conditions.append(sql.SQL("t.{} = %s").format(sql.Identifier(column)))
             params.append(value)
-    if since is not None:
-        conditions.append(sql.SQL("t.updated_at >= %s"))
-        params.append(since)
-    if phases is not None:
-        conditions.append(sql.SQL("t.phase = ANY(%s)"))
-        params.append(phases)
+    bounds = (("t.updated_at >= %s", since), ("t.phase = ANY(%s)", phases), ("t.id >= %s", id_from),
+              ("t.id < %s", id_to))  # fmt: skip
+    for condition, value in bounds:
+        if value is not None:
+            conditions.append(sql.SQL(condition))
+            params.append(value)
     if spec.table == "executions" and not archived:
         conditions.append(sql.SQL("t.state = 0"))  # ListExecutions: ExecutionState.EXECUTION_ACTIVE
+    return sql.SQL(" AND ").join(conditions), params
+
+
+def _query(spec: _Kind, *filters):
+    from psycopg import sql
+
+    where, params = _conditions(spec, *filters)
     key = [sql.SQL("t.{}").format(sql.Identifier(c)) for c in spec.key]
     columns = [sql.SQL(c if c.startswith(("EXISTS", '"')) else "t." + c) for c in spec.columns]
     query = sql.SQL("SELECT {} FROM {} t WHERE {} ORDER BY {}").format(
         sql.SQL(", ").join(key + columns),
         sql.Identifier(spec.table),
-        sql.SQL(" AND ").join(conditions),
+        where,
         sql.SQL(", ").join(key),
     )
     return query, params
@@ -309,6 +321,8 @@ def read(
     trim_errors: bool = False,
     default_namespace: str = "",
     batch_size: int = 10_000,
+    id_from: int | None = None,
+    id_to: int | None = None,
 ) -> Iterator[Rows]:
     """Stream the ``kind`` records of a flyteadmin database as :class:`Rows`, ``batch_size`` rows at a time, in
     primary key order.
@@ -325,6 +339,9 @@ def read(
     :param archived: also archived executions (flyteadmin's list calls leave them out); executions kinds only.
     :param trim_errors: cut error messages to 100 bytes, as flyteadmin's list calls do (its get calls, and this
         function by default, keep them whole).
+    :param id_from, id_to: only rows whose ``id`` column (flyteadmin's sequence number of the row) is at least
+        ``id_from`` and below ``id_to`` — a half-open range, either end open when ``None``; the shards of
+        :mod:`flytecodec.sources.postgres_shards` are such ranges.
     :param default_namespace: flyteadmin's default namespace: set as ``spec.metadata.system_metadata.namespace``
         of executions that have none, as flyteadmin does when it is configured with one.
     :raises DecodeError: a stored message that does not decode, naming its table and primary key.
@@ -334,7 +351,7 @@ def read(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     phases = [phase] if isinstance(phase, str) else (list(phase) if phase is not None else None)
-    query, params = _query(spec, project, domain, name, parse_time(since), phases, archived)
+    query, params = _query(spec, project, domain, name, parse_time(since), phases, archived, id_from, id_to)
     return _stream(conninfo, spec, query, params, trim_errors, default_namespace, batch_size)
 
 
@@ -351,15 +368,47 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def connect(conninfo: str) -> psycopg.Connection:
+    """A read-only connection in UTC to the database at ``conninfo``.
+
+    :raises SourceError: the database cannot be reached (what the server or libpq said, never the password)."""
+    psycopg = _psycopg()
+    try:
+        conn = psycopg.connect(conninfo, options="-c TimeZone=UTC")
+        conn.read_only = True
+    except psycopg.Error as error:
+        raise SourceError(f"cannot connect to the database: {hide_password(_first_line(error), conninfo)}") from None
+    return conn
+
+
+_PASSWORD_SETTING = re.compile(r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)""", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:]*):([^/@]*)@")
+
+
+def masked(conninfo: str) -> str:
+    """``conninfo`` with its password — in a URL's user info, a ``password=`` setting or query parameter —
+    shown as ``***``."""
+    return _URL_PASSWORD.sub(r"\1:***@", _PASSWORD_SETTING.sub(r"\1***", conninfo))
+
+
+def hide_password(text: str, conninfo: str) -> str:
+    """``text`` (a message from libpq or the server) with the password of ``conninfo`` masked wherever it
+    appears: in fragments of the connection string, and as itself."""
+    text = masked(text)
+    secrets = [m.group(2).strip("'") for m in _PASSWORD_SETTING.finditer(conninfo)]
+    url = _URL_PASSWORD.match(conninfo)
+    if url:
+        secrets += [url.group(2), urllib.parse.unquote(url.group(2))]
+    for secret in secrets:
+        if len(secret) >= 4:  # a shorter one would mask every occurrence of a few common letters
+            text = text.replace(secret, "***")
+    return text
+
+
 def _stream(conninfo, spec: _Kind, query, params, trim: bool, namespace: str, batch_size: int) -> Iterator[Rows]:
     psycopg = _psycopg()
     own = isinstance(conninfo, str)
-    try:
-        conn = psycopg.connect(conninfo, options="-c TimeZone=UTC") if own else conninfo
-        if own:
-            conn.read_only = True
-    except psycopg.Error as error:
-        raise SourceError(f"cannot connect to the database: {_first_line(error)}") from None
+    conn = connect(conninfo) if own else conninfo
     model = spec.load()
     done = 0
     try:
