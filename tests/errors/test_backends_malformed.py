@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-import flytecodec
 from flytecodec.models.execution import Execution, ExecutionClosure
 from flytecodec.models.literals import Literal
 from support import malformed as mf
@@ -26,12 +25,11 @@ from support.differential import (
     in_closure_outputs,
     literal_chain,
     mutated,
+    needs_native,
     seed_pool,
 )
 
-pytestmark = pytest.mark.skipif(
-    "native" not in flytecodec.available_backends(), reason="the native backend is not built here"
-)
+pytestmark = needs_native
 
 
 # -- malformed inputs ---------------------------------------------------------------------------------------

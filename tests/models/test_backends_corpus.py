@@ -17,11 +17,20 @@ import flytecodec
 from flytecodec import decode
 from flytecodec.testing import corpus, strategies
 from support import malformed as mf
-from support.differential import BACKENDS, KINDS, REMOTE, SEED, Compare, Kind, Tally, check_input, decode_both
-
-pytestmark = pytest.mark.skipif(
-    "native" not in flytecodec.available_backends(), reason="the native backend is not built here"
+from support.differential import (
+    BACKENDS,
+    KINDS,
+    REMOTE,
+    SEED,
+    Compare,
+    Kind,
+    Tally,
+    check_input,
+    decode_both,
+    needs_native,
 )
+
+pytestmark = needs_native
 
 
 # -- the realistic corpus -----------------------------------------------------------------------------------

@@ -25,12 +25,11 @@ from support.differential import (
     decode_both,
     in_closure_outputs,
     literal_chain,
+    needs_native,
     serialized,
 )
 
-pytestmark = pytest.mark.skipif(
-    "native" not in flytecodec.available_backends(), reason="the native backend is not built here"
-)
+pytestmark = needs_native
 
 
 # -- the protobuf rules, directly ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import math
 import random
 from typing import Callable, NamedTuple
 
+import pytest
 from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 from google.protobuf.message import DecodeError as PbDecodeError
 from google.protobuf.message import Message
@@ -35,6 +36,9 @@ from support import malformed as mf
 from support.oracle import properties
 
 BACKENDS = ("python", "native")
+needs_native = pytest.mark.skipif(
+    "native" not in flytecodec.available_backends(), reason="the native backend is not built here"
+)
 SEED = 20_240_601
 
 
