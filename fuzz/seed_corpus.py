@@ -2,7 +2,7 @@
 
 Seeds are small realistic records from ``flytecodec.testing.corpus`` (the smallest of each kind, so the corpora
 stay well under 1 MB and each execution stays fast), framed every way, plus truncations and the malformed
-variants of ``tests/_malformed.py``. A ``framing`` seed starts with the selector byte ``src/lib.rs`` reads:
+variants of ``tests/support/malformed.py``. A ``framing`` seed starts with the selector byte ``src/lib.rs`` reads:
 bits 0-1 the record message, bits 2-3 the framing, bits 4-7 all set to amplify; a ``columns`` seed starts with
 one that picks the record message (its value modulo 6, in ``COLUMN_ROOTS`` order) and, in bits 3-7, the field
 boundary where the record is split. Run from the repository root:
@@ -23,7 +23,7 @@ from flytecodec.testing import corpus
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent / "tests"))
-import _malformed as mf  # noqa: E402
+from support import malformed as mf  # noqa: E402
 
 LIST, DELIMITED, MESSAGE, SWAPPED_LIST = 0, 4, 8, 12
 AMPLIFY = 0xF0

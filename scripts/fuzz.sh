@@ -42,4 +42,4 @@ for target in "${targets[@]}"; do
 done
 
 echo "fuzz: python API on both backends for ${FLYTECODEC_FUZZ_SECONDS:-$seconds}s"
-FLYTECODEC_FUZZ_SECONDS="${FLYTECODEC_FUZZ_SECONDS:-$seconds}" python -m pytest -q -p no:cacheprovider tests/test_fuzz_python.py
+FLYTECODEC_FUZZ_SECONDS="${FLYTECODEC_FUZZ_SECONDS:-$seconds}" python -m pytest -q -p no:cacheprovider tests/errors/test_fuzz_python.py

@@ -91,7 +91,7 @@ def compare_backends(kind: str, model: type, response: type, props: list[str], d
             try:
                 flytecodec.decode(model, bad, framing="list")
             except flytecodec.DecodeError as error:
-                # the reason's wording may differ between the backends (as in tests/test_decode_errors.py)
+                # the reason's wording may differ between the backends (as in tests/errors/test_framing_errors.py)
                 errors.append((type(error), error.index, error.offset))
             else:
                 raise AssertionError(f"{kind}: {name} decoded a truncated dump")

@@ -14,8 +14,9 @@ def backend(request):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Say how many distinct values each oracle compared, per backend and source of the models (tests/_tally.py)."""
-    from _tally import table
+    """Say how many distinct values each oracle compared, per backend and source of the models
+    (tests/support/tally.py)."""
+    from support.tally import table
 
     rows = table()
     if rows:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-import _tally
 import flytecodec
-from _upb import SETTINGS, expected_column
 from flytecodec.columns import COLUMNS
 from flytecodec.models import execution, node_execution
 from flytecodec.models.admin import task_execution
 from flytecodec.testing import corpus, strategies
+from support import tally
+from support.upb import SETTINGS, expected_column
 
 pa = pytest.importorskip("pyarrow")
 
@@ -52,12 +52,12 @@ def check_table(message: str, model, pbs: list, source: str) -> None:
     assert len(rows) == len(pbs)
     for data, row in zip(items, rows):
         parsed = type(pbs[0]).FromString(data)
-        key = _tally.record_key(data)
+        key = tally.record_key(data)
         for column in columns:
             expected = expected_column(parsed, column.path, column.number)
             got = row[column.name]
             assert got == expected, f"{message} column {column.name} ({column.path}): {got!r} != upb's {expected!r}"
-            _tally.add("upb-column", source, key, column.name)
+            tally.add("upb-column", source, key, column.name)
 
 
 @pytest.mark.parametrize("message", sorted(MODELS))

@@ -1,7 +1,7 @@
 """Hypothesis-generated records, decoded from their bytes on the active backend, against flytekit's models.
 
 flytekit's ``from_flyte_idl`` of the same message is the oracle: every flytekit property must give the same
-value from our decoded model (``tests/_oracle.py``). Where flytekit cannot read a message, the reason must be a
+value from our decoded model (``tests/support/oracle.py``). Where flytekit cannot read a message, the reason must be a
 documented one (docs/compatibility.md), and our decoded model must still give back upb's message.
 """
 
@@ -14,12 +14,11 @@ from flytekit.models.admin import task_execution as fk_task_execution
 from hypothesis import given
 
 import flytecodec
-from _oracle import assert_same
-from _upb import SETTINGS
 from flytecodec.models import execution, node_execution
 from flytecodec.models.admin import task_execution
 from flytecodec.testing import corpus, strategies
-from test_models_vs_flytekit import for_flytekit
+from support.oracle import assert_same, for_flytekit
+from support.upb import SETTINGS
 
 CASES = {
     "execution": (strategies.executions, execution.Execution, fk_execution.Execution),

@@ -1,4 +1,4 @@
-"""Decoded models against upb's own message of the same bytes, field by field (the oracle: ``_upb.py``).
+"""Decoded models against upb's own message of the same bytes, field by field (the oracle: ``support/upb.py``).
 
 The models are the ones ``flytecodec.decode`` makes from bytes on the active backend (each test runs once per
 backend): the three record kinds from ``*List`` responses, delimited dumps and sequences, the closure and spec
@@ -13,10 +13,10 @@ from flyteidl.admin import execution_pb2, node_execution_pb2, task_execution_pb2
 from hypothesis import given
 
 import flytecodec
-from _upb import SETTINGS, Walk
 from flytecodec.models import execution, node_execution
 from flytecodec.models.admin import task_execution
 from flytecodec.testing import corpus, strategies
+from support.upb import SETTINGS, Walk
 
 N = 600
 KINDS = {

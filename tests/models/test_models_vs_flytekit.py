@@ -17,11 +17,11 @@ from flytekit.models.admin import task_execution as fk_task_execution
 from flytekit.remote import executions as fk_remote
 
 import flytecodec
-from _oracle import assert_same
 from flytecodec.models import execution, node_execution
 from flytecodec.models.admin import task_execution
 from flytecodec.remote import executions as remote
 from flytecodec.testing import corpus
+from support.oracle import assert_same, for_flytekit
 
 N = 2000
 
@@ -35,19 +35,6 @@ REMOTE = {
     "node-execution": (remote.FlyteNodeExecution, fk_remote.FlyteNodeExecution),
     "task-execution": (remote.FlyteTaskExecution, fk_remote.FlyteTaskExecution),
 }
-
-
-def for_flytekit(pb):
-    """The message flytekit can read: without inline outputs, which crash its LiteralMapBlob.from_flyte_idl."""
-    closure = getattr(pb, "closure", None)
-    if closure is None or "outputs" not in closure.DESCRIPTOR.fields_by_name:
-        return pb, None
-    if not closure.HasField("outputs") or not closure.outputs.HasField("values"):
-        return pb, None
-    stripped = type(pb)()
-    stripped.CopyFrom(pb)
-    stripped.closure.ClearField("outputs")
-    return stripped, pb.closure.outputs.values
 
 
 @pytest.fixture(scope="module", params=sorted(KINDS))

@@ -10,10 +10,10 @@ of the record) and whose properties read the same (``Compare`` of the differenti
 upb is the oracle for both (``upb_outcome``): the input is split here by the documented framings and parsed by
 upb itself, so both backends must refuse exactly what upb refuses — for ``message``, ``sequence`` and
 ``delimited`` at upb's first bad record (its index, and its length prefix's offset in a delimited stream) — and
-accept the rest with upb's records, every property giving upb's value (``tests/_upb.py``).
+accept the rest with upb's records, every property giving upb's value (``tests/support/upb.py``).
 
 Three sources of inputs: arbitrary bytes; sequences of protobuf-ish tokens (tags, lengths, varint bytes, groups),
-which reach deeper than random bytes; and valid corpus records damaged by ``tests/_malformed.py``'s mutators,
+which reach deeper than random bytes; and valid corpus records damaged by ``tests/support/malformed.py``'s mutators,
 then framed every way. In the normal suite each test runs a modest, derandomized number of examples (a few
 seconds in all). ``FLYTECODEC_FUZZ_SECONDS=<n>`` instead fuzzes for about ``n`` seconds in all, split between the
 tests, in chunks of examples with fresh seeds (each chunk's seed is printed when it fails) — see scripts/fuzz.sh.
@@ -30,10 +30,7 @@ from google.protobuf.message import DecodeError as PbDecodeError
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-import _malformed as mf
-import _tally
 import flytecodec
-from _upb import INT64, Walk, expected_column
 from flytecodec import DecodeError
 from flytecodec.bulk import list_message_for
 from flytecodec.columns import COLUMNS
@@ -42,9 +39,12 @@ from flytecodec.models.execution import Execution, ExecutionClosure
 from flytecodec.models.literals import Literal
 from flytecodec.models.node_execution import NodeExecution, NodeExecutionClosure
 from flytecodec.testing import corpus
+from support import malformed as mf
+from support import tally
+from support.upb import INT64, Walk, expected_column
 
 try:  # the differential tests' property-by-property comparison, when it is there to reuse
-    from test_backends_identical import Compare
+    from support.differential import Compare
 except ImportError:  # pragma: no cover - the fuzz test still compares to_flyte_idl() and the bytes
     Compare = None
 
@@ -199,7 +199,7 @@ def check_columns(model: type, data, framing: str, records: list) -> None:
             assert got == want, f"{name}: column {column.name} {got!r} != upb's {want!r} for {data!r}"
             with flytecodec.using_backend(name):
                 for pb in records:
-                    _tally.add("upb-fuzz-column", "hypothesis", _tally.record_key(pb.SerializeToString()), column.name)
+                    tally.add("upb-fuzz-column", "hypothesis", tally.record_key(pb.SerializeToString()), column.name)
 
 
 TALLY = {"inputs": 0, "refused": 0, "checked with upb": 0}

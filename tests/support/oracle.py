@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from flytekit.models.common import FlyteIdlEntity as FkEntity
 from google.protobuf.message import Message
 
-import _tally
 from flytecodec.models._entity import FlyteIdlEntity
 from flytecodec.models._properties import _FieldProperty
+from support import tally
 
 _PROPERTIES: dict[type, list[str]] = {}
 
@@ -72,10 +72,10 @@ def _read(obj, name):
 def assert_same(ours, theirs, path: str = "", *, source: str = "constructed", record: bytes = b"") -> int:
     """``ours`` gives what ``theirs`` gives for every flytekit property, recursively.
 
-    Returns how many property values were compared with flytekit's, and counts each once in ``_tally`` under
+    Returns how many property values were compared with flytekit's, and counts each once in ``support.tally`` under
     ``source`` (``decoded``, ``hypothesis`` or ``constructed``) for the record whose bytes are ``record``.
     """
-    key = _tally.record_key(record)
+    key = tally.record_key(record)
     return _Compare(source, key).same(ours, theirs, path)
 
 
@@ -86,7 +86,7 @@ class _Compare:
         self.count = 0
 
     def _counted(self, where: str) -> None:
-        _tally.add("flytekit", self.source, self.key, where)
+        tally.add("flytekit", self.source, self.key, where)
         self.count += 1
 
     def same(self, ours, theirs, path: str) -> int:
@@ -149,3 +149,16 @@ class _Compare:
             return
         assert type(ours) is type(theirs), f"{path}: type {type(ours).__name__} != {type(theirs).__name__} ({ours!r})"
         assert ours == theirs or (ours != ours and theirs != theirs), f"{path}: {ours!r} != {theirs!r}"
+
+
+def for_flytekit(pb):
+    """The message flytekit can read: without inline outputs, which crash its LiteralMapBlob.from_flyte_idl."""
+    closure = getattr(pb, "closure", None)
+    if closure is None or "outputs" not in closure.DESCRIPTOR.fields_by_name:
+        return pb, None
+    if not closure.HasField("outputs") or not closure.outputs.HasField("values"):
+        return pb, None
+    stripped = type(pb)()
+    stripped.CopyFrom(pb)
+    stripped.closure.ClearField("outputs")
+    return stripped, pb.closure.outputs.values

@@ -8,28 +8,20 @@ flytekit's by tests/oracles/ (test_oracle_upb.py, test_oracle_flytekit.py), on m
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import flytecodec
 from flytecodec.models import execution, node_execution
 from flytecodec.models.admin import task_execution
 from flytecodec.testing import strategies
+from support.examples import SETTINGS
 
 CASES = {
     "execution": (strategies.executions, execution.Execution),
     "node-execution": (strategies.node_executions, node_execution.NodeExecution),
     "task-execution": (strategies.task_executions, task_execution.TaskExecution),
 }
-# Derandomized: the suite runs the same examples every time (exploring is scripts/fuzz.sh's job), and big
-# generated messages must not trip hypothesis's size health checks at random.
-SETTINGS = settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
-)
 
 
 def _check(pb, ours_cls):

@@ -22,16 +22,16 @@ from google.protobuf import timestamp_pb2
 from hypothesis import given
 
 import flytecodec
-from _malformed import ld, tag
 from flytecodec import arrow as fc_arrow
 from flytecodec import columns as cols
 from flytecodec.models.admin.task_execution import TaskExecution, TaskExecutionClosure
 from flytecodec.models.execution import Execution, ExecutionClosure, ExecutionSpec
 from flytecodec.models.node_execution import NodeExecution, NodeExecutionClosure
 from flytecodec.testing import corpus, strategies
-from test_backends_identical import _mutated, _seed_pool
-from test_generated_messages import SETTINGS
-from test_models_vs_flytekit import for_flytekit
+from support.differential import mutated, seed_pool
+from support.examples import SETTINGS
+from support.malformed import ld, tag
+from support.oracle import for_flytekit
 
 NATIVE = "native" in flytecodec.available_backends()
 needs_native = pytest.mark.skipif(not NATIVE, reason="the native backend is not built")
@@ -82,7 +82,7 @@ def _assert_same_tables(model, items) -> pa.Table:
 def test_every_kind_has_a_documented_schema():
     import pathlib
 
-    doc = (pathlib.Path(__file__).parents[1] / "docs" / "columns.md").read_text()
+    doc = (pathlib.Path(__file__).parents[2] / "docs" / "columns.md").read_text()
     for model in (Execution, ExecutionSpec, ExecutionClosure, NodeExecution, NodeExecutionClosure, TaskExecution):
         assert model._pb_class.DESCRIPTOR.full_name in cols.COLUMNS
         schema = fc_arrow.schema(model)
@@ -245,10 +245,10 @@ def test_backends_same_table_on_odd_encodings(kind):
     model, _, _ = TOP[kind]
     rng = random.Random(f"arrow-{kind}")
     desc = model._pb_class.DESCRIPTOR
-    records = _seed_pool(kind.replace("-", "_"))
+    records = seed_pool(kind.replace("-", "_"))
     good, refused = [], 0
     for _ in range(3000):
-        data, _label = _mutated(rng, rng.choice(records), desc, [])
+        data, _label = mutated(rng, rng.choice(records), desc, [])
         try:
             model._pb_class.FromString(data)
         except Exception:

@@ -1,6 +1,6 @@
 """flytecodec as a type checker sees it, through the generated stubs.
 
-``tests/test_stubs.py`` runs mypy (``--strict``) on this file, where every ``assert_type`` must hold and every
+``tests/packaging/test_stubs.py`` runs mypy (``--strict``) on this file, where every ``assert_type`` must hold and every
 ``type: ignore`` must be needed (each marks a mistake the stubs must catch), and runs the functions below on
 decoded records, so the types asserted here are also the ones the models give.
 """

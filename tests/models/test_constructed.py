@@ -12,10 +12,10 @@ import pickle
 
 import pytest
 from flytekit.models.common import FlyteIdlEntity as FkEntity
+from test_models_vs_flytekit import KINDS, _records
 
-from _oracle import assert_same
 from flytecodec.models._entity import FlyteIdlEntity
-from test_models_vs_flytekit import KINDS, _records, for_flytekit
+from support.oracle import assert_same, for_flytekit
 
 N = 300
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 from flytekit.models.common import FlyteIdlEntity as FkEntity
 
-from _pairs import class_pairs
+from support.pairs import class_pairs
 
 PAIRS = class_pairs()
 IDS = [f"{c.__module__}.{c.__qualname__}" for c, _ in PAIRS]

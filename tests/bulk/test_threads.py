@@ -17,12 +17,12 @@ from typing import Any, NamedTuple
 import pytest
 
 import flytecodec
-from _oracle import properties
 from flytecodec.models._entity import FlyteIdlEntity
 from flytecodec.models.admin.task_execution import TaskExecution
 from flytecodec.models.execution import Execution
 from flytecodec.models.node_execution import NodeExecution
 from flytecodec.testing import corpus
+from support.oracle import properties
 
 THREADS = 8
 TIMEOUT = 60  # seconds a thread may take before the test calls it hung

@@ -26,7 +26,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from hypothesis import HealthCheck, settings
 
-import _tally
+from support import tally
 
 # Derandomized, as the rest of the suite: the same examples every run (exploring is scripts/fuzz.sh's job).
 SETTINGS = settings(
@@ -127,11 +127,11 @@ class Walk:
 
     def __init__(self, source: str, record: bytes, oracle: str = "upb"):
         self.source = source
-        self.key = _tally.record_key(record)
+        self.key = tally.record_key(record)
         self.oracle = oracle
 
     def _count(self, path: str) -> None:
-        _tally.add(self.oracle, self.source, self.key, path)
+        tally.add(self.oracle, self.source, self.key, path)
 
     def model(self, model, pb: Message, path: str) -> None:
         """Every field of ``pb`` against ``model``'s property, and the model's bytes and emptiness."""

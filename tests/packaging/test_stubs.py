@@ -10,11 +10,11 @@ import subprocess
 import sys
 
 import pytest
+import typing_example
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import flytecodec
-import typing_example
 from flytecodec.models import _docs
 from flytecodec.models.admin.task_execution import TaskExecution
 from flytecodec.models.common import FlyteIdlEntity
@@ -22,7 +22,7 @@ from flytecodec.models.execution import Execution, ExecutionClosure
 from flytecodec.models.node_execution import NodeExecution
 from flytecodec.testing import corpus, strategies
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _generator():
@@ -61,9 +61,9 @@ def mypy_cache(tmp_path_factory):
 
 
 def test_mypy_reads_the_models_through_the_stubs(tmp_path, mypy_cache):
-    """mypy --strict accepts tests/typing_example.py: its assert_type calls hold and each type: ignore marks an
-    error mypy finds (--strict warns of unused ignores)."""
-    example = ROOT / "tests" / "typing_example.py"
+    """mypy --strict accepts tests/packaging/typing_example.py: its assert_type calls hold and each type: ignore
+    marks an error mypy finds (--strict warns of unused ignores)."""
+    example = ROOT / "tests" / "packaging" / "typing_example.py"
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--cache-dir", mypy_cache, str(example)],
         capture_output=True,
