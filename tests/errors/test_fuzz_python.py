@@ -43,10 +43,7 @@ from support import malformed as mf
 from support import tally
 from support.upb import INT64, Walk, expected_column
 
-try:  # the differential tests' property-by-property comparison, when it is there to reuse
-    from support.differential import Compare
-except ImportError:  # pragma: no cover - the fuzz test still compares to_flyte_idl() and the bytes
-    Compare = None
+from support.differential import Compare
 
 try:
     import pyarrow as pa
@@ -149,7 +146,7 @@ def check(model: type, data, framing: str) -> None:
     if models_a is None:
         return
     raws = data if framing == "sequence" else [data] if framing == "message" else None
-    compare = Compare() if Compare is not None else None
+    compare = Compare()
     for i, (x, y) in enumerate(zip(models_a, models_b)):
         where = f"{model.__name__} framing={framing} record {i} of {data!r}"
         with flytecodec.using_backend("python"):
@@ -161,8 +158,7 @@ def check(model: type, data, framing: str) -> None:
         assert sx == sy, f"{where}: serialize_to_string() {sx!r} != {sy!r}"
         if raws is not None:
             assert sx == bytes(raws[i]), f"{where}: serialize_to_string() is not the record's bytes"
-        if compare is not None:
-            compare.record(x, y, where)
+        compare.record(x, y, where)
         for name, m in (("python", x), ("native", y)):
             with flytecodec.using_backend(name):
                 Walk("hypothesis", sx, oracle="upb-fuzz").model(m, upb_records[i], where)

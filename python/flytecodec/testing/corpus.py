@@ -23,7 +23,7 @@ message with a map field differs from one interpreter run to the next. :func:`de
 Coverage: values that a weighted draw could miss in a small corpus (the literal types, rare enum
 values of rare sub-messages, rare optional fields) come in rotation instead (``_Gen.cycle`` and
 ``_Gen.every``), so 1 000 records of a kind use every enum value and oneof branch that the kind
-uses at all; ``tests/test_testing_corpus.py`` checks this.
+uses at all; ``tests/models/test_testing_corpus.py`` checks this.
 """
 
 from __future__ import annotations
