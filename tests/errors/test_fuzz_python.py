@@ -41,9 +41,8 @@ from flytecodec.models.node_execution import NodeExecution, NodeExecutionClosure
 from flytecodec.testing import corpus
 from support import malformed as mf
 from support import tally
-from support.upb import INT64, Walk, expected_column
-
 from support.differential import Compare
+from support.upb import INT64, Walk, expected_column
 
 try:
     import pyarrow as pa
