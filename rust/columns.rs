@@ -19,9 +19,8 @@ use arrow_array::{ArrayRef, DictionaryArray, RecordBatch, RecordBatchOptions, St
 use arrow_schema::{Field, Schema as ArrowSchema};
 
 use crate::messages::{Kind, Schema};
-use crate::records::well_known_fields;
 use crate::values::signed;
-use crate::wire::walk;
+use crate::wire::{walk, well_known_fields};
 
 /// What a column's leaf field holds, and so its Arrow type.
 #[derive(Clone, Debug, PartialEq, Eq)]

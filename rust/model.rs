@@ -22,7 +22,7 @@ use pyo3::{PyTraverseError, PyVisit};
 use crate::decode::DecodeFailure;
 use crate::errors::{decode_error, guard};
 use crate::messages::schema;
-use crate::records::{NativeField, Read, Record};
+use crate::record::{NativeField, Read, Record};
 use crate::wire::validate;
 
 /// Where a model's fields come from.

@@ -428,6 +428,37 @@ fn varint_end(buf: &[u8], pos: usize) -> Option<usize> {
     }
 }
 
+/// Fields 1 and 2 of a well-known message (a Timestamp, a Duration, a wrapper) made of `parts` of
+/// `bytes`, the last occurrence of each winning: their raw values (a varint, or a little-endian fixed
+/// value), and field 1's payload when it is length-delimited. Field 1 counts only with `first_wire`, field
+/// 2 only as a varint; anything else is an unknown field.
+pub fn well_known_fields<'b>(
+    bytes: &'b [u8],
+    parts: &[(usize, usize)],
+    first_wire: u8,
+) -> WireResult<(u64, u64, &'b [u8])> {
+    let (mut first, mut second): (u64, u64) = (0, 0);
+    let mut payload: &[u8] = &[];
+    for &(start, end) in parts {
+        let part = &bytes[start..end];
+        walk(part, |number, wire, s, e, raw| {
+            let expected = if number == 1 { first_wire } else { 0 };
+            if wire != expected || number > 2 {
+                return;
+            }
+            if wire == 2 {
+                payload = &part[s..e];
+            }
+            if number == 1 {
+                first = raw;
+            } else {
+                second = raw;
+            }
+        })?;
+    }
+    Ok((first, second, payload))
+}
+
 /// A little-endian fixed32/fixed64 value.
 #[inline]
 pub fn little_endian(bytes: &[u8]) -> u64 {

@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 use _native::columns::{ColumnSpec, Leaf, OutOfRange, Plan};
 use _native::decode::{frame, frame_and_validate, validate_all, Checked, Framed, Framing, Span};
 use _native::messages::{schema, Check, Kind, Schema};
-use _native::wire::{read_len, read_tag, read_varint, validate, walk, Fields, MAX_DEPTH};
+use _native::wire::{
+    little_endian, read_len, read_tag, read_varint, validate, walk, Fields, MAX_DEPTH,
+};
 use arrow_array::{Array, RecordBatch};
 
 /// The records the `framing` target decodes, and the `*List` response holding each (none for a closure,
@@ -241,16 +243,28 @@ fn check_outcome(s: &Schema, message: usize, buf: &[u8], spans: &[Span], checked
 /// general [`Fields`] iterator, and every sub-message field valid alone (one level down; validation recursed).
 fn check_walk(s: &Schema, message: usize, bytes: &[u8]) {
     let mut fields = Vec::new();
-    walk(bytes, |number, wire, start, end| {
-        fields.push((number, wire, start, end))
+    let mut raws = Vec::new();
+    walk(bytes, |number, wire, start, end, raw| {
+        fields.push((number, wire, start, end));
+        raws.push(raw);
     })
     .unwrap_or_else(|e| panic!("a valid record does not re-walk: {e:?}"));
     let mut pos = 0;
-    for &(number, wire, start, end) in &fields {
+    for (&(number, wire, start, end), &raw) in fields.iter().zip(&raws) {
         // the value starts after its tag, which starts where the field before ended
         assert!(
             number > 0 && wire <= 5 && start > pos && start <= end,
             "field {number} at {start}..{end}"
+        );
+        // the value handed over is the varint's or the fixed value's bits, else 0
+        let expected = match wire {
+            0 => read_varint(bytes, start).expect("a valid varint").0,
+            1 | 5 => little_endian(&bytes[start..end]),
+            _ => 0,
+        };
+        assert_eq!(
+            raw, expected,
+            "field {number} at {start}..{end}: walk's value"
         );
         pos = end;
     }
@@ -276,7 +290,7 @@ pub fn wire(data: &[u8]) {
     let s = schema();
     let walked = {
         let mut fields = Vec::new();
-        walk(data, |number, wire, start, end| {
+        walk(data, |number, wire, start, end, _| {
             fields.push((number, wire, start, end))
         })
         .map(|()| fields)
@@ -466,7 +480,7 @@ pub fn columns(input: &[u8]) {
         return;
     }
     let mut boundaries = Vec::new();
-    walk(record, |_, _, _, end| boundaries.push(end)).expect("a valid record walks");
+    walk(record, |_, _, _, end, _| boundaries.push(end)).expect("a valid record walks");
     let cut = boundaries
         .get(usize::from(selector >> 3) % boundaries.len().max(1))
         .copied()

@@ -1,27 +1,20 @@
-//! Decoded records: a [`RecordList`] (the record source of a native batch), a [`Record`] (the bytes of
-//! one message, possibly in several parts when a sub-message was written in pieces: the source of one
-//! lazy model), and a [`NativeField`] (how to read one field of a record).
+//! One decoded record: a [`Record`] (the bytes of one message, possibly in several parts when a
+//! sub-message was written in pieces: the source of one lazy model), and a [`NativeField`] (how to read
+//! one field of a record into a Python value).
 //!
 //! Reading follows protobuf's merge rules, as upb applies them: the last occurrence of a scalar wins; the
 //! occurrences of a sub-message merge (their bytes concatenate); setting one member of a oneof clears the
 //! others; an occurrence with the wrong wire type is an unknown field.
 
-use pyo3::exceptions::{PyIndexError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use pyo3::types::{PyBytes, PyDict, PyList, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList};
 use smallvec::{smallvec, SmallVec};
 use std::cell::{Cell, RefCell};
 
-use crate::columns::{ColumnSpec, Leaf, Plan};
-use crate::decode::{default_threads, Span};
-use crate::errors::guard;
-use crate::export::{self, ArrowBatch};
 use crate::messages::{schema, Kind};
-use crate::model::{new_model, Source};
 use crate::values;
-use crate::wire::{little_endian, read_varint, walk, WireResult, CORRUPT};
+use crate::wire::{little_endian, read_varint, walk, well_known_fields, CORRUPT};
 
 /// What a field reads as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -465,37 +458,6 @@ impl Record {
     }
 }
 
-/// Fields 1 and 2 of a well-known message (a Timestamp, a Duration, a wrapper) made of `parts` of
-/// `bytes`, the last occurrence of each winning: their raw values (a varint, or a little-endian fixed
-/// value), and field 1's payload when it is length-delimited. Field 1 counts only with `first_wire`, field
-/// 2 only as a varint; anything else is an unknown field.
-pub fn well_known_fields<'b>(
-    bytes: &'b [u8],
-    parts: &[(usize, usize)],
-    first_wire: u8,
-) -> WireResult<(u64, u64, &'b [u8])> {
-    let (mut first, mut second): (u64, u64) = (0, 0);
-    let mut payload: &[u8] = &[];
-    for &(start, end) in parts {
-        let part = &bytes[start..end];
-        walk(part, |number, wire, s, e, raw| {
-            let expected = if number == 1 { first_wire } else { 0 };
-            if wire != expected || number > 2 {
-                return;
-            }
-            if wire == 2 {
-                payload = &part[s..e];
-            }
-            if number == 1 {
-                first = raw;
-            } else {
-                second = raw;
-            }
-        })?;
-    }
-    Ok((first, second, payload))
-}
-
 /// Append the values of a packed repeated scalar of `kind` (a validated payload of whole values).
 fn unpack(py: Python<'_>, kind: Kind, payload: &[u8], into: &Bound<'_, PyList>) -> PyResult<()> {
     let mut pos = 0;
@@ -529,168 +491,5 @@ fn is_falsy(kind: Kind, raw: u64, payload: &[u8]) -> bool {
             raw as u32 == 0
         }
         _ => raw == 0,
-    }
-}
-
-/// The records of a decoded batch: the record source of a native `Batch`, which makes each record's model
-/// on demand (the batch keeps the ones it hands out by index).
-#[pyclass(frozen, sequence, module = "flytecodec._native")]
-pub struct RecordList {
-    buffers: Vec<Py<PyBytes>>,
-    spans: Vec<Span>,
-}
-
-impl RecordList {
-    pub fn new(buffers: Vec<Py<PyBytes>>, spans: Vec<Span>) -> Self {
-        RecordList { buffers, spans }
-    }
-
-    fn span(&self, index: isize) -> PyResult<Span> {
-        let len = self.spans.len() as isize;
-        let i = if index < 0 { index + len } else { index };
-        if i < 0 || i >= len {
-            return Err(PyIndexError::new_err("record index out of range"));
-        }
-        Ok(self.spans[i as usize])
-    }
-
-    fn record(&self, py: Python<'_>, index: isize) -> PyResult<Record> {
-        let span = self.span(index)?;
-        let buffer = self.buffers[span.buffer].clone_ref(py);
-        Ok(Record::whole(buffer, span.start, span.end, true))
-    }
-
-    fn bytes_at<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyBytes>> {
-        let span = self.span(index)?;
-        let buffer = self.buffers[span.buffer].bind(py);
-        if span.start == 0 && span.end == buffer.as_bytes().len() {
-            return Ok(buffer.clone());
-        }
-        Ok(PyBytes::new(py, &buffer.as_bytes()[span.start..span.end]))
-    }
-}
-
-#[pymethods]
-impl RecordList {
-    fn __len__(&self) -> usize {
-        self.spans.len()
-    }
-
-    /// A new model of class `cls` (a model class) over record `index`.
-    fn model<'py>(
-        &self,
-        py: Python<'py>,
-        index: isize,
-        cls: &Bound<'py, PyType>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        guard(py, || {
-            new_model(cls, Source::Record(self.record(py, index)?))
-        })
-    }
-
-    /// The models of every record in order: those in `kept` (position -> model) as they are, the others
-    /// made for the iteration.
-    fn models(
-        slf: &Bound<'_, Self>,
-        cls: &Bound<'_, PyType>,
-        kept: &Bound<'_, PyDict>,
-    ) -> ModelIter {
-        ModelIter {
-            records: slf.clone().unbind(),
-            cls: cls.clone().unbind(),
-            kept: kept.clone().unbind(),
-            next: AtomicUsize::new(0),
-        }
-    }
-
-    /// The records at `indices`, sharing this list's buffers.
-    fn take(&self, py: Python<'_>, indices: Vec<isize>) -> PyResult<RecordList> {
-        guard(py, || {
-            let spans = indices
-                .into_iter()
-                .map(|i| self.span(i))
-                .collect::<PyResult<Vec<Span>>>()?;
-            let buffers = self.buffers.iter().map(|b| b.clone_ref(py)).collect();
-            Ok(RecordList::new(buffers, spans))
-        })
-    }
-
-    /// The columns `specs` (`(name, field numbers, kind, enum numbers)`, with the enum value names in
-    /// `enum_names`) of every record of `message`, built without the GIL: one `ArrowBatch` per thread used
-    /// (`threads`: all cores by default).
-    #[pyo3(signature = (message, specs, enum_names, threads = None))]
-    fn arrow_columns(
-        &self,
-        py: Python<'_>,
-        message: &str,
-        specs: Vec<(String, Vec<u32>, String, Vec<i32>)>,
-        enum_names: Vec<Vec<String>>,
-        threads: Option<usize>,
-    ) -> PyResult<Vec<ArrowBatch>> {
-        guard(py, || {
-            let s = schema();
-            let root = s
-                .find(message)
-                .ok_or_else(|| PyValueError::new_err(format!("unknown message {message}")))?;
-            let columns = specs
-                .into_iter()
-                .zip(enum_names)
-                .map(|((name, path, kind, numbers), names)| {
-                    Ok(ColumnSpec {
-                        leaf: Leaf::parse(&kind, numbers, names)?,
-                        name,
-                        path,
-                    })
-                })
-                .collect::<Result<Vec<_>, String>>()
-                .map_err(PyValueError::new_err)?;
-            let plan = Plan::new(s, root, columns).map_err(PyValueError::new_err)?;
-            let buffers: Vec<&[u8]> = self.buffers.iter().map(|b| b.as_bytes(py)).collect();
-            let threads = threads.unwrap_or_else(default_threads);
-            py.detach(|| export::build(&plan, &buffers, &self.spans, threads))
-                .map_err(PyValueError::new_err)
-        })
-    }
-
-    /// The bytes record `index` was decoded from.
-    fn raw<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyBytes>> {
-        guard(py, || self.bytes_at(py, index))
-    }
-}
-
-/// Iterates a [`RecordList`]'s models (see [`RecordList::models`]).
-#[pyclass(frozen, module = "flytecodec._native")]
-pub struct ModelIter {
-    records: Py<RecordList>,
-    cls: Py<PyType>,
-    kept: Py<PyDict>,
-    next: AtomicUsize,
-}
-
-#[pymethods]
-impl ModelIter {
-    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
-        slf
-    }
-
-    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        guard(py, || {
-            let records = self.records.get();
-            let i = self.next.fetch_add(1, Ordering::Relaxed);
-            if i >= records.spans.len() {
-                return Ok(None);
-            }
-            let kept = self.kept.bind(py);
-            if !kept.is_empty() {
-                if let Some(found) = kept.get_item(i)? {
-                    return Ok(Some(found));
-                }
-            }
-            new_model(
-                self.cls.bind(py),
-                Source::Record(records.record(py, i as isize)?),
-            )
-            .map(Some)
-        })
     }
 }
