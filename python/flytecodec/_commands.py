@@ -713,7 +713,3 @@ def demo(directory: str, count: int) -> None:
     click.echo()
     show("stats", dump, "--kind", "execution", "--framing", "list")
     run_stats([dump], "execution", "list", 10_000)
-
-
-# `flytecodec export` (flyteadmin's database as a source) is defined in its own module, which adds it to `cli`.
-from flytecodec import _export  # noqa: E402, F401

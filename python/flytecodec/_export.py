@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 import flytecodec
-from flytecodec._commands import Failure, _discard, _mb, _progress, cli
+from flytecodec._commands import Failure, _discard, _mb, _progress
 from flytecodec.exceptions import DecodeError
 from flytecodec.kinds import KINDS
 
@@ -189,7 +189,7 @@ _PG_ONLY = ("since", "phases", "archived", "trim_errors", "default_namespace", "
 _GRPC_ONLY = ("insecure", "filters", "sort_by", "page_size", "in_flight", "token", "node")
 
 
-@cli.command(short_help="Export records from flyteadmin's PostgreSQL database or API into a table file.")
+@click.command(short_help="Export records from flyteadmin's PostgreSQL database or API into a table file.")
 @click.argument("url", metavar="postgresql://USER@HOST:PORT/DB | grpc://HOST:PORT")
 @click.option(
     "--kind",

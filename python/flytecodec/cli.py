@@ -1,4 +1,4 @@
-"""The ``flytecodec`` command: ``decode``, ``stats``, ``sample``, ``bench`` and ``demo``.
+"""The ``flytecodec`` command: ``decode``, ``stats``, ``sample``, ``bench``, ``export`` and ``demo``.
 
 The commands need the ``cli`` extra (click, rich, pyarrow); without it :func:`main` says how to install it
 instead of failing with a traceback. This module imports none of them itself, so that it can.
@@ -23,7 +23,9 @@ def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> Non
         )
         sys.exit(1)
     from flytecodec._commands import cli
+    from flytecodec._export import export
 
+    cli.add_command(export)
     cli.main(args=None if argv is None else list(argv), prog_name=prog_name or "flytecodec")
 
 
