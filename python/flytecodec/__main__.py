@@ -1,6 +1,6 @@
 """``python -m flytecodec``: the ``flytecodec`` command (needs the ``cli`` extra).
 
-``python -m flytecodec decode ...`` (or ``stats``, ``sample``, ``bench``, ``demo``) runs that subcommand; without
+``python -m flytecodec decode ...`` (or any other subcommand: ``stats``, ``export``, ...) runs it; without
 one (``python -m flytecodec``, ``python -m flytecodec --dir DIR -n N``) it runs the demo: write a sample
 ExecutionList, decode it to Parquet and summarize it.
 """
@@ -10,9 +10,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from flytecodec.cli import main
+from flytecodec.cli import COMMANDS, main
 
-COMMANDS = ("decode", "stats", "sample", "bench", "demo")
 GROUP_FLAGS = ("-h", "--help", "--version")  # options of the command itself that stand alone
 
 

@@ -11,10 +11,18 @@ import sys
 from collections.abc import Sequence
 
 NEEDED = ("click", "rich", "pyarrow")
+COMMANDS = ("decode", "stats", "sample", "bench", "export", "demo")
+"""The subcommands (``tests/cli/test_cli_traps.py`` checks them against the command group)."""
 
 
 def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> None:
     """Run the command line (``argv``: the arguments, ``sys.argv[1:]`` by default); exits with its status."""
+    command().main(args=None if argv is None else list(argv), prog_name=prog_name or "flytecodec")
+
+
+def command():
+    """The ``flytecodec`` command group, every subcommand added; says how to install the ``cli`` extra (and
+    exits) when it is missing."""
     missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]
     if missing:
         print(
@@ -26,7 +34,7 @@ def main(argv: Sequence[str] | None = None, prog_name: str | None = None) -> Non
     from flytecodec._export import export
 
     cli.add_command(export)
-    cli.main(args=None if argv is None else list(argv), prog_name=prog_name or "flytecodec")
+    return cli
 
 
 if __name__ == "__main__":

@@ -59,10 +59,19 @@ def test_python_m_takes_decode(page, tmp_path):
     assert pq.read_table(out).num_rows == 50
 
 
-@pytest.mark.parametrize("line", ["stats {page} --kind execution --framing list", "sample -n 3 {tmp}/s.pb", "--help"])
+@pytest.mark.parametrize(
+    "line", ["stats {page} --kind execution --framing list", "sample -n 3 {tmp}/s.pb", "export --help", "--help"]
+)
 def test_python_m_takes_every_subcommand(page, tmp_path, line):
     done = ok(line.format(page=page, tmp=tmp_path), command=MODULE)
     assert done.stdout
+
+
+def test_the_subcommands_python_m_knows_are_the_commands():
+    from flytecodec import cli
+
+    assert sorted(cli.COMMANDS) == sorted(cli.command().commands)
+    assert "Usage: python -m flytecodec export [OPTIONS] postgresql://" in ok("export --help", command=MODULE).stdout
 
 
 def test_python_m_without_a_subcommand_runs_the_demo(tmp_path):
