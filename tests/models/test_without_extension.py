@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import flytecodec
+
 HIDE_EXTENSION = """
 import sys
 sys.modules["flytecodec._native"] = None  # importing it now raises ImportError
@@ -22,6 +24,9 @@ sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", *sys.argv[1:]]))
 """
 
 
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(flytecodec.__file__))
+
+
 def test_the_differential_suite_passes_without_the_extension():
     here = os.path.dirname(__file__)
     files = [os.path.join(here, name) for name in ("test_models_vs_flytekit.py", "test_compatibility.py")]
@@ -30,7 +35,8 @@ def test_the_differential_suite_passes_without_the_extension():
         capture_output=True,
         text=True,
         cwd=here,
-        env={**os.environ, "PYTHONPATH": os.path.dirname(here)},  # the tests folder: the support package
+        # the tests folder (the support package), and the flytecodec this run imported (not another installed one)
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([os.path.dirname(here), PACKAGE_ROOT])},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert " passed" in done.stdout and "failed" not in done.stdout
