@@ -29,7 +29,10 @@ fn schema_digest() -> String {
     schema::digest_hex()
 }
 
-#[pymodule]
+/// `gil_used = true`: a free-threaded interpreter turns the GIL back on when importing the extension
+/// (docs/free-threading.md: `ModelBase` keeps its state behind PyO3's runtime borrow checks, which two
+/// threads first-reading one model at the same moment could trip without a GIL).
+#[pymodule(gil_used = true)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("flyteidl_version", schema::FLYTEIDL_VERSION)?;

@@ -275,16 +275,17 @@ impl NativeProperty {
             match (&this.src, &self.field) {
                 (Source::Empty, _) => return Ok(py.None().into_bound(py)),
                 (Source::Record(record), Some(field)) => {
+                    // read with the model's borrow released: making values can run Python (a collection)
+                    let record = record.clone_ref(py);
+                    drop(this);
                     return match record.read(py, field)? {
                         Read::Value(value) => Ok(value),
                         Read::Message(parts) => {
                             let sub = Record::new(record.buffer.clone_ref(py), parts, false);
-                            drop(this);
                             new_model(self.model_class(py)?, Source::Record(sub))
                         }
                         Read::Messages(spans) => {
-                            let buffer = record.buffer.clone_ref(py);
-                            drop(this);
+                            let buffer = &record.buffer;
                             let cls = self.model_class(py)?;
                             let list = PyList::empty(py);
                             for (start, end) in spans {
@@ -294,8 +295,7 @@ impl NativeProperty {
                             Ok(list.into_any())
                         }
                         Read::Entries(entries) => {
-                            let buffer = record.buffer.clone_ref(py);
-                            drop(this);
+                            let buffer = &record.buffer;
                             let cls = self.model_class(py)?;
                             let dict = PyDict::new(py);
                             for (key, parts) in entries {
