@@ -1,7 +1,7 @@
 //! `flytecodec._native`: the Rust core of flytecodec. This file is module glue only; each concern
 //! lives in its own module: `messages` (the schema table), `wire` (validation as upb does it), `decode`
 //! (framing and batch validation across threads), `records` (record lists and lazy field reading), `model`
-//! (the model base and its property descriptor), `values` (Python values), `columns` and `export` (Arrow columns for `Batch.to_arrow`),
+//! (the model base and its property descriptor), `rows` (flyteadmin's rows rebuilt as messages), `values` (Python values), `columns` and `export` (Arrow columns for `Batch.to_arrow`),
 //! `errors` (DecodeError).
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -12,6 +12,7 @@ pub mod export;
 pub mod messages;
 pub mod model;
 pub mod records;
+pub mod rows;
 pub mod schema;
 pub mod values;
 pub mod wire;
@@ -50,9 +51,7 @@ fn decode_records(
 ) -> PyResult<(RecordList, String)> {
     errors::guard(py, || {
         let s = messages::schema();
-        let index = s
-            .find(message)
-            .ok_or_else(|| PyValueError::new_err(format!("unknown message {message}")))?;
+        let index = message_index(message)?;
         let threads = threads.unwrap_or_else(default_threads);
         if framing == "sequence" {
             let items = data.cast::<PyList>()?;
@@ -60,28 +59,20 @@ fn decode_records(
                 .iter()
                 .map(|item| item.cast_into::<PyBytes>().map_err(PyErr::from))
                 .collect::<PyResult<_>>()?;
-            let slices: Vec<&[u8]> = buffers.iter().map(|b| b.as_bytes()).collect();
-            let spans: Vec<Span> = slices
+            let spans: Vec<Span> = buffers
                 .iter()
                 .enumerate()
                 .map(|(i, b)| Span {
                     buffer: i,
                     start: 0,
-                    end: b.len(),
+                    end: b.as_bytes().len(),
                     offset: 0,
                 })
                 .collect();
-            let checked = py.detach(|| validate_all(s, index, &slices, &spans, threads));
-            if let Checked::Invalid { index: i, error } = checked {
-                let failure = DecodeFailure {
-                    index: i,
-                    offset: 0,
-                    reason: error.reason.to_string(),
-                };
-                return Err(errors::decode_error(py, message, &failure));
-            }
-            let owned = buffers.into_iter().map(Bound::unbind).collect();
-            return Ok((RecordList::new(owned, spans), String::new()));
+            return Ok((
+                sequence_records(py, message, buffers, spans, threads)?,
+                String::new(),
+            ));
         }
         let framing = match framing {
             "list" => Framing::List {
@@ -103,6 +94,36 @@ fn decode_records(
         let records = RecordList::new(vec![buffer.clone().unbind()], framed.spans);
         Ok((records, framed.token))
     })
+}
+
+fn message_index(message: &str) -> PyResult<usize> {
+    messages::schema()
+        .find(message)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown message {message}")))
+}
+
+/// The records `spans` of `buffers` (one record per item of a sequence: offset 0), each validated as
+/// `message` standing alone; the first invalid one is a DecodeError with its index.
+pub(crate) fn sequence_records(
+    py: Python<'_>,
+    message: &str,
+    buffers: Vec<Bound<'_, PyBytes>>,
+    spans: Vec<Span>,
+    threads: usize,
+) -> PyResult<RecordList> {
+    let index = message_index(message)?;
+    let slices: Vec<&[u8]> = buffers.iter().map(|b| b.as_bytes()).collect();
+    let checked = py.detach(|| validate_all(messages::schema(), index, &slices, &spans, threads));
+    if let Checked::Invalid { index: i, error } = checked {
+        let failure = DecodeFailure {
+            index: i,
+            offset: 0,
+            reason: error.reason.to_string(),
+        };
+        return Err(errors::decode_error(py, message, &failure));
+    }
+    let owned = buffers.into_iter().map(Bound::unbind).collect();
+    Ok(RecordList::new(owned, spans))
 }
 
 /// Which failure the python backend reports first for this framing (see `decode`'s module docs).
@@ -154,6 +175,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(schema_digest, m)?)?;
     m.add_function(wrap_pyfunction!(decode_records, m)?)?;
     m.add_function(wrap_pyfunction!(model::read_message, m)?)?;
+    m.add_function(wrap_pyfunction!(rows::rebuild_executions, m)?)?;
     m.add_class::<export::ArrowBatch>()?;
     m.add_class::<NativeProperty>()?;
     m.add_class::<ModelBase>()?;

@@ -316,3 +316,27 @@ def test_an_infinite_time_names_its_row(times_db, which, column):
     row = rows[which]
     with pytest.raises(DecodeError, match=f"execution_name={row['execution_name']!r}.*{column} is infinite"):
         read_all(url, "execution", name=row["execution_name"])
+
+
+@pytest.mark.parametrize("namespace", ["", "flyte-ns"])
+@pytest.mark.parametrize("trim", [False, True], ids=["whole-errors", "trimmed-errors"])
+def test_native_rebuild_is_the_python_rules(flyteadmin_db, trim, namespace):
+    """The native backend rebuilds every well-formed row itself (it returns None only to leave a row to the
+    Python rules), to the bytes the Python rules give."""
+    import flytecodec
+
+    if "native" not in flytecodec.available_backends():
+        pytest.skip("the native extension is not built")
+    from psycopg.types.numeric import Int8BinaryLoader
+
+    from flytecodec import _native
+
+    spec = postgres.KINDS["execution"]
+    query, params = postgres._query(spec, None, None, None, None, None, True)
+    with postgres.connect(flyteadmin_db.url) as conn, conn.cursor(binary=True) as cursor:
+        cursor.adapters.register_loader("timestamptz", Int8BinaryLoader)
+        rows = cursor.execute(query, params).fetchall()
+    records, size = _native.rebuild_executions("flyteidl.admin.Execution", rows, trim, namespace)
+    expected = [spec.build(row, trim, namespace) for row in rows]
+    assert [records.raw(i) for i in range(len(rows))] == expected
+    assert size == sum(map(len, expected))

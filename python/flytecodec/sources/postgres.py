@@ -20,6 +20,7 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Callable, Generic, NamedTuple, TypeVar, Union, overload
 
+from flytecodec._backend import backend
 from flytecodec.bulk import Batch, decode
 from flytecodec.exceptions import DecodeError
 from flytecodec.sources import SourceError, _rebuild
@@ -46,6 +47,7 @@ class _Kind(NamedTuple):
     columns: tuple[str, ...]  # selected after the key columns; the last one is updated_at
     model: str  # module.Class
     build: Callable[[tuple, bool, str], bytes] | None  # row -> message bytes; None: the part as stored
+    native: str | None = None  # the native backend's function rebuilding a batch of rows, as build does
 
     def load(self) -> type:
         import importlib
@@ -100,6 +102,7 @@ KINDS: dict[str, _Kind] = {
         ("spec", "closure", "phase", "abort_cause", '"user"', "created_at", "updated_at"),
         "flytecodec.models.execution.Execution",
         _execution,
+        "rebuild_executions",
     ),
     "node-execution": _Kind(
         "node_executions",
@@ -457,21 +460,28 @@ def _stream(conninfo, spec: _Kind, query, params, trim: bool, namespace: str, ba
 def _decode(spec: _Kind, model: type, rows: list[tuple], done: int, trim: bool, namespace: str) -> Rows:
     width = len(spec.key)
     build = spec.build
-    if build is None:
-        messages = [row[width] or b"" for row in rows]
-    else:
-        messages = []
-        for i, row in enumerate(rows):
-            try:
-                messages.append(build(row, trim, namespace))
-            except _rebuild.Malformed as error:
-                raise _row_error(spec, model, rows, i, done, f"stored bytes: {error.args[0]}") from None
     try:
-        batch = decode(model, messages)
+        rebuilt = _native_rebuild(spec, model, rows, trim, namespace)
     except DecodeError as error:
         raise _row_error(spec, model, rows, error.index, done, error.reason) from None
+    if rebuilt is not None:
+        batch, nbytes = rebuilt
+    else:
+        if build is None:
+            messages = [row[width] or b"" for row in rows]
+        else:
+            messages = []
+            for i, row in enumerate(rows):
+                try:
+                    messages.append(build(row, trim, namespace))
+                except _rebuild.Malformed as error:
+                    raise _row_error(spec, model, rows, i, done, f"stored bytes: {error.args[0]}") from None
+        try:
+            batch = decode(model, messages)
+        except DecodeError as error:
+            raise _row_error(spec, model, rows, error.index, done, error.reason) from None
+        nbytes = sum(map(len, messages))
     keys = [row[:width] for row in rows]
-    nbytes = sum(map(len, messages))
     updated = [row[-1] for row in rows]
     try:
         finite = -_INFINITY < min(updated) <= max(updated) < _INFINITY
@@ -482,6 +492,20 @@ def _decode(spec: _Kind, model: type, rows: list[tuple], done: int, trim: bool, 
         raise _row_error(spec, model, rows, index, done, "updated_at is infinite")
     micros = [value + _PG_EPOCH if value is not None else None for value in updated]
     return Rows(batch, spec.key, keys, micros, build is None, nbytes)
+
+
+def _native_rebuild(
+    spec: _Kind, model: type, rows: list[tuple], trim: bool, namespace: str
+) -> tuple[Batch, int] | None:
+    """The batch of ``rows``' messages and their size, rebuilt and decoded in one call of the native backend when
+    it has the kind's rules; None when it does not, or a row is not plainly well formed (the Python rules say
+    what is wrong with it)."""
+    if spec.native is None or backend() != "native":
+        return None
+    from flytecodec import _native
+
+    rebuilt = getattr(_native, spec.native)(model._pb_class.DESCRIPTOR.full_name, rows, trim, namespace)
+    return (Batch(model, rebuilt[0], ""), rebuilt[1]) if rebuilt is not None else None
 
 
 def _row_error(spec: _Kind, model: type, rows: list[tuple], index: int, done: int, reason: str) -> DecodeError:
