@@ -299,3 +299,48 @@ pub fn rebuild_executions(
         Ok(Some((records, size)))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trimmed_drops_what_python_decode_ignore_drops() {
+        let split = format!("a{}", "é".repeat(60)); // byte 100 is the first of an é
+        assert_eq!(
+            trimmed(split.as_bytes()),
+            format!("a{}", "é".repeat(49)).as_bytes()
+        );
+        assert_eq!(trimmed(b"ab\xffcd\xc3"), b"abcd");
+        assert_eq!(trimmed(&[b'x'; 150]).len(), TRIMMED_ERROR_LENGTH);
+    }
+
+    #[test]
+    fn fields_leave_what_is_not_plainly_well_formed_to_python() {
+        let spans = |buf: &[u8]| {
+            fields(buf).map(|f| {
+                f.iter()
+                    .map(|f| (f.number, f.wire, f.start, f.end))
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            spans(b"\x0a\x01x\x20\x96\x01\x82\x01\x00"),
+            Some(vec![(1, 2, 2, 3), (4, 0, 4, 6), (16, 2, 9, 9)])
+        );
+        assert_eq!(
+            spans(b"\x09\x00\x00\x00\x00\x00\x00\x00\x00\x15\x00\x00\x00\x00"),
+            Some(vec![(1, 1, 1, 9), (2, 5, 10, 14)])
+        );
+        for broken in [
+            &b"\x0a\xff\xff"[..],
+            b"\x0a\x02x",
+            b"\x20\x80",
+            b"\x02\x00",
+            b"\x0b\x0c",
+            b"\x12",
+        ] {
+            assert_eq!(spans(broken), None, "{broken:?}");
+        }
+    }
+}
