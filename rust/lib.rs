@@ -2,8 +2,9 @@
 //! concern lives in its own module: `messages` (the schema table), `wire` (walking and validating the wire
 //! format as upb does), `decode` (framing and batch validation across threads), `record` (one record's bytes
 //! and reading a field of it), `model` (the model base and its property descriptor), `record_list` (the
-//! records of a decoded batch, and `decode_records` that makes them), `values` (Python values), `columns`
-//! and `export` (Arrow columns for `Batch.to_arrow`), `errors` (DecodeError, panics as InternalError).
+//! records of a decoded batch, and `decode_records` that makes them), `rows` (flyteadmin's rows rebuilt as
+//! messages), `values` (Python values), `columns` and `export` (Arrow columns for `Batch.to_arrow`), `errors`
+//! (DecodeError, panics as InternalError).
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod columns;
@@ -14,6 +15,7 @@ pub mod messages;
 pub mod model;
 pub mod record;
 pub mod record_list;
+pub mod rows;
 pub mod schema;
 pub mod values;
 pub mod wire;
@@ -39,6 +41,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(schema_digest, m)?)?;
     m.add_function(wrap_pyfunction!(record_list::decode_records, m)?)?;
     m.add_function(wrap_pyfunction!(model::read_message, m)?)?;
+    m.add_function(wrap_pyfunction!(rows::rebuild_executions, m)?)?;
     m.add_class::<export::ArrowBatch>()?;
     m.add_class::<NativeProperty>()?;
     m.add_class::<ModelBase>()?;

@@ -36,9 +36,7 @@ pub fn decode_records(
 ) -> PyResult<(RecordList, String)> {
     errors::guard(py, || {
         let s = messages::schema();
-        let index = s
-            .find(message)
-            .ok_or_else(|| PyValueError::new_err(format!("unknown message {message}")))?;
+        let index = message_index(message)?;
         let threads = threads.unwrap_or_else(default_threads);
         if framing == "sequence" {
             let items = data.cast::<PyList>()?;
@@ -46,28 +44,20 @@ pub fn decode_records(
                 .iter()
                 .map(|item| item.cast_into::<PyBytes>().map_err(PyErr::from))
                 .collect::<PyResult<_>>()?;
-            let slices: Vec<&[u8]> = buffers.iter().map(|b| b.as_bytes()).collect();
-            let spans: Vec<Span> = slices
+            let spans: Vec<Span> = buffers
                 .iter()
                 .enumerate()
                 .map(|(i, b)| Span {
                     buffer: i,
                     start: 0,
-                    end: b.len(),
+                    end: b.as_bytes().len(),
                     offset: 0,
                 })
                 .collect();
-            let checked = py.detach(|| validate_all(s, index, &slices, &spans, threads));
-            if let Checked::Invalid { index: i, error } = checked {
-                let failure = DecodeFailure {
-                    index: i,
-                    offset: 0,
-                    reason: error.reason.to_string(),
-                };
-                return Err(errors::decode_error(py, message, &failure));
-            }
-            let owned = buffers.into_iter().map(Bound::unbind).collect();
-            return Ok((RecordList::new(owned, spans), String::new()));
+            return Ok((
+                sequence_records(py, message, buffers, spans, threads)?,
+                String::new(),
+            ));
         }
         let framing = match framing {
             "list" => Framing::List {
@@ -89,6 +79,36 @@ pub fn decode_records(
         let records = RecordList::new(vec![buffer.clone().unbind()], framed.spans);
         Ok((records, framed.token))
     })
+}
+
+fn message_index(message: &str) -> PyResult<usize> {
+    messages::schema()
+        .find(message)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown message {message}")))
+}
+
+/// The records `spans` of `buffers` (one record per item of a sequence: offset 0), each validated as
+/// `message` standing alone; the first invalid one is a DecodeError with its index.
+pub(crate) fn sequence_records(
+    py: Python<'_>,
+    message: &str,
+    buffers: Vec<Bound<'_, PyBytes>>,
+    spans: Vec<Span>,
+    threads: usize,
+) -> PyResult<RecordList> {
+    let index = message_index(message)?;
+    let slices: Vec<&[u8]> = buffers.iter().map(|b| b.as_bytes()).collect();
+    let checked = py.detach(|| validate_all(messages::schema(), index, &slices, &spans, threads));
+    if let Checked::Invalid { index: i, error } = checked {
+        let failure = DecodeFailure {
+            index: i,
+            offset: 0,
+            reason: error.reason.to_string(),
+        };
+        return Err(errors::decode_error(py, message, &failure));
+    }
+    let owned = buffers.into_iter().map(Bound::unbind).collect();
+    Ok(RecordList::new(owned, spans))
 }
 
 /// Which failure the python backend reports first for this framing (see `decode`'s module docs).

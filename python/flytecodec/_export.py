@@ -128,18 +128,19 @@ def run_export(
         mark = read_watermark(watermark)
         if mark is not None and (since is None or mark > since):
             since = mark
-    latest = None
+    newest: list[int] = []  # the latest updated_at of each batch, in microseconds
 
     def tables():
-        nonlocal latest
         for rows in postgres.read(url, kind, since=since, batch_size=batch_size, **filters):
-            newest = max(rows.updated_at)
-            latest = newest if latest is None or newest > latest else latest
+            known = [micros for micros in rows.updated_micros if micros is not None]  # NULL: no time to record
+            if known:
+                newest.append(max(known))
             yield rows.to_arrow(columns), rows.nbytes
 
     what = KINDS[kind].what
     schema = lambda: postgres.empty(kind).to_arrow(columns).schema  # noqa: E731
     records, nbytes, elapsed = _write_tables(out, fmt, what, tables(), schema, quiet)
+    latest = postgres.from_micros(max(newest)) if newest else None
     if watermark is not None and latest is not None:
         write_watermark(watermark, latest)
     if not quiet:

@@ -87,6 +87,12 @@ def read_message(cls: type, message: str, data: bytes) -> object:
     """A model of class ``cls`` over ``data``, one serialized ``message`` (a proto full name), validated as upb
     parses: ``flytecodec.DecodeError`` when it is not valid."""
 
+def rebuild_executions(message: str, rows: list[tuple], trim: bool, namespace: str) -> tuple[RecordList, int] | None:
+    """flyteadmin's ``executions`` rows (as ``flytecodec.sources.postgres`` selects them, ``created_at`` in
+    microseconds since 2000) rebuilt as ``message`` (``flyteidl.admin.Execution``) by the rules of
+    ``flytecodec.sources._rebuild.execution``, validated as a sequence's records; with their total size. ``None``
+    when a row is left to the Python rules (stored bytes not plainly well formed, an infinite ``created_at``)."""
+
 class ModelIter:
     """The models of a :class:`RecordList`, in order (see :meth:`RecordList.models`)."""
 

@@ -280,3 +280,63 @@ def test_importing_flytecodec_imports_no_driver():
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.fixture(scope="module")
+def times_db(pg_server):
+    """Executions whose times test the reading of timestamptz as microseconds: before 1970, NULL, infinite."""
+    url = _flyteadmin.create_database(pg_server, "flyteadmin_times")
+    rows = _flyteadmin.execution_rows(12, seed=6)[:5]
+    for row in rows:
+        row.update(state=0, deleted_at=None)
+    rows[0]["created_at"] = datetime.datetime(1969, 12, 31, 23, 59, 58, 250001, tzinfo=datetime.timezone.utc)
+    rows[0]["closure"] = b""  # no state_change_details: the rebuild writes created_at into it
+    rows[1]["updated_at"] = None
+    rows[2]["updated_at"] = "infinity"
+    rows[3]["created_at"] = "-infinity"
+    with psycopg.connect(url) as conn:
+        _flyteadmin.insert(conn, "executions", rows)
+    return url, rows
+
+
+def test_times_to_the_microsecond_before_1970_and_null(times_db, backend):
+    url, rows = times_db
+    for row in rows[:2]:
+        (batch,) = postgres.read(url, "execution", name=row["execution_name"])
+        assert batch[0].to_flyte_idl() == _flyteadmin.oracle_execution(row)
+        assert batch.updated_at == [row["updated_at"]]
+        assert batch.to_arrow(["row_updated_at"]).column(0).to_pylist() == [row["updated_at"]]
+    occurred = postgres.read(url, "execution", name=rows[0]["execution_name"])
+    assert next(occurred)[0].closure.state_change_details.occurred_at == rows[0]["created_at"]
+
+
+@pytest.mark.parametrize(("which", "column"), [(2, "updated_at"), (3, "created_at")])
+def test_an_infinite_time_names_its_row(times_db, which, column):
+    url, rows = times_db
+    row = rows[which]
+    with pytest.raises(DecodeError, match=f"execution_name={row['execution_name']!r}.*{column} is infinite"):
+        read_all(url, "execution", name=row["execution_name"])
+
+
+@pytest.mark.parametrize("namespace", ["", "flyte-ns"])
+@pytest.mark.parametrize("trim", [False, True], ids=["whole-errors", "trimmed-errors"])
+def test_native_rebuild_is_the_python_rules(flyteadmin_db, trim, namespace):
+    """The native backend rebuilds every well-formed row itself (it returns None only to leave a row to the
+    Python rules), to the bytes the Python rules give."""
+    import flytecodec
+
+    if "native" not in flytecodec.available_backends():
+        pytest.skip("the native extension is not built")
+    from psycopg.types.numeric import Int8BinaryLoader
+
+    from flytecodec import _native
+
+    spec = postgres.KINDS["execution"]
+    query, params = postgres._query(spec, None, None, None, None, None, True)
+    with postgres.connect(flyteadmin_db.url) as conn, conn.cursor(binary=True) as cursor:
+        cursor.adapters.register_loader("timestamptz", Int8BinaryLoader)
+        rows = cursor.execute(query, params).fetchall()
+    records, size = _native.rebuild_executions("flyteidl.admin.Execution", rows, trim, namespace)
+    expected = [spec.build(row, trim, namespace) for row in rows]
+    assert [records.raw(i) for i in range(len(rows))] == expected
+    assert size == sum(map(len, expected))

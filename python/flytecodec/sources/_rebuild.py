@@ -40,6 +40,9 @@ def varint(value: int) -> bytes:
 
 
 def _varint(value: int) -> bytes:
+    if 1 << 28 <= value < 1 << 35:  # five bytes: a Timestamp's seconds from 1978 to 3058
+        return bytes((value & 0x7F | 0x80, value >> 7 & 0x7F | 0x80, value >> 14 & 0x7F | 0x80,
+                      value >> 21 & 0x7F | 0x80, value >> 28))  # fmt: skip
     value &= 0xFFFFFFFFFFFFFFFF  # negative int64 values take ten bytes, as protobuf writes them
     out = bytearray()
     while value > 0x7F:
@@ -74,11 +77,11 @@ def uint(number: int, value: int) -> bytes:
     return _TAG0[number] + varint(value) if value else b""
 
 
-def timestamp(moment: datetime.datetime) -> bytes:
-    """A google.protobuf.Timestamp (seconds = 1, nanos = 2) for an aware datetime (microseconds, as Postgres
-    keeps them)."""
-    delta = moment - EPOCH
-    return uint(1, delta.days * 86400 + delta.seconds) + uint(2, delta.microseconds * 1000)
+def timestamp(micros: int) -> bytes:
+    """A google.protobuf.Timestamp (seconds = 1, nanos = 2) for microseconds since the Unix epoch (PostgreSQL
+    keeps microseconds)."""
+    seconds, micros = divmod(micros, 1_000_000)
+    return uint(1, seconds) + uint(2, micros * 1000)
 
 
 def _fields(buf: bytes) -> list[tuple[int, int, int, int]]:
@@ -140,7 +143,52 @@ def _slow_fields(buf: bytes) -> list[tuple[int, int, int, int]]:
 
 def scan(buf: bytes, oneof: tuple[int, ...] = ()) -> tuple[set[int], int, list[tuple[int, int]]]:
     """The length-delimited top-level field numbers present, the oneof member set last (0 for none), and the
-    spans of the ``error`` occurrences that make up the set error (those after the last other oneof member)."""
+    spans of the ``error`` occurrences that make up the set error (those after the last other oneof member).
+
+    Walks the fields itself while they have one-byte tags, varint values or lengths of at most two bytes (what
+    closures are made of); anything else is left to :func:`_scan`, the same over :func:`_fields`."""
+    present: set[int] = set()
+    last = 0
+    errors: list[tuple[int, int]] = []
+    pos, end = 0, len(buf)
+    while pos < end:
+        tag = buf[pos]
+        if tag < 8 or tag >= 0x80 or pos + 1 >= end:
+            return _scan(buf, oneof)
+        wire = tag & 7
+        if wire == 0:  # a varint (an enum or a bool): at most ten bytes
+            pos += 1
+            stop = min(end, pos + 10)
+            while pos < stop and buf[pos] & 0x80:
+                pos += 1
+            if pos == stop:
+                return _scan(buf, oneof)
+            pos += 1
+            continue
+        if wire != 2:
+            return _scan(buf, oneof)
+        byte = buf[pos + 1]
+        start = pos + 2
+        if byte & 0x80:
+            if start >= end or buf[start] & 0x80:
+                return _scan(buf, oneof)
+            byte = byte & 0x7F | buf[start] << 7
+            start += 1
+        pos = start + byte
+        if pos > end:
+            return _scan(buf, oneof)
+        number = tag >> 3
+        present.add(number)
+        if number in oneof:
+            if number != last:
+                errors = []  # setting another member of a oneof clears the error set before it
+            last = number
+            if number == CLOSURE_ERROR:
+                errors.append((start, pos))
+    return present, last, errors
+
+
+def _scan(buf: bytes, oneof: tuple[int, ...]) -> tuple[set[int], int, list[tuple[int, int]]]:
     present: set[int] = set()
     last = 0
     errors: list[tuple[int, int]] = []
@@ -150,7 +198,7 @@ def scan(buf: bytes, oneof: tuple[int, ...] = ()) -> tuple[set[int], int, list[t
         present.add(number)
         if number in oneof:
             if number != last:
-                errors = []  # setting another member of a oneof clears the error set before it
+                errors = []
             last = number
             if number == CLOSURE_ERROR:
                 errors.append((start, end))
@@ -212,7 +260,7 @@ def execution(
     phase: str,
     abort_cause: str,
     user: str,
-    created_at: datetime.datetime,
+    created_at: int,
     *,
     trim: bool,
     namespace: str,

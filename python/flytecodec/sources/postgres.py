@@ -20,6 +20,7 @@ import urllib.parse
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Callable, Generic, NamedTuple, TypeVar, Union, overload
 
+from flytecodec._backend import backend
 from flytecodec.bulk import Batch, decode
 from flytecodec.exceptions import DecodeError
 from flytecodec.sources import SourceError, _rebuild
@@ -35,7 +36,9 @@ EXECUTION_KEY = ("execution_project", "execution_domain", "execution_name")
 NODE_KEY = (*EXECUTION_KEY, "node_id")
 TASK_KEY = ("project", "domain", "name", "version", *NODE_KEY, "retry_attempt")
 UPDATED_AT = "row_updated_at"  # the row's updated_at, as a column of to_arrow()
-_MICROSECOND = datetime.timedelta(microseconds=1)
+# timestamptz columns are read as their binary value, microseconds since 2000-01-01 UTC (±2**63-1: ±infinity)
+_PG_EPOCH = 946_684_800_000_000  # 2000-01-01 in microseconds since the Unix epoch
+_INFINITY = 2**63 - 1
 
 
 class _Kind(NamedTuple):
@@ -44,6 +47,7 @@ class _Kind(NamedTuple):
     columns: tuple[str, ...]  # selected after the key columns; the last one is updated_at
     model: str  # module.Class
     build: Callable[[tuple, bool, str], bytes] | None  # row -> message bytes; None: the part as stored
+    native: str | None = None  # the native backend's function rebuilding a batch of rows, as build does
 
     def load(self) -> type:
         import importlib
@@ -54,6 +58,8 @@ class _Kind(NamedTuple):
 
 def _execution(row: tuple, trim: bool, namespace: str) -> bytes:
     project, domain, name, spec, closure, phase, abort_cause, user, created_at, _ = row
+    if not -_INFINITY < created_at < _INFINITY:
+        raise _rebuild.Malformed("created_at is infinite")
     return _rebuild.execution(
         project,
         domain,
@@ -63,7 +69,7 @@ def _execution(row: tuple, trim: bool, namespace: str) -> bytes:
         phase or "",
         abort_cause or "",
         user or "",
-        created_at,
+        created_at + _PG_EPOCH,
         trim=trim,
         namespace=namespace,
     )
@@ -96,6 +102,7 @@ KINDS: dict[str, _Kind] = {
         ("spec", "closure", "phase", "abort_cause", '"user"', "created_at", "updated_at"),
         "flytecodec.models.execution.Execution",
         _execution,
+        "rebuild_executions",
     ),
     "node-execution": _Kind(
         "node_executions",
@@ -136,18 +143,19 @@ KINDS: dict[str, _Kind] = {
 
 class Rows(Generic[M], Sequence[M]):
     """One batch of rows: the decoded models (``batch``), each row's primary key (``keys``, named by
-    ``key_columns``), its ``updated_at``, and ``nbytes``, the size of the messages decoded (the stored bytes
-    and, for rebuilt messages, the few bytes of their id and of flyteadmin's changes).
+    ``key_columns``), its ``updated_at`` (as microseconds since the Unix epoch: ``updated_micros``), and
+    ``nbytes``, the size of the messages decoded (the stored bytes and, for rebuilt messages, the few bytes of
+    their id and of flyteadmin's changes).
     Iterating, indexing and ``len`` go to ``batch``."""
 
-    __slots__ = ("batch", "key_columns", "keys", "nbytes", "part", "updated_at")
+    __slots__ = ("batch", "key_columns", "keys", "nbytes", "part", "updated_micros")
 
     def __init__(
         self,
         batch: Batch,
         key_columns: tuple[str, ...],
         keys: list[tuple],
-        updated_at: list[datetime.datetime],
+        updated_micros: list[int | None],
         part: bool,
         nbytes: int = 0,
     ):
@@ -155,11 +163,16 @@ class Rows(Generic[M], Sequence[M]):
         self.nbytes = nbytes
         self.key_columns = key_columns
         self.keys = keys
-        self.updated_at = updated_at
+        self.updated_micros = updated_micros
         self.part = part  # a part (spec or closure) as stored: its table has no id, so to_arrow adds the key
 
     def __len__(self) -> int:
         return len(self.batch)
+
+    @property
+    def updated_at(self) -> list[datetime.datetime | None]:
+        """Each row's ``updated_at``, an aware datetime in UTC (None where the column is NULL)."""
+        return [from_micros(micros) if micros is not None else None for micros in self.updated_micros]
 
     @overload
     def __getitem__(self, index: int) -> M: ...
@@ -194,18 +207,23 @@ class Rows(Generic[M], Sequence[M]):
                 values = [key[i] for key in self.keys]
                 arrays[name] = _int64s(values) if name == "retry_attempt" else _strings(values)
         if UPDATED_AT in wanted:
-            micros = [(moment - _rebuild.EPOCH) // _MICROSECOND for moment in self.updated_at]
-            arrays[UPDATED_AT] = _int64s(micros).view(pa.timestamp("us", tz="UTC"))
+            arrays[UPDATED_AT] = _int64s(self.updated_micros).view(pa.timestamp("us", tz="UTC"))
         return pa.table([arrays[c] if c in arrays else table.column(c) for c in wanted], names=wanted)
 
 
 # Arrays built from buffers: pyarrow.array() of a Python list imports pandas (seconds, once per process).
-def _int64s(values: list[int]) -> pyarrow.Array:
+def _int64s(values: list[int] | list[int | None]) -> pyarrow.Array:
+    """An int64 array of ``values``, None (a NULL column) as null."""
     import array
 
     import pyarrow as pa
 
-    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(array.array("q", values))])
+    valid = None
+    if None in values:
+        bits = sum(1 << i for i, value in enumerate(values) if value is not None)
+        valid = pa.py_buffer(bits.to_bytes((len(values) + 7) // 8, "little"))
+        values = [value or 0 for value in values]
+    return pa.Array.from_buffers(pa.int64(), len(values), [valid, pa.py_buffer(array.array("q", values))])
 
 
 def _strings(values: list[str]) -> pyarrow.Array:
@@ -218,6 +236,11 @@ def _strings(values: list[str]) -> pyarrow.Array:
     offsets = array.array("q", [0, *itertools.accumulate(map(len, data))])
     buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
     return pa.Array.from_buffers(pa.large_string(), len(values), buffers).cast(pa.string())
+
+
+def from_micros(micros: int) -> datetime.datetime:
+    """An aware datetime in UTC for microseconds since the Unix epoch."""
+    return _rebuild.EPOCH + datetime.timedelta(microseconds=micros)
 
 
 def _model_columns(model: type) -> list[str]:
@@ -407,12 +430,15 @@ def hide_password(text: str, conninfo: str) -> str:
 
 def _stream(conninfo, spec: _Kind, query, params, trim: bool, namespace: str, batch_size: int) -> Iterator[Rows]:
     psycopg = _psycopg()
+    from psycopg.types.numeric import Int8BinaryLoader
+
     own = isinstance(conninfo, str)
     conn = connect(conninfo) if own else conninfo
     model = spec.load()
     done = 0
     try:
         with conn.transaction(), conn.cursor(name="flytecodec_read", binary=True) as cursor:
+            cursor.adapters.register_loader("timestamptz", Int8BinaryLoader)  # no datetime object per value
             cursor.execute(query, params)
             while True:
                 rows = cursor.fetchmany(batch_size)
@@ -434,22 +460,52 @@ def _stream(conninfo, spec: _Kind, query, params, trim: bool, namespace: str, ba
 def _decode(spec: _Kind, model: type, rows: list[tuple], done: int, trim: bool, namespace: str) -> Rows:
     width = len(spec.key)
     build = spec.build
-    if build is None:
-        messages = [row[width] or b"" for row in rows]
-    else:
-        messages = []
-        for i, row in enumerate(rows):
-            try:
-                messages.append(build(row, trim, namespace))
-            except _rebuild.Malformed as error:
-                raise _row_error(spec, model, rows, i, done, f"stored bytes: {error.args[0]}") from None
     try:
-        batch = decode(model, messages)
+        rebuilt = _native_rebuild(spec, model, rows, trim, namespace)
     except DecodeError as error:
         raise _row_error(spec, model, rows, error.index, done, error.reason) from None
+    if rebuilt is not None:
+        batch, nbytes = rebuilt
+    else:
+        if build is None:
+            messages = [row[width] or b"" for row in rows]
+        else:
+            messages = []
+            for i, row in enumerate(rows):
+                try:
+                    messages.append(build(row, trim, namespace))
+                except _rebuild.Malformed as error:
+                    raise _row_error(spec, model, rows, i, done, f"stored bytes: {error.args[0]}") from None
+        try:
+            batch = decode(model, messages)
+        except DecodeError as error:
+            raise _row_error(spec, model, rows, error.index, done, error.reason) from None
+        nbytes = sum(map(len, messages))
     keys = [row[:width] for row in rows]
-    nbytes = sum(map(len, messages))
-    return Rows(batch, spec.key, keys, [row[-1] for row in rows], build is None, nbytes)
+    updated = [row[-1] for row in rows]
+    try:
+        finite = -_INFINITY < min(updated) <= max(updated) < _INFINITY
+    except TypeError:  # a NULL updated_at
+        finite = all(micros is None or -_INFINITY < micros < _INFINITY for micros in updated)
+    if not finite:
+        index = next(i for i, micros in enumerate(updated) if micros is not None and abs(micros) >= _INFINITY)
+        raise _row_error(spec, model, rows, index, done, "updated_at is infinite")
+    micros = [value + _PG_EPOCH if value is not None else None for value in updated]
+    return Rows(batch, spec.key, keys, micros, build is None, nbytes)
+
+
+def _native_rebuild(
+    spec: _Kind, model: type, rows: list[tuple], trim: bool, namespace: str
+) -> tuple[Batch, int] | None:
+    """The batch of ``rows``' messages and their size, rebuilt and decoded in one call of the native backend when
+    it has the kind's rules; None when it does not, or a row is not plainly well formed (the Python rules say
+    what is wrong with it)."""
+    if spec.native is None or backend() != "native":
+        return None
+    from flytecodec import _native
+
+    rebuilt = getattr(_native, spec.native)(model._pb_class.DESCRIPTOR.full_name, rows, trim, namespace)
+    return (Batch(model, rebuilt[0], ""), rebuilt[1]) if rebuilt is not None else None
 
 
 def _row_error(spec: _Kind, model: type, rows: list[tuple], index: int, done: int, reason: str) -> DecodeError:

@@ -1,0 +1,346 @@
+//! flyteadmin's `executions` rows → `flyteidl.admin.Execution` messages, a batch per call: the rules of
+//! `flytecodec.sources._rebuild.execution` (flyteadmin's FromExecutionModel), written into one buffer whose
+//! spans become the batch's records. Rows whose stored bytes are not plainly well formed (a broken length, a
+//! group, a field number 0) or whose `created_at` is infinite are left to the Python rules, which say what is
+//! wrong: the call then returns `None`.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+
+use crate::decode::Span;
+use crate::record_list::{sequence_records, RecordList};
+
+const TRIMMED_ERROR_LENGTH: usize = 100; // flyteadmin's trimmedErrMessageLen
+const EXECUTION_CLOSURE_ONEOF: [u32; 5] = [1, 2, 10, 12, 13]; // outputs, error, abort_cause, abort_metadata, output_data
+const CLOSURE_ERROR: u32 = 2;
+const ERROR_MESSAGE: u32 = 2;
+const STATE_CHANGE_DETAILS: u32 = 14;
+const ABORT_METADATA: u32 = 12;
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000; // 2000-01-01, PostgreSQL's epoch, in Unix microseconds
+
+/// A top-level field: its number, wire type and value span (a length-delimited value's without its length).
+struct Field {
+    number: u32,
+    wire: u8,
+    start: usize,
+    end: usize,
+}
+
+fn read_varint(buf: &[u8], mut pos: usize, most: usize) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for i in 0..most {
+        let byte = *buf.get(pos)?;
+        pos += 1;
+        value |= u64::from(byte & 0x7F) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, pos));
+        }
+    }
+    None
+}
+
+/// The top-level fields of `buf`, or `None` when it is not plainly well formed.
+fn fields(buf: &[u8]) -> Option<Vec<Field>> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < buf.len() {
+        let (tag, next) = read_varint(buf, pos, 5)?;
+        let (number, wire) = (u32::try_from(tag >> 3).ok()?, (tag & 7) as u8);
+        if number == 0 {
+            return None;
+        }
+        let mut start = next;
+        let end = match wire {
+            0 => read_varint(buf, next, 10)?.1,
+            1 => next + 8,
+            5 => next + 4,
+            2 => {
+                let (size, after) = read_varint(buf, next, 10)?;
+                start = after;
+                after.checked_add(usize::try_from(size).ok()?)?
+            }
+            _ => return None,
+        };
+        if end > buf.len() {
+            return None;
+        }
+        out.push(Field {
+            number,
+            wire,
+            start,
+            end,
+        });
+        pos = end;
+    }
+    Some(out)
+}
+
+/// The values of the length-delimited field `number` of the message made of `parts`, in order.
+fn submessages<'a>(parts: &[&'a [u8]], number: u32) -> Option<Vec<&'a [u8]>> {
+    let mut out = Vec::new();
+    for part in parts {
+        for f in fields(part)? {
+            if f.number == number && f.wire == 2 {
+                out.push(&part[f.start..f.end]);
+            }
+        }
+    }
+    Some(out)
+}
+
+fn write_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value > 0x7F {
+        out.push((value & 0x7F) as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// A length-delimited field of `parts` written one after the other.
+fn field(out: &mut Vec<u8>, number: u32, parts: &[&[u8]]) {
+    write_varint(out, u64::from(number << 3 | 2));
+    write_varint(out, parts.iter().map(|p| p.len()).sum::<usize>() as u64);
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+}
+
+/// A proto3 string field: nothing when empty.
+fn string(out: &mut Vec<u8>, number: u32, text: &[u8]) {
+    if !text.is_empty() {
+        field(out, number, &[text]);
+    }
+}
+
+/// A proto3 integer field: nothing when zero (negative int64 values take ten bytes).
+fn uint(out: &mut Vec<u8>, number: u32, value: u64) {
+    if value != 0 {
+        write_varint(out, u64::from(number << 3));
+        write_varint(out, value);
+    }
+}
+
+/// flyteadmin's TrimErrorMessage: the first 100 bytes, without the bytes of a UTF-8 character they split
+/// (as Python's `decode("utf-8", "ignore")` drops them).
+fn trimmed(message: &[u8]) -> Vec<u8> {
+    let head = &message[..TRIMMED_ERROR_LENGTH.min(message.len())];
+    head.utf8_chunks()
+        .flat_map(|chunk| chunk.valid().as_bytes())
+        .copied()
+        .collect()
+}
+
+/// What to append to a closure: the trimmed error of list calls, the state change details of rows written
+/// before they existed, the abort metadata of rows that only have the abort_cause column.
+fn closure_patch(closure: &[u8], row: &Row<'_>, trim: bool) -> Option<Vec<u8>> {
+    let mut has_details = false;
+    let mut last = 0;
+    let mut errors: Vec<&[u8]> = Vec::new();
+    for f in fields(closure)? {
+        if f.wire != 2 {
+            continue; // a known message field with another wire type is an unknown field to protobuf
+        }
+        has_details |= f.number == STATE_CHANGE_DETAILS;
+        if EXECUTION_CLOSURE_ONEOF.contains(&f.number) {
+            if f.number != last {
+                errors.clear(); // setting another member of a oneof clears the error set before it
+            }
+            last = f.number;
+            if f.number == CLOSURE_ERROR {
+                errors.push(&closure[f.start..f.end]);
+            }
+        }
+    }
+    let mut patch = Vec::new();
+    if trim && last == CLOSURE_ERROR {
+        let messages = submessages(&errors, ERROR_MESSAGE)?;
+        let message = messages.last().copied().unwrap_or_default();
+        if message.len() > TRIMMED_ERROR_LENGTH {
+            let mut error = Vec::new();
+            field(&mut error, ERROR_MESSAGE, &[&trimmed(message)]);
+            field(&mut patch, CLOSURE_ERROR, &[&error]);
+        }
+    }
+    if !has_details {
+        let micros = row.created_at.checked_add(PG_EPOCH_MICROS)?; // past i64 in the year 294247: Python's ints
+        let mut timestamp = Vec::new();
+        uint(&mut timestamp, 1, micros.div_euclid(1_000_000) as u64);
+        uint(
+            &mut timestamp,
+            2,
+            (micros.rem_euclid(1_000_000) * 1000) as u64,
+        );
+        let mut details = Vec::new();
+        field(&mut details, 2, &[&timestamp]);
+        string(&mut details, 3, row.user);
+        field(&mut patch, STATE_CHANGE_DETAILS, &[&details]);
+    }
+    if row.phase == b"ABORTED" && last != ABORT_METADATA {
+        let mut metadata = Vec::new();
+        string(&mut metadata, 1, row.abort_cause);
+        field(&mut patch, ABORT_METADATA, &[&metadata]);
+    }
+    Some(patch)
+}
+
+/// The columns of an `executions` row as `flytecodec.sources.postgres` selects them (NULL: empty).
+struct Row<'a> {
+    project: &'a [u8],
+    domain: &'a [u8],
+    name: &'a [u8],
+    spec: &'a [u8],
+    closure: &'a [u8],
+    phase: &'a [u8],
+    abort_cause: &'a [u8],
+    user: &'a [u8],
+    created_at: i64, // microseconds since 2000-01-01 UTC; ±(2**63 - 1): ±infinity
+}
+
+fn text<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
+    if value.is_none() {
+        return Ok(b"");
+    }
+    if let Ok(text) = value.cast::<PyString>() {
+        return Ok(text.to_str()?.as_bytes());
+    }
+    Ok(value.cast::<PyBytes>()?.as_bytes())
+}
+
+/// The message of the row `tuple`, appended to `out`; `None`: the row is for the Python rules.
+fn execution_row(
+    out: &mut Vec<u8>,
+    tuple: &Bound<'_, PyTuple>,
+    trim: bool,
+    namespace: &[u8],
+) -> PyResult<Option<()>> {
+    let items = (0..9)
+        .map(|i| tuple.get_item(i))
+        .collect::<PyResult<Vec<_>>>()?;
+    let texts = items[..8].iter().map(text).collect::<PyResult<Vec<_>>>()?;
+    let row = Row {
+        project: texts[0],
+        domain: texts[1],
+        name: texts[2],
+        spec: texts[3],
+        closure: texts[4],
+        phase: texts[5],
+        abort_cause: texts[6],
+        user: texts[7],
+        created_at: items[8].extract()?,
+    };
+    Ok(execution(out, &row, trim, namespace))
+}
+
+/// `flyteidl.admin.Execution` for `row`, appended to `out`; `None`: the row is for the Python rules.
+fn execution(out: &mut Vec<u8>, row: &Row<'_>, trim: bool, namespace: &[u8]) -> Option<()> {
+    if row.created_at.unsigned_abs() >= i64::MAX.unsigned_abs() {
+        return None; // ±infinity
+    }
+    let mut spec_patch = Vec::new();
+    if !namespace.is_empty() {
+        let system_metadata = submessages(&submessages(&[row.spec], 3)?, 17)?;
+        if submessages(&system_metadata, 2)?
+            .last()
+            .is_none_or(|n| n.is_empty())
+        {
+            let (mut system, mut metadata) = (Vec::new(), Vec::new());
+            string(&mut system, 2, namespace);
+            field(&mut metadata, 17, &[&system]);
+            field(&mut spec_patch, 3, &[&metadata]); // metadata.system_metadata.namespace
+        }
+    }
+    let patch = closure_patch(row.closure, row, trim)?;
+    let mut id = Vec::new();
+    string(&mut id, 1, row.project);
+    string(&mut id, 2, row.domain);
+    string(&mut id, 4, row.name);
+    field(out, 1, &[&id]);
+    field(out, 2, &[row.spec, &spec_patch]);
+    field(out, 3, &[row.closure, &patch]);
+    Some(())
+}
+
+/// The `Execution` messages of `rows` (tuples: project, domain, name, spec, closure, phase, abort_cause, user,
+/// created_at as microseconds since 2000, ...) validated as `message` into a record list, with their total size;
+/// `None` when a row is for the Python rules (broken stored bytes, an infinite time).
+#[pyfunction]
+pub fn rebuild_executions(
+    py: Python<'_>,
+    message: &str,
+    rows: &Bound<'_, PyList>,
+    trim: bool,
+    namespace: &str,
+) -> PyResult<Option<(RecordList, usize)>> {
+    crate::errors::guard(py, || {
+        let mut buffer = Vec::new();
+        let mut spans = Vec::with_capacity(rows.len());
+        for item in rows.iter() {
+            let start = buffer.len();
+            let tuple = item.cast::<PyTuple>()?;
+            if execution_row(&mut buffer, tuple, trim, namespace.as_bytes())?.is_none() {
+                return Ok(None);
+            }
+            spans.push(Span {
+                buffer: 0,
+                start,
+                end: buffer.len(),
+                offset: 0,
+            });
+        }
+        let size = buffer.len();
+        let buffer = PyBytes::new(py, &buffer);
+        let records = sequence_records(
+            py,
+            message,
+            vec![buffer],
+            spans,
+            crate::decode::default_threads(),
+        )?;
+        Ok(Some((records, size)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trimmed_drops_what_python_decode_ignore_drops() {
+        let split = format!("a{}", "é".repeat(60)); // byte 100 is the first of an é
+        assert_eq!(
+            trimmed(split.as_bytes()),
+            format!("a{}", "é".repeat(49)).as_bytes()
+        );
+        assert_eq!(trimmed(b"ab\xffcd\xc3"), b"abcd");
+        assert_eq!(trimmed(&[b'x'; 150]).len(), TRIMMED_ERROR_LENGTH);
+    }
+
+    #[test]
+    fn fields_leave_what_is_not_plainly_well_formed_to_python() {
+        let spans = |buf: &[u8]| {
+            fields(buf).map(|f| {
+                f.iter()
+                    .map(|f| (f.number, f.wire, f.start, f.end))
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            spans(b"\x0a\x01x\x20\x96\x01\x82\x01\x00"),
+            Some(vec![(1, 2, 2, 3), (4, 0, 4, 6), (16, 2, 9, 9)])
+        );
+        assert_eq!(
+            spans(b"\x09\x00\x00\x00\x00\x00\x00\x00\x00\x15\x00\x00\x00\x00"),
+            Some(vec![(1, 1, 1, 9), (2, 5, 10, 14)])
+        );
+        for broken in [
+            &b"\x0a\xff\xff"[..],
+            b"\x0a\x02x",
+            b"\x20\x80",
+            b"\x02\x00",
+            b"\x0b\x0c",
+            b"\x12",
+        ] {
+            assert_eq!(spans(broken), None, "{broken:?}");
+        }
+    }
+}
