@@ -217,6 +217,9 @@ fn execution_row(
         .map(|i| tuple.get_item(i))
         .collect::<PyResult<Vec<_>>>()?;
     let texts = items[..8].iter().map(text).collect::<PyResult<Vec<_>>>()?;
+    let Some(created_at) = items[8].extract::<Option<i64>>()? else {
+        return Ok(None); // NULL: the Python rules say so
+    };
     let row = Row {
         project: texts[0],
         domain: texts[1],
@@ -226,7 +229,7 @@ fn execution_row(
         phase: texts[5],
         abort_cause: texts[6],
         user: texts[7],
-        created_at: items[8].extract()?,
+        created_at,
     };
     Ok(execution(out, &row, trim, namespace))
 }

@@ -294,6 +294,7 @@ def times_db(pg_server):
     rows[1]["updated_at"] = None
     rows[2]["updated_at"] = "infinity"
     rows[3]["created_at"] = "-infinity"
+    rows[4]["created_at"] = None  # nullable in flyteadmin's DDL, but its model cannot read such a row
     with psycopg.connect(url) as conn:
         _flyteadmin.insert(conn, "executions", rows)
     return url, rows
@@ -310,11 +311,13 @@ def test_times_to_the_microsecond_before_1970_and_null(times_db, backend):
     assert next(occurred)[0].closure.state_change_details.occurred_at == rows[0]["created_at"]
 
 
-@pytest.mark.parametrize(("which", "column"), [(2, "updated_at"), (3, "created_at")])
-def test_an_infinite_time_names_its_row(times_db, which, column):
+@pytest.mark.parametrize(
+    ("which", "what"), [(2, "updated_at is infinite"), (3, "created_at is infinite"), (4, "created_at is NULL")]
+)
+def test_an_infinite_or_null_time_names_its_row(times_db, backend, which, what):
     url, rows = times_db
     row = rows[which]
-    with pytest.raises(DecodeError, match=f"execution_name={row['execution_name']!r}.*{column} is infinite"):
+    with pytest.raises(DecodeError, match=f"execution_name={row['execution_name']!r}.*{what}"):
         read_all(url, "execution", name=row["execution_name"])
 
 

@@ -58,6 +58,8 @@ class _Kind(NamedTuple):
 
 def _execution(row: tuple, trim: bool, namespace: str) -> bytes:
     project, domain, name, spec, closure, phase, abort_cause, user, created_at, _ = row
+    if created_at is None:  # flyteadmin cannot read such a row either (its model's CreatedAt is not nullable)
+        raise _rebuild.Malformed("created_at is NULL")
     if not -_INFINITY < created_at < _INFINITY:
         raise _rebuild.Malformed("created_at is infinite")
     return _rebuild.execution(
