@@ -413,29 +413,23 @@ impl Reader<'_> {
     ) -> Result<(), String> {
         let last = found.last().copied();
         let raw = last.map_or(0, |(_, _, raw)| raw);
-        match (&self.columns[column].leaf, builder) {
-            (Leaf::String, Builder::String(b)) => match last {
+        match builder {
+            Builder::String(b) => match last {
                 Some((s, e, _)) if s < e => b.append_value(&self.buffer[s..e]),
                 _ => b.append_null(),
             },
-            (Leaf::Int32 | Leaf::EnumNumber, Builder::Int32(b)) => {
-                b.append_value(signed(kind, raw) as i32)
-            }
-            (Leaf::Int64, Builder::Int64(b)) => b.append_value(signed(kind, raw)),
-            (Leaf::UInt32, Builder::UInt32(b)) => b.append_value(raw as u32),
-            (Leaf::UInt64, Builder::UInt64(b)) => b.append_value(raw),
-            (Leaf::Bool, Builder::Bool(b)) => b.append_value(raw != 0),
-            (Leaf::Enum(numbers, _), Builder::Enum(b)) => {
+            Builder::Int32(b) => b.append_value(signed(kind, raw) as i32),
+            Builder::Int64(b) => b.append_value(signed(kind, raw)),
+            Builder::UInt32(b) => b.append_value(raw as u32),
+            Builder::UInt64(b) => b.append_value(raw),
+            Builder::Bool(b) => b.append_value(raw != 0),
+            Builder::Enum(b, numbers) => {
                 let number = raw as i32;
                 b.append_option(numbers.iter().position(|&n| n == number).map(|p| p as i32));
             }
-            (Leaf::Timestamp(range), Builder::Timestamp(b)) => {
-                b.append_option(self.micros(column, found, *range)?)
-            }
-            (Leaf::Duration(range), Builder::Duration(b)) => {
-                b.append_option(self.micros(column, found, *range)?)
-            }
-            (Leaf::BoolWrapper, Builder::Bool(b)) => {
+            Builder::Timestamp(b, range) => b.append_option(self.micros(column, found, *range)?),
+            Builder::Duration(b, range) => b.append_option(self.micros(column, found, *range)?),
+            Builder::BoolWrapper(b) => {
                 if found.is_empty() {
                     b.append_null();
                 } else {
@@ -443,7 +437,7 @@ impl Reader<'_> {
                     b.append_value(value != 0);
                 }
             }
-            (Leaf::Map, Builder::Map(b)) => {
+            Builder::Map(b) => {
                 self.entries.clear();
                 for &(s, e, _) in found {
                     if let Some(entry) = self.entry(s, e)? {
@@ -473,7 +467,7 @@ impl Reader<'_> {
                     b.append(true).map_err(|e| e.to_string())?;
                 }
             }
-            (Leaf::List, Builder::List(b)) => {
+            Builder::List(b) => {
                 if found.is_empty() {
                     b.append_null();
                 } else {
@@ -482,12 +476,6 @@ impl Reader<'_> {
                     }
                     b.append(true);
                 }
-            }
-            _ => {
-                return Err(format!(
-                    "column {}: builder does not fit",
-                    self.columns[column].name
-                ))
             }
         }
         Ok(())
@@ -500,14 +488,9 @@ impl Reader<'_> {
 
     /// Fields 1 and 2 of a (merged) Timestamp, Duration or BoolValue message: varints all three.
     fn pair(&self, found: &[Occurrence]) -> Result<(u64, u64), String> {
-        let fields = if let [(s, e, _)] = found {
-            well_known_fields(self.buffer, &[(*s, *e)], 0)
-        } else {
-            let parts: Vec<(usize, usize)> = found.iter().map(|&(s, e, _)| (s, e)).collect();
-            well_known_fields(self.buffer, &parts, 0)
-        };
-        let (first, second, _) =
-            fields.map_err(|e| format!("record {}: {}", self.row, e.reason))?;
+        let parts = found.iter().map(|&(s, e, _)| (s, e));
+        let (first, second, _) = well_known_fields(self.buffer, parts, 0)
+            .map_err(|e| format!("record {}: {}", self.row, e.reason))?;
         Ok((first, second))
     }
 
@@ -550,19 +533,21 @@ impl Reader<'_> {
     }
 }
 
-/// A column being built.
+/// A column being built, with what its leaf needs to read a value (so appending matches on it alone).
 pub enum Builder {
     /// A string column's bytes, checked as UTF-8 all at once when finished.
     String(BinaryBuilder),
+    /// An int32 column, or an enum column's numbers.
     Int32(Int32Builder),
     Int64(Int64Builder),
     UInt32(UInt32Builder),
     UInt64(UInt64Builder),
     Bool(BooleanBuilder),
-    /// An enum column's dictionary indexes.
-    Enum(Int32Builder),
-    Timestamp(TimestampMicrosecondBuilder),
-    Duration(DurationMicrosecondBuilder),
+    BoolWrapper(BooleanBuilder),
+    /// An enum column's dictionary indexes, and the enum's value numbers in declaration order.
+    Enum(Int32Builder, Vec<i32>),
+    Timestamp(TimestampMicrosecondBuilder, OutOfRange),
+    Duration(DurationMicrosecondBuilder, OutOfRange),
     Map(MapBuilder<StringBuilder, StringBuilder>),
     List(ListBuilder<StringBuilder>),
 }
@@ -575,12 +560,18 @@ impl Builder {
             Leaf::Int64 => Builder::Int64(Int64Builder::with_capacity(rows)),
             Leaf::UInt32 => Builder::UInt32(UInt32Builder::with_capacity(rows)),
             Leaf::UInt64 => Builder::UInt64(UInt64Builder::with_capacity(rows)),
-            Leaf::Bool | Leaf::BoolWrapper => Builder::Bool(BooleanBuilder::with_capacity(rows)),
-            Leaf::Enum(..) => Builder::Enum(Int32Builder::with_capacity(rows)),
-            Leaf::Timestamp(_) => Builder::Timestamp(
+            Leaf::Bool => Builder::Bool(BooleanBuilder::with_capacity(rows)),
+            Leaf::BoolWrapper => Builder::BoolWrapper(BooleanBuilder::with_capacity(rows)),
+            Leaf::Enum(numbers, _) => {
+                Builder::Enum(Int32Builder::with_capacity(rows), numbers.clone())
+            }
+            Leaf::Timestamp(range) => Builder::Timestamp(
                 TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
+                *range,
             ),
-            Leaf::Duration(_) => Builder::Duration(DurationMicrosecondBuilder::with_capacity(rows)),
+            Leaf::Duration(range) => {
+                Builder::Duration(DurationMicrosecondBuilder::with_capacity(rows), *range)
+            }
             Leaf::Map => Builder::Map(MapBuilder::new(
                 Some(MapFieldNames {
                     entry: "entries".into(),
@@ -598,13 +589,13 @@ impl Builder {
     fn null(&mut self) {
         match self {
             Builder::String(b) => b.append_null(),
-            Builder::Int32(b) | Builder::Enum(b) => b.append_null(),
+            Builder::Int32(b) | Builder::Enum(b, _) => b.append_null(),
             Builder::Int64(b) => b.append_null(),
             Builder::UInt32(b) => b.append_null(),
             Builder::UInt64(b) => b.append_null(),
-            Builder::Bool(b) => b.append_null(),
-            Builder::Timestamp(b) => b.append_null(),
-            Builder::Duration(b) => b.append_null(),
+            Builder::Bool(b) | Builder::BoolWrapper(b) => b.append_null(),
+            Builder::Timestamp(b, _) => b.append_null(),
+            Builder::Duration(b, _) => b.append_null(),
             Builder::Map(b) => {
                 // appending an empty, invalid entry list cannot fail: keys and values are in step
                 let _ = b.append(false);
@@ -626,12 +617,12 @@ impl Builder {
             Builder::Int64(mut b) => Arc::new(b.finish()),
             Builder::UInt32(mut b) => Arc::new(b.finish()),
             Builder::UInt64(mut b) => Arc::new(b.finish()),
-            Builder::Bool(mut b) => Arc::new(b.finish()),
-            Builder::Timestamp(mut b) => Arc::new(b.finish()),
-            Builder::Duration(mut b) => Arc::new(b.finish()),
+            Builder::Bool(mut b) | Builder::BoolWrapper(mut b) => Arc::new(b.finish()),
+            Builder::Timestamp(mut b, _) => Arc::new(b.finish()),
+            Builder::Duration(mut b, _) => Arc::new(b.finish()),
             Builder::Map(mut b) => Arc::new(b.finish()),
             Builder::List(mut b) => Arc::new(b.finish()),
-            Builder::Enum(mut b) => {
+            Builder::Enum(mut b, _) => {
                 let Leaf::Enum(_, names) = leaf else {
                     return Err("an enum builder for a column that is not an enum".into());
                 };
