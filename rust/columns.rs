@@ -10,9 +10,9 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BooleanBuilder, DurationMicrosecondBuilder, Int32Builder, Int64Builder, ListBuilder,
-    MapBuilder, MapFieldNames, StringBuilder, TimestampMicrosecondBuilder, UInt32Builder,
-    UInt64Builder,
+    BinaryBuilder, BooleanBuilder, DurationMicrosecondBuilder, Int32Builder, Int64Builder,
+    ListBuilder, MapBuilder, MapFieldNames, StringBuilder, TimestampMicrosecondBuilder,
+    UInt32Builder, UInt64Builder,
 };
 use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, DictionaryArray, RecordBatch, RecordBatchOptions, StringArray};
@@ -150,8 +150,13 @@ pub struct Plan {
     fields: usize,
 }
 
-/// Per-thread space for a record's field occurrences, reused from record to record.
-pub struct Scratch(Vec<Vec<Occurrence>>);
+/// Per-thread space reused from record to record: each field's occurrences in a record, the record's
+/// parts, and a map column's entries.
+pub struct Scratch {
+    found: Vec<Vec<Occurrence>>,
+    parts: Vec<Occurrence>,
+    entries: Vec<Entry>,
+}
 
 impl Plan {
     pub fn new(schema: &Schema, message: usize, columns: Vec<ColumnSpec>) -> Result<Plan, String> {
@@ -169,7 +174,11 @@ impl Plan {
     }
 
     pub fn scratch(&self) -> Scratch {
-        Scratch(vec![Vec::new(); self.fields])
+        Scratch {
+            found: vec![Vec::new(); self.fields],
+            parts: Vec::new(),
+            entries: Vec::new(),
+        }
     }
 
     /// Builders for `rows` records, one per column.
@@ -189,12 +198,17 @@ impl Plan {
         scratch: &mut Scratch,
         row: usize,
     ) -> Result<(), String> {
-        let reader = Reader {
+        let mut reader = Reader {
             buffer,
             columns: &self.columns,
             row,
+            entries: &mut scratch.entries,
         };
-        reader.node(&self.root, parts, builders, &mut scratch.0)
+        scratch.parts.clear();
+        scratch
+            .parts
+            .extend(parts.iter().map(|&(start, end)| (start, end, 0)));
+        reader.node(&self.root, &scratch.parts, builders, &mut scratch.found)
     }
 
     /// The columns of `rows` records as a record batch (which keeps its row count with no column).
@@ -202,7 +216,9 @@ impl Plan {
         let mut fields = Vec::with_capacity(builders.len());
         let mut arrays = Vec::with_capacity(builders.len());
         for (column, builder) in self.columns.iter().zip(builders) {
-            let array = builder.finish(&column.leaf)?;
+            let array = builder
+                .finish(&column.leaf)
+                .map_err(|e| format!("column {}: {e}", column.name))?;
             fields.push(Field::new(&column.name, array.data_type().clone(), true));
             arrays.push(array);
         }
@@ -315,18 +331,23 @@ impl Node {
 /// One occurrence of a field: its value's span in the buffer and, for a varint or fixed value, its bits.
 type Occurrence = (usize, usize, u64);
 
+/// A map entry's key and value spans in the buffer.
+type Entry = ((usize, usize), (usize, usize));
+
 struct Reader<'a> {
     buffer: &'a [u8],
     columns: &'a [ColumnSpec],
     row: usize,
+    entries: &'a mut Vec<Entry>,
 }
 
 impl Reader<'_> {
-    /// Read the columns under `node` from the message made of `parts` (none: the message is not set).
+    /// Read the columns under `node` from the message made of `parts` (the occurrences of its field;
+    /// none: the message is not set).
     fn node(
-        &self,
+        &mut self,
         node: &Node,
-        parts: &[(usize, usize)],
+        parts: &[Occurrence],
         builders: &mut [Builder],
         found: &mut [Vec<Occurrence>],
     ) -> Result<(), String> {
@@ -339,7 +360,7 @@ impl Reader<'_> {
         for child in &node.children {
             found[child.id].clear();
         }
-        for &(start, end) in parts {
+        for &(start, end, _) in parts {
             let part = &self.buffer[start..end];
             walk(part, |number, wire, s, e, raw| {
                 let Some(slot) = node.slots.get(number as usize) else {
@@ -368,9 +389,7 @@ impl Reader<'_> {
                 Target::Node(sub) => {
                     // the sub-node's fields have ids of their own, so this list is left alone meanwhile
                     let occurrences = std::mem::take(&mut found[child.id]);
-                    let parts: Vec<(usize, usize)> =
-                        occurrences.iter().map(|&(s, e, _)| (s, e)).collect();
-                    let result = self.node(sub, &parts, builders, found);
+                    let result = self.node(sub, &occurrences, builders, found);
                     found[child.id] = occurrences;
                     result?;
                 }
@@ -386,7 +405,7 @@ impl Reader<'_> {
 
     /// Append column `column`'s value, read from the occurrences of its field in a message that is set.
     fn leaf(
-        &self,
+        &mut self,
         column: usize,
         kind: Kind,
         found: &[Occurrence],
@@ -394,29 +413,23 @@ impl Reader<'_> {
     ) -> Result<(), String> {
         let last = found.last().copied();
         let raw = last.map_or(0, |(_, _, raw)| raw);
-        match (&self.columns[column].leaf, builder) {
-            (Leaf::String, Builder::String(b)) => match last {
-                Some((s, e, _)) if s < e => b.append_value(self.text(s, e)?),
+        match builder {
+            Builder::String(b) => match last {
+                Some((s, e, _)) if s < e => b.append_value(&self.buffer[s..e]),
                 _ => b.append_null(),
             },
-            (Leaf::Int32 | Leaf::EnumNumber, Builder::Int32(b)) => {
-                b.append_value(signed(kind, raw) as i32)
-            }
-            (Leaf::Int64, Builder::Int64(b)) => b.append_value(signed(kind, raw)),
-            (Leaf::UInt32, Builder::UInt32(b)) => b.append_value(raw as u32),
-            (Leaf::UInt64, Builder::UInt64(b)) => b.append_value(raw),
-            (Leaf::Bool, Builder::Bool(b)) => b.append_value(raw != 0),
-            (Leaf::Enum(numbers, _), Builder::Enum(b)) => {
+            Builder::Int32(b) => b.append_value(signed(kind, raw) as i32),
+            Builder::Int64(b) => b.append_value(signed(kind, raw)),
+            Builder::UInt32(b) => b.append_value(raw as u32),
+            Builder::UInt64(b) => b.append_value(raw),
+            Builder::Bool(b) => b.append_value(raw != 0),
+            Builder::Enum(b, numbers) => {
                 let number = raw as i32;
                 b.append_option(numbers.iter().position(|&n| n == number).map(|p| p as i32));
             }
-            (Leaf::Timestamp(range), Builder::Timestamp(b)) => {
-                b.append_option(self.micros(column, found, *range)?)
-            }
-            (Leaf::Duration(range), Builder::Duration(b)) => {
-                b.append_option(self.micros(column, found, *range)?)
-            }
-            (Leaf::BoolWrapper, Builder::Bool(b)) => {
+            Builder::Timestamp(b, range) => b.append_option(self.micros(column, found, *range)?),
+            Builder::Duration(b, range) => b.append_option(self.micros(column, found, *range)?),
+            Builder::BoolWrapper(b) => {
                 if found.is_empty() {
                     b.append_null();
                 } else {
@@ -424,55 +437,59 @@ impl Reader<'_> {
                     b.append_value(value != 0);
                 }
             }
-            (Leaf::Map, Builder::Map(b)) => {
-                let mut entries = Vec::with_capacity(found.len());
+            Builder::Map(b) => {
+                self.entries.clear();
                 for &(s, e, _) in found {
-                    entries.extend(self.entry(s, e)?);
+                    if let Some(entry) = self.entry(s, e)? {
+                        self.entries.push(entry);
+                    }
                 }
-                if entries.is_empty() {
+                if self.entries.is_empty() {
                     b.append(false).map_err(|e| e.to_string())?;
                 } else {
+                    let buffer = self.buffer;
+                    let key = |entry: &Entry| &buffer[entry.0 .0..entry.0 .1];
                     // sorted by key; of equal keys, the last one wins (as in a parsed map)
-                    entries.sort_by(|a, b| a.0.cmp(b.0));
-                    for (i, &(key, value)) in entries.iter().enumerate() {
-                        if entries.get(i + 1).is_some_and(|next| next.0 == key) {
+                    if !self.entries.is_sorted_by(|a, b| key(a) < key(b)) {
+                        self.entries.sort_by(|a, b| key(a).cmp(key(b)));
+                    }
+                    for (i, entry) in self.entries.iter().enumerate() {
+                        if self
+                            .entries
+                            .get(i + 1)
+                            .is_some_and(|next| key(next) == key(entry))
+                        {
                             continue;
                         }
-                        b.keys().append_value(key);
-                        b.values().append_value(value);
+                        b.keys().append_value(self.text(entry.0)?);
+                        b.values().append_value(self.text(entry.1)?);
                     }
                     b.append(true).map_err(|e| e.to_string())?;
                 }
             }
-            (Leaf::List, Builder::List(b)) => {
+            Builder::List(b) => {
                 if found.is_empty() {
                     b.append_null();
                 } else {
                     for &(s, e, _) in found {
-                        b.values().append_value(self.text(s, e)?);
+                        b.values().append_value(self.text((s, e))?);
                     }
                     b.append(true);
                 }
-            }
-            _ => {
-                return Err(format!(
-                    "column {}: builder does not fit",
-                    self.columns[column].name
-                ))
             }
         }
         Ok(())
     }
 
-    fn text(&self, start: usize, end: usize) -> Result<&str, String> {
+    fn text(&self, (start, end): (usize, usize)) -> Result<&str, String> {
         simdutf8::basic::from_utf8(&self.buffer[start..end])
             .map_err(|_| format!("record {}: invalid UTF-8 in a string field", self.row))
     }
 
     /// Fields 1 and 2 of a (merged) Timestamp, Duration or BoolValue message: varints all three.
     fn pair(&self, found: &[Occurrence]) -> Result<(u64, u64), String> {
-        let parts: Vec<(usize, usize)> = found.iter().map(|&(s, e, _)| (s, e)).collect();
-        let (first, second, _) = well_known_fields(self.buffer, &parts, 0)
+        let parts = found.iter().map(|&(s, e, _)| (s, e));
+        let (first, second, _) = well_known_fields(self.buffer, parts, 0)
             .map_err(|e| format!("record {}: {}", self.row, e.reason))?;
         Ok((first, second))
     }
@@ -500,9 +517,10 @@ impl Reader<'_> {
         }
     }
 
-    /// The key and value of a map entry (last occurrence winning; "" when absent). An entry with any
-    /// other field is not in the map: upb keeps it, whole, as an unknown field of the message instead.
-    fn entry(&self, start: usize, end: usize) -> Result<Option<(&str, &str)>, String> {
+    /// The key's and value's spans of a map entry (last occurrence winning; empty when absent). An entry
+    /// with any other field is not in the map: upb keeps it, whole, as an unknown field of the message
+    /// instead.
+    fn entry(&self, start: usize, end: usize) -> Result<Option<Entry>, String> {
         let part = &self.buffer[start..end];
         let (mut key, mut value, mut unknown) = ((0, 0), (0, 0), false);
         walk(part, |number, wire, s, e, _| match (number, wire) {
@@ -511,28 +529,25 @@ impl Reader<'_> {
             _ => unknown = true,
         })
         .map_err(|e| format!("record {}: {}", self.row, e.reason))?;
-        if unknown {
-            return Ok(None);
-        }
-        Ok(Some((
-            self.text(key.0, key.1)?,
-            self.text(value.0, value.1)?,
-        )))
+        Ok((!unknown).then_some((key, value)))
     }
 }
 
-/// A column being built.
+/// A column being built, with what its leaf needs to read a value (so appending matches on it alone).
 pub enum Builder {
-    String(StringBuilder),
+    /// A string column's bytes, checked as UTF-8 all at once when finished.
+    String(BinaryBuilder),
+    /// An int32 column, or an enum column's numbers.
     Int32(Int32Builder),
     Int64(Int64Builder),
     UInt32(UInt32Builder),
     UInt64(UInt64Builder),
     Bool(BooleanBuilder),
-    /// An enum column's dictionary indexes.
-    Enum(Int32Builder),
-    Timestamp(TimestampMicrosecondBuilder),
-    Duration(DurationMicrosecondBuilder),
+    BoolWrapper(BooleanBuilder),
+    /// An enum column's dictionary indexes, and the enum's value numbers in declaration order.
+    Enum(Int32Builder, Vec<i32>),
+    Timestamp(TimestampMicrosecondBuilder, OutOfRange),
+    Duration(DurationMicrosecondBuilder, OutOfRange),
     Map(MapBuilder<StringBuilder, StringBuilder>),
     List(ListBuilder<StringBuilder>),
 }
@@ -540,17 +555,23 @@ pub enum Builder {
 impl Builder {
     fn new(leaf: &Leaf, rows: usize) -> Builder {
         match leaf {
-            Leaf::String => Builder::String(StringBuilder::with_capacity(rows, rows * 16)),
+            Leaf::String => Builder::String(BinaryBuilder::with_capacity(rows, rows * 16)),
             Leaf::Int32 | Leaf::EnumNumber => Builder::Int32(Int32Builder::with_capacity(rows)),
             Leaf::Int64 => Builder::Int64(Int64Builder::with_capacity(rows)),
             Leaf::UInt32 => Builder::UInt32(UInt32Builder::with_capacity(rows)),
             Leaf::UInt64 => Builder::UInt64(UInt64Builder::with_capacity(rows)),
-            Leaf::Bool | Leaf::BoolWrapper => Builder::Bool(BooleanBuilder::with_capacity(rows)),
-            Leaf::Enum(..) => Builder::Enum(Int32Builder::with_capacity(rows)),
-            Leaf::Timestamp(_) => Builder::Timestamp(
+            Leaf::Bool => Builder::Bool(BooleanBuilder::with_capacity(rows)),
+            Leaf::BoolWrapper => Builder::BoolWrapper(BooleanBuilder::with_capacity(rows)),
+            Leaf::Enum(numbers, _) => {
+                Builder::Enum(Int32Builder::with_capacity(rows), numbers.clone())
+            }
+            Leaf::Timestamp(range) => Builder::Timestamp(
                 TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
+                *range,
             ),
-            Leaf::Duration(_) => Builder::Duration(DurationMicrosecondBuilder::with_capacity(rows)),
+            Leaf::Duration(range) => {
+                Builder::Duration(DurationMicrosecondBuilder::with_capacity(rows), *range)
+            }
             Leaf::Map => Builder::Map(MapBuilder::new(
                 Some(MapFieldNames {
                     entry: "entries".into(),
@@ -568,13 +589,13 @@ impl Builder {
     fn null(&mut self) {
         match self {
             Builder::String(b) => b.append_null(),
-            Builder::Int32(b) | Builder::Enum(b) => b.append_null(),
+            Builder::Int32(b) | Builder::Enum(b, _) => b.append_null(),
             Builder::Int64(b) => b.append_null(),
             Builder::UInt32(b) => b.append_null(),
             Builder::UInt64(b) => b.append_null(),
-            Builder::Bool(b) => b.append_null(),
-            Builder::Timestamp(b) => b.append_null(),
-            Builder::Duration(b) => b.append_null(),
+            Builder::Bool(b) | Builder::BoolWrapper(b) => b.append_null(),
+            Builder::Timestamp(b, _) => b.append_null(),
+            Builder::Duration(b, _) => b.append_null(),
             Builder::Map(b) => {
                 // appending an empty, invalid entry list cannot fail: keys and values are in step
                 let _ = b.append(false);
@@ -585,17 +606,23 @@ impl Builder {
 
     fn finish(self, leaf: &Leaf) -> Result<ArrayRef, String> {
         Ok(match self {
-            Builder::String(mut b) => Arc::new(b.finish()),
+            Builder::String(mut b) => {
+                let (offsets, values, nulls) = b.finish().into_parts();
+                Arc::new(
+                    StringArray::try_new(offsets, values, nulls)
+                        .map_err(|_| "invalid UTF-8 in a string field".to_string())?,
+                )
+            }
             Builder::Int32(mut b) => Arc::new(b.finish()),
             Builder::Int64(mut b) => Arc::new(b.finish()),
             Builder::UInt32(mut b) => Arc::new(b.finish()),
             Builder::UInt64(mut b) => Arc::new(b.finish()),
-            Builder::Bool(mut b) => Arc::new(b.finish()),
-            Builder::Timestamp(mut b) => Arc::new(b.finish()),
-            Builder::Duration(mut b) => Arc::new(b.finish()),
+            Builder::Bool(mut b) | Builder::BoolWrapper(mut b) => Arc::new(b.finish()),
+            Builder::Timestamp(mut b, _) => Arc::new(b.finish()),
+            Builder::Duration(mut b, _) => Arc::new(b.finish()),
             Builder::Map(mut b) => Arc::new(b.finish()),
             Builder::List(mut b) => Arc::new(b.finish()),
-            Builder::Enum(mut b) => {
+            Builder::Enum(mut b, _) => {
                 let Leaf::Enum(_, names) = leaf else {
                     return Err("an enum builder for a column that is not an enum".into());
                 };

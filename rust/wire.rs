@@ -11,6 +11,8 @@
 //! * `string` fields (also map keys and values, and repeated ones) must be valid UTF-8; unknown fields
 //!   are not looked into.
 
+use std::borrow::Borrow;
+
 use crate::messages::{Check, Schema};
 
 /// How deep sub-messages and groups may nest below the message being decoded (upb's default).
@@ -431,15 +433,17 @@ fn varint_end(buf: &[u8], pos: usize) -> Option<usize> {
 /// Fields 1 and 2 of a well-known message (a Timestamp, a Duration, a wrapper) made of `parts` of
 /// `bytes`, the last occurrence of each winning: their raw values (a varint, or a little-endian fixed
 /// value), and field 1's payload when it is length-delimited. Field 1 counts only with `first_wire`, field
-/// 2 only as a varint; anything else is an unknown field.
-pub fn well_known_fields<'b>(
-    bytes: &'b [u8],
-    parts: &[(usize, usize)],
+/// 2 only as a varint; anything else is an unknown field. `parts` are `(start, end)` spans, borrowed or not
+/// (a slice, or spans mapped from other data without collecting them).
+pub fn well_known_fields<P: Borrow<(usize, usize)>>(
+    bytes: &[u8],
+    parts: impl IntoIterator<Item = P>,
     first_wire: u8,
-) -> WireResult<(u64, u64, &'b [u8])> {
+) -> WireResult<(u64, u64, &[u8])> {
     let (mut first, mut second): (u64, u64) = (0, 0);
     let mut payload: &[u8] = &[];
-    for &(start, end) in parts {
+    for part in parts {
+        let &(start, end) = part.borrow();
         let part = &bytes[start..end];
         walk(part, |number, wire, s, e, raw| {
             let expected = if number == 1 { first_wire } else { 0 };
