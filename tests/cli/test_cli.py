@@ -12,8 +12,6 @@ import json
 import math
 import os
 import re
-import shlex
-import subprocess
 import sys
 
 import pyarrow as pa
@@ -28,26 +26,9 @@ from flytecodec._stats import human_seconds
 from flytecodec.models.execution import Execution
 from flytecodec.models.node_execution import NodeExecution
 from flytecodec.testing import corpus
+from support.cli import ok, run
 
-COMMAND = [sys.executable, "-m", "flytecodec.cli"]
 FORMATS = ("parquet", "arrow", "feather", "jsonl", "csv")
-
-
-def run(line: str, *, backend: str | None = None, cwd=None, command=COMMAND) -> subprocess.CompletedProcess:
-    """Run the command with the arguments in ``line`` (split as a shell would), on ``backend`` or the default."""
-    env = {**os.environ, "COLUMNS": "200"}
-    env.pop("FLYTECODEC_BACKEND", None)
-    if backend:
-        env["FLYTECODEC_BACKEND"] = backend
-    return subprocess.run(
-        [*command, *shlex.split(line)], capture_output=True, text=True, env=env, cwd=cwd, timeout=120, check=False
-    )
-
-
-def ok(line: str, **kwargs) -> subprocess.CompletedProcess:
-    done = run(line, **kwargs)
-    assert done.returncode == 0, done.stderr
-    return done
 
 
 @pytest.fixture(scope="module")

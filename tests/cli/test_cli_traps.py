@@ -10,7 +10,6 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 import threading
 import time
 
@@ -22,25 +21,7 @@ from flytecodec import _guess
 from flytecodec.kinds import KINDS
 from flytecodec.streaming import CHUNK
 from flytecodec.testing import corpus
-
-MODULE = [sys.executable, "-m", "flytecodec"]
-COMMAND = [sys.executable, "-m", "flytecodec.cli"]
-
-
-def run(line: str, *, command=COMMAND, backend: str | None = None, cwd=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200"}
-    env.pop("FLYTECODEC_BACKEND", None)
-    if backend:
-        env["FLYTECODEC_BACKEND"] = backend
-    return subprocess.run(
-        [*command, *shlex.split(line)], capture_output=True, text=True, env=env, cwd=cwd, timeout=300, check=False
-    )
-
-
-def ok(line: str, **kwargs) -> subprocess.CompletedProcess:
-    done = run(line, **kwargs)
-    assert done.returncode == 0, done.stderr
-    return done
+from support.cli import COMMAND, MODULE, ok, run
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 import flytecodec
 from flytecodec import decode
 from flytecodec.testing import corpus, strategies
+from support import examples
 from support import malformed as mf
 from support.differential import (
     BACKENDS,
@@ -120,10 +121,8 @@ def test_realistic_corpus_as_remote_models(name):
 
 
 _SETTINGS = settings(
+    examples.SETTINGS,
     max_examples=400,
-    deadline=None,
-    derandomize=True,
-    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 _STRATEGIES = {

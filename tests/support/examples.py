@@ -1,5 +1,6 @@
-"""How hypothesis draws generated messages in the tests that do not compare with an oracle field by field
-(tests/models/test_generated_messages.py, tests/arrow/test_arrow.py)."""
+"""How hypothesis draws generated messages in the suite: these settings as they are for the tests that do not
+compare with an oracle field by field (tests/models/test_generated_messages.py, tests/arrow/test_arrow.py), and as
+the parent of the oracles' (support/upb.py) and the differential tests' (tests/models/test_backends_corpus.py)."""
 
 from hypothesis import HealthCheck, settings
 

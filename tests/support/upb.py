@@ -24,18 +24,11 @@ import math
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
-from support import tally
+from support import examples, tally
 
-# Derandomized, as the rest of the suite: the same examples every run (exploring is scripts/fuzz.sh's job).
-SETTINGS = settings(
-    max_examples=120,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
-)
+SETTINGS = settings(examples.SETTINGS, max_examples=120)  # derandomized, as the rest of the suite
 UTC = datetime.timezone.utc
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=UTC)
 
