@@ -9,6 +9,7 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::decode::Span;
 use crate::record_list::{sequence_records, RecordList};
+use crate::wire::walk;
 
 const TRIMMED_ERROR_LENGTH: usize = 100; // flyteadmin's trimmedErrMessageLen
 const EXECUTION_CLOSURE_ONEOF: [u32; 5] = [1, 2, 10, 12, 13]; // outputs, error, abort_cause, abort_metadata, output_data
@@ -26,53 +27,22 @@ struct Field {
     end: usize,
 }
 
-fn read_varint(buf: &[u8], mut pos: usize, most: usize) -> Option<(u64, usize)> {
-    let mut value = 0u64;
-    for i in 0..most {
-        let byte = *buf.get(pos)?;
-        pos += 1;
-        value |= u64::from(byte & 0x7F) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((value, pos));
-        }
-    }
-    None
-}
-
-/// The top-level fields of `buf`, or `None` when it is not plainly well formed.
+/// The top-level fields of `buf`, or `None` when it is not plainly well formed (broken, or holding a group:
+/// the Python rules handle those).
 fn fields(buf: &[u8]) -> Option<Vec<Field>> {
     let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < buf.len() {
-        let (tag, next) = read_varint(buf, pos, 5)?;
-        let (number, wire) = (u32::try_from(tag >> 3).ok()?, (tag & 7) as u8);
-        if number == 0 {
-            return None;
-        }
-        let mut start = next;
-        let end = match wire {
-            0 => read_varint(buf, next, 10)?.1,
-            1 => next + 8,
-            5 => next + 4,
-            2 => {
-                let (size, after) = read_varint(buf, next, 10)?;
-                start = after;
-                after.checked_add(usize::try_from(size).ok()?)?
-            }
-            _ => return None,
-        };
-        if end > buf.len() {
-            return None;
-        }
+    let mut group = false;
+    walk(buf, |number, wire, start, end, _| {
+        group |= wire == 3;
         out.push(Field {
             number,
             wire,
             start,
             end,
         });
-        pos = end;
-    }
-    Some(out)
+    })
+    .ok()?;
+    (!group).then_some(out)
 }
 
 /// The values of the length-delimited field `number` of the message made of `parts`, in order.
