@@ -1,6 +1,7 @@
-//! flyteadmin's `executions` rows → `flyteidl.admin.Execution` messages, a batch per call: the rules of
-//! `flytecodec.sources._rebuild.execution` (flyteadmin's FromExecutionModel), written into one buffer whose
-//! spans become the batch's records. Rows whose stored bytes are not plainly well formed (a broken length, a
+//! flyteadmin's rows → its API's messages, a batch per call: `executions` → `flyteidl.admin.Execution`,
+//! `node_executions` → `NodeExecution`, `task_executions` → `TaskExecution`, by the rules of
+//! `flytecodec.sources._rebuild` (flyteadmin's From*Model transformers), written into one buffer whose spans
+//! become the batch's records. Rows whose stored bytes are not plainly well formed (a broken length, a
 //! group, a field number 0) or whose `created_at` is infinite are left to the Python rules, which say what is
 //! wrong: the call then returns `None`.
 
@@ -13,6 +14,9 @@ use crate::wire::walk;
 
 const TRIMMED_ERROR_LENGTH: usize = 100; // flyteadmin's trimmedErrMessageLen
 const EXECUTION_CLOSURE_ONEOF: [u32; 5] = [1, 2, 10, 12, 13]; // outputs, error, abort_cause, abort_metadata, output_data
+const NODE_CLOSURE_ONEOF: [u32; 3] = [1, 2, 10]; // output_uri, error, output_data
+const TASK_CLOSURE_ONEOF: [u32; 3] = [1, 2, 12]; // output_uri, error, output_data
+const RESOURCE_TYPE_TASK: u64 = 1; // flyteidl.core.ResourceType.TASK
 const CLOSURE_ERROR: u32 = 2;
 const ERROR_MESSAGE: u32 = 2;
 const STATE_CHANGE_DETAILS: u32 = 14;
@@ -100,38 +104,59 @@ fn trimmed(message: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-/// What to append to a closure: the trimmed error of list calls, the state change details of rows written
-/// before they existed, the abort metadata of rows that only have the abort_cause column.
-fn closure_patch(closure: &[u8], row: &Row<'_>, trim: bool) -> Option<Vec<u8>> {
-    let mut has_details = false;
-    let mut last = 0;
-    let mut errors: Vec<&[u8]> = Vec::new();
+/// What a closure's top-level scan finds: whether it has state change details (an execution's field 14), the
+/// oneof member set last (0: none), and the occurrences of `error` that make up the set error.
+struct Scan<'a> {
+    details: bool,
+    last: u32,
+    errors: Vec<&'a [u8]>,
+}
+
+fn scan<'a>(closure: &'a [u8], oneof: &[u32]) -> Option<Scan<'a>> {
+    let mut found = Scan {
+        details: false,
+        last: 0,
+        errors: Vec::new(),
+    };
     for f in fields(closure)? {
         if f.wire != 2 {
             continue; // a known message field with another wire type is an unknown field to protobuf
         }
-        has_details |= f.number == STATE_CHANGE_DETAILS;
-        if EXECUTION_CLOSURE_ONEOF.contains(&f.number) {
-            if f.number != last {
-                errors.clear(); // setting another member of a oneof clears the error set before it
+        found.details |= f.number == STATE_CHANGE_DETAILS;
+        if oneof.contains(&f.number) {
+            if f.number != found.last {
+                found.errors.clear(); // setting another member of a oneof clears the error set before it
             }
-            last = f.number;
+            found.last = f.number;
             if f.number == CLOSURE_ERROR {
-                errors.push(&closure[f.start..f.end]);
+                found.errors.push(&closure[f.start..f.end]);
             }
         }
     }
-    let mut patch = Vec::new();
-    if trim && last == CLOSURE_ERROR {
-        let messages = submessages(&errors, ERROR_MESSAGE)?;
+    Some(found)
+}
+
+/// The trimmed error of list calls, appended to `patch` (what is appended to a closure).
+fn error_patch(patch: &mut Vec<u8>, found: &Scan<'_>, trim: bool) -> Option<()> {
+    if trim && found.last == CLOSURE_ERROR {
+        let messages = submessages(&found.errors, ERROR_MESSAGE)?;
         let message = messages.last().copied().unwrap_or_default();
         if message.len() > TRIMMED_ERROR_LENGTH {
             let mut error = Vec::new();
             field(&mut error, ERROR_MESSAGE, &[&trimmed(message)]);
-            field(&mut patch, CLOSURE_ERROR, &[&error]);
+            field(patch, CLOSURE_ERROR, &[&error]);
         }
     }
-    if !has_details {
+    Some(())
+}
+
+/// What to append to an execution's closure: the trimmed error of list calls, the state change details of
+/// rows written before they existed, the abort metadata of rows that only have the abort_cause column.
+fn closure_patch(closure: &[u8], row: &Row<'_>, trim: bool) -> Option<Vec<u8>> {
+    let found = scan(closure, &EXECUTION_CLOSURE_ONEOF)?;
+    let mut patch = Vec::new();
+    error_patch(&mut patch, &found, trim)?;
+    if !found.details {
         let micros = row.created_at.checked_add(PG_EPOCH_MICROS)?; // past i64 in the year 294247: Python's ints
         let mut timestamp = Vec::new();
         uint(&mut timestamp, 1, micros.div_euclid(1_000_000) as u64);
@@ -145,12 +170,39 @@ fn closure_patch(closure: &[u8], row: &Row<'_>, trim: bool) -> Option<Vec<u8>> {
         string(&mut details, 3, row.user);
         field(&mut patch, STATE_CHANGE_DETAILS, &[&details]);
     }
-    if row.phase == b"ABORTED" && last != ABORT_METADATA {
+    if row.phase == b"ABORTED" && found.last != ABORT_METADATA {
         let mut metadata = Vec::new();
         string(&mut metadata, 1, row.abort_cause);
         field(&mut patch, ABORT_METADATA, &[&metadata]);
     }
     Some(patch)
+}
+
+/// Whether the last varint field `number` of `buf` (a bool) is set.
+fn last_varint_true(buf: &[u8], number: u32) -> Option<bool> {
+    let mut value = 0;
+    walk(buf, |n, wire, _, _, raw| {
+        if n == number && wire == 0 {
+            value = raw;
+        }
+    })
+    .ok()?;
+    Some(value != 0)
+}
+
+/// A `flyteidl.core.WorkflowExecutionIdentifier`.
+fn workflow_execution_id(out: &mut Vec<u8>, project: &[u8], domain: &[u8], name: &[u8]) {
+    string(out, 1, project);
+    string(out, 2, domain);
+    string(out, 4, name);
+}
+
+/// A `flyteidl.core.NodeExecutionIdentifier`.
+fn node_execution_id(out: &mut Vec<u8>, execution: [&[u8]; 3], node_id: &[u8]) {
+    let mut id = Vec::new();
+    workflow_execution_id(&mut id, execution[0], execution[1], execution[2]);
+    string(out, 1, node_id);
+    field(out, 2, &[&id]);
 }
 
 /// The columns of an `executions` row as `flytecodec.sources.postgres` selects them (NULL: empty).
@@ -224,33 +276,118 @@ fn execution(out: &mut Vec<u8>, row: &Row<'_>, trim: bool, namespace: &[u8]) -> 
     }
     let patch = closure_patch(row.closure, row, trim)?;
     let mut id = Vec::new();
-    string(&mut id, 1, row.project);
-    string(&mut id, 2, row.domain);
-    string(&mut id, 4, row.name);
+    workflow_execution_id(&mut id, row.project, row.domain, row.name);
     field(out, 1, &[&id]);
     field(out, 2, &[row.spec, &spec_patch]);
     field(out, 3, &[row.closure, &patch]);
     Some(())
 }
 
-/// The `Execution` messages of `rows` (tuples: project, domain, name, spec, closure, phase, abort_cause, user,
-/// created_at as microseconds since 2000, ...) validated as `message` into a record list, with their total size;
-/// `None` when a row is for the Python rules (broken stored bytes, an infinite time).
-#[pyfunction]
-pub fn rebuild_executions(
-    py: Python<'_>,
-    message: &str,
-    rows: &Bound<'_, PyList>,
+/// `flyteidl.admin.NodeExecution` for the `node_executions` row `tuple` (project, domain, name, node_id,
+/// input_uri, closure, metadata, has children, dynamic workflow reference, ...), appended to `out`; `None`: the
+/// row is for the Python rules.
+fn node_execution_row(
+    out: &mut Vec<u8>,
+    tuple: &Bound<'_, PyTuple>,
     trim: bool,
-    namespace: &str,
+) -> PyResult<Option<()>> {
+    let items = (0..9)
+        .map(|i| tuple.get_item(i))
+        .collect::<PyResult<Vec<_>>>()?;
+    let texts = [0, 1, 2, 3, 4, 5, 6, 8]
+        .iter()
+        .map(|&i| text(&items[i]))
+        .collect::<PyResult<Vec<_>>>()?;
+    let has_children = items[7].extract::<Option<bool>>()?.unwrap_or(false);
+    let (closure, metadata, dynamic) = (texts[5], texts[6], texts[7]);
+    let Some(found) = scan(closure, &NODE_CLOSURE_ONEOF) else {
+        return Ok(None);
+    };
+    let mut patch = Vec::new();
+    if error_patch(&mut patch, &found, trim).is_none() {
+        return Ok(None);
+    }
+    let mut flags = Vec::new();
+    if has_children {
+        let (Some(parent), Some(dynamic_set)) =
+            (last_varint_true(metadata, 2), last_varint_true(metadata, 4))
+        else {
+            return Ok(None);
+        };
+        if !(parent || dynamic_set) {
+            uint(&mut flags, 2, 1); // is_parent_node
+            if !dynamic.is_empty() {
+                uint(&mut flags, 4, 1); // is_dynamic
+            }
+        }
+    }
+    let mut id = Vec::new();
+    node_execution_id(&mut id, [texts[0], texts[1], texts[2]], texts[3]);
+    field(out, 1, &[&id]);
+    string(out, 2, texts[4]);
+    field(out, 3, &[closure, &patch]);
+    field(out, 4, &[metadata, &flags]);
+    Ok(Some(()))
+}
+
+/// `flyteidl.admin.TaskExecution` for the `task_executions` row `tuple` (task project, domain, name,
+/// version, execution project, domain, name, node_id, retry_attempt, input_uri, closure, has children, ...),
+/// appended to `out`; `None`: the row is for the Python rules.
+fn task_execution_row(
+    out: &mut Vec<u8>,
+    tuple: &Bound<'_, PyTuple>,
+    trim: bool,
+) -> PyResult<Option<()>> {
+    let items = (0..12)
+        .map(|i| tuple.get_item(i))
+        .collect::<PyResult<Vec<_>>>()?;
+    let texts = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10]
+        .iter()
+        .map(|&i| text(&items[i]))
+        .collect::<PyResult<Vec<_>>>()?;
+    let retry_attempt = items[8].extract::<Option<i64>>()?.unwrap_or(0);
+    let has_children = items[11].extract::<Option<bool>>()?.unwrap_or(false);
+    let closure = texts[9];
+    let Some(found) = scan(closure, &TASK_CLOSURE_ONEOF) else {
+        return Ok(None);
+    };
+    let mut patch = Vec::new();
+    if error_patch(&mut patch, &found, trim).is_none() {
+        return Ok(None);
+    }
+    let mut task_id = Vec::new();
+    uint(&mut task_id, 1, RESOURCE_TYPE_TASK);
+    for (number, value) in (2..=5).zip(&texts[0..4]) {
+        string(&mut task_id, number, value);
+    }
+    let mut node_id = Vec::new();
+    node_execution_id(&mut node_id, [texts[4], texts[5], texts[6]], texts[7]);
+    let mut id = Vec::new();
+    field(&mut id, 1, &[&task_id]);
+    field(&mut id, 2, &[&node_id]);
+    uint(&mut id, 3, retry_attempt as u64);
+    field(out, 1, &[&id]);
+    string(out, 2, texts[8]);
+    field(out, 3, &[closure, &patch]);
+    uint(out, 4, u64::from(has_children));
+    Ok(Some(()))
+}
+
+/// The messages of `rows`, each appended to one buffer by `row` (`None`: the row is for the Python rules),
+/// validated as `message` into a record list, with their total size; `None` when a row is for the Python
+/// rules (broken stored bytes, an infinite or NULL time).
+fn rebuild<'py>(
+    py: Python<'py>,
+    message: &str,
+    rows: &Bound<'py, PyList>,
+    mut row: impl FnMut(&mut Vec<u8>, &Bound<'py, PyTuple>) -> PyResult<Option<()>>,
 ) -> PyResult<Option<(RecordList, usize)>> {
     crate::errors::guard(py, || {
         let mut buffer = Vec::new();
         let mut spans = Vec::with_capacity(rows.len());
         for item in rows.iter() {
             let start = buffer.len();
-            let tuple = item.cast::<PyTuple>()?;
-            if execution_row(&mut buffer, tuple, trim, namespace.as_bytes())?.is_none() {
+            if row(&mut buffer, item.cast::<PyTuple>()?)?.is_none() {
                 return Ok(None);
             }
             spans.push(Span {
@@ -270,6 +407,49 @@ pub fn rebuild_executions(
             crate::decode::default_threads(),
         )?;
         Ok(Some((records, size)))
+    })
+}
+
+/// The `Execution` messages of `rows` (tuples: project, domain, name, spec, closure, phase, abort_cause, user,
+/// created_at as microseconds since 2000, ...), as `rebuild` gives them.
+#[pyfunction]
+pub fn rebuild_executions(
+    py: Python<'_>,
+    message: &str,
+    rows: &Bound<'_, PyList>,
+    trim: bool,
+    namespace: &str,
+) -> PyResult<Option<(RecordList, usize)>> {
+    rebuild(py, message, rows, |out, tuple| {
+        execution_row(out, tuple, trim, namespace.as_bytes())
+    })
+}
+
+/// The `NodeExecution` messages of `rows` (see `node_execution_row`), as `rebuild` gives them.
+#[pyfunction]
+pub fn rebuild_node_executions(
+    py: Python<'_>,
+    message: &str,
+    rows: &Bound<'_, PyList>,
+    trim: bool,
+    _namespace: &str,
+) -> PyResult<Option<(RecordList, usize)>> {
+    rebuild(py, message, rows, |out, tuple| {
+        node_execution_row(out, tuple, trim)
+    })
+}
+
+/// The `TaskExecution` messages of `rows` (see `task_execution_row`), as `rebuild` gives them.
+#[pyfunction]
+pub fn rebuild_task_executions(
+    py: Python<'_>,
+    message: &str,
+    rows: &Bound<'_, PyList>,
+    trim: bool,
+    _namespace: &str,
+) -> PyResult<Option<(RecordList, usize)>> {
+    rebuild(py, message, rows, |out, tuple| {
+        task_execution_row(out, tuple, trim)
     })
 }
 

@@ -91,7 +91,20 @@ def rebuild_executions(message: str, rows: list[tuple], trim: bool, namespace: s
     """flyteadmin's ``executions`` rows (as ``flytecodec.sources.postgres`` selects them, ``created_at`` in
     microseconds since 2000) rebuilt as ``message`` (``flyteidl.admin.Execution``) by the rules of
     ``flytecodec.sources._rebuild.execution``, validated as a sequence's records; with their total size. ``None``
-    when a row is left to the Python rules (stored bytes not plainly well formed, an infinite ``created_at``)."""
+    when a row is left to the Python rules (stored bytes not plainly well formed, a NULL or infinite
+    ``created_at``)."""
+
+def rebuild_node_executions(
+    message: str, rows: list[tuple], trim: bool, namespace: str
+) -> tuple[RecordList, int] | None:
+    """The same for ``node_executions`` rows (``flyteidl.admin.NodeExecution``, ``_rebuild.node_execution``);
+    ``namespace`` is not used."""
+
+def rebuild_task_executions(
+    message: str, rows: list[tuple], trim: bool, namespace: str
+) -> tuple[RecordList, int] | None:
+    """The same for ``task_executions`` rows (``flyteidl.admin.TaskExecution``, ``_rebuild.task_execution``);
+    ``namespace`` is not used."""
 
 class ModelIter:
     """The models of a :class:`RecordList`, in order (see :meth:`RecordList.models`)."""

@@ -112,6 +112,7 @@ KINDS: dict[str, _Kind] = {
         ("input_uri", "closure", "node_execution_metadata", _NODE_CHILDREN, _DYNAMIC, "updated_at"),
         "flytecodec.models.node_execution.NodeExecution",
         _node_execution,
+        "rebuild_node_executions",
     ),
     "task-execution": _Kind(
         "task_executions",
@@ -119,6 +120,7 @@ KINDS: dict[str, _Kind] = {
         ("input_uri", "closure", _TASK_CHILDREN, "updated_at"),
         "flytecodec.models.admin.task_execution.TaskExecution",
         _task_execution,
+        "rebuild_task_executions",
     ),
     "execution-spec": _Kind(
         "executions", EXECUTION_KEY, ("spec", "updated_at"), "flytecodec.models.execution.ExecutionSpec", None
