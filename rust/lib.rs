@@ -41,9 +41,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(schema_digest, m)?)?;
     m.add_function(wrap_pyfunction!(record_list::decode_records, m)?)?;
     m.add_function(wrap_pyfunction!(model::read_message, m)?)?;
-    m.add_function(wrap_pyfunction!(rows::rebuild_executions, m)?)?;
-    m.add_function(wrap_pyfunction!(rows::rebuild_node_executions, m)?)?;
-    m.add_function(wrap_pyfunction!(rows::rebuild_task_executions, m)?)?;
+    m.add_function(wrap_pyfunction!(rows::rebuild_rows, m)?)?;
     m.add_class::<export::ArrowBatch>()?;
     m.add_class::<NativeProperty>()?;
     m.add_class::<ModelBase>()?;

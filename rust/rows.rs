@@ -5,6 +5,7 @@
 //! group, a field number 0) or whose `created_at` is infinite are left to the Python rules, which say what is
 //! wrong: the call then returns `None`.
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
@@ -178,16 +179,18 @@ fn closure_patch(closure: &[u8], row: &Row<'_>, trim: bool) -> Option<Vec<u8>> {
     Some(patch)
 }
 
-/// Whether the last varint field `number` of `buf` (a bool) is set.
-fn last_varint_true(buf: &[u8], number: u32) -> Option<bool> {
-    let mut value = 0;
+/// Whether the last varint field of each of `numbers` in `buf` (bools) is set.
+fn last_varints_true<const N: usize>(buf: &[u8], numbers: [u32; N]) -> Option<[bool; N]> {
+    let mut values = [0u64; N];
     walk(buf, |n, wire, _, _, raw| {
-        if n == number && wire == 0 {
-            value = raw;
+        if wire == 0 {
+            if let Some(k) = numbers.iter().position(|&m| m == n) {
+                values[k] = raw;
+            }
         }
     })
     .ok()?;
-    Some(value != 0)
+    Some(values.map(|v| v != 0))
 }
 
 /// A `flyteidl.core.WorkflowExecutionIdentifier`.
@@ -309,9 +312,7 @@ fn node_execution_row(
     }
     let mut flags = Vec::new();
     if has_children {
-        let (Some(parent), Some(dynamic_set)) =
-            (last_varint_true(metadata, 2), last_varint_true(metadata, 4))
-        else {
+        let Some([parent, dynamic_set]) = last_varints_true(metadata, [2, 4]) else {
             return Ok(None);
         };
         if !(parent || dynamic_set) {
@@ -410,47 +411,32 @@ fn rebuild<'py>(
     })
 }
 
-/// The `Execution` messages of `rows` (tuples: project, domain, name, spec, closure, phase, abort_cause, user,
-/// created_at as microseconds since 2000, ...), as `rebuild` gives them.
+/// The messages of flyteadmin's `table` (`executions`, `node_executions` or `task_executions`) rebuilt from
+/// `rows` (tuples: see `execution_row`, `node_execution_row`, `task_execution_row`; times as microseconds since
+/// 2000) as `message`, as `rebuild` gives them; `namespace` is used for executions only.
 #[pyfunction]
-pub fn rebuild_executions(
+pub fn rebuild_rows(
     py: Python<'_>,
+    table: &str,
     message: &str,
     rows: &Bound<'_, PyList>,
     trim: bool,
     namespace: &str,
 ) -> PyResult<Option<(RecordList, usize)>> {
-    rebuild(py, message, rows, |out, tuple| {
-        execution_row(out, tuple, trim, namespace.as_bytes())
-    })
-}
-
-/// The `NodeExecution` messages of `rows` (see `node_execution_row`), as `rebuild` gives them.
-#[pyfunction]
-pub fn rebuild_node_executions(
-    py: Python<'_>,
-    message: &str,
-    rows: &Bound<'_, PyList>,
-    trim: bool,
-    _namespace: &str,
-) -> PyResult<Option<(RecordList, usize)>> {
-    rebuild(py, message, rows, |out, tuple| {
-        node_execution_row(out, tuple, trim)
-    })
-}
-
-/// The `TaskExecution` messages of `rows` (see `task_execution_row`), as `rebuild` gives them.
-#[pyfunction]
-pub fn rebuild_task_executions(
-    py: Python<'_>,
-    message: &str,
-    rows: &Bound<'_, PyList>,
-    trim: bool,
-    _namespace: &str,
-) -> PyResult<Option<(RecordList, usize)>> {
-    rebuild(py, message, rows, |out, tuple| {
-        task_execution_row(out, tuple, trim)
-    })
+    match table {
+        "executions" => rebuild(py, message, rows, |out, tuple| {
+            execution_row(out, tuple, trim, namespace.as_bytes())
+        }),
+        "node_executions" => rebuild(py, message, rows, |out, tuple| {
+            node_execution_row(out, tuple, trim)
+        }),
+        "task_executions" => rebuild(py, message, rows, |out, tuple| {
+            task_execution_row(out, tuple, trim)
+        }),
+        other => Err(PyValueError::new_err(format!(
+            "no rebuild for table {other:?}: executions, node_executions or task_executions"
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -87,24 +87,14 @@ def read_message(cls: type, message: str, data: bytes) -> object:
     """A model of class ``cls`` over ``data``, one serialized ``message`` (a proto full name), validated as upb
     parses: ``flytecodec.DecodeError`` when it is not valid."""
 
-def rebuild_executions(message: str, rows: list[tuple], trim: bool, namespace: str) -> tuple[RecordList, int] | None:
-    """flyteadmin's ``executions`` rows (as ``flytecodec.sources.postgres`` selects them, ``created_at`` in
-    microseconds since 2000) rebuilt as ``message`` (``flyteidl.admin.Execution``) by the rules of
-    ``flytecodec.sources._rebuild.execution``, validated as a sequence's records; with their total size. ``None``
+def rebuild_rows(
+    table: str, message: str, rows: list[tuple], trim: bool, namespace: str
+) -> tuple[RecordList, int] | None:
+    """flyteadmin's rows of ``table`` (``executions``, ``node_executions`` or ``task_executions``, as
+    ``flytecodec.sources.postgres`` selects them, times in microseconds since 2000) rebuilt as ``message`` by the
+    rules of ``flytecodec.sources._rebuild``, validated as a sequence's records; with their total size. ``None``
     when a row is left to the Python rules (stored bytes not plainly well formed, a NULL or infinite
-    ``created_at``)."""
-
-def rebuild_node_executions(
-    message: str, rows: list[tuple], trim: bool, namespace: str
-) -> tuple[RecordList, int] | None:
-    """The same for ``node_executions`` rows (``flyteidl.admin.NodeExecution``, ``_rebuild.node_execution``);
-    ``namespace`` is not used."""
-
-def rebuild_task_executions(
-    message: str, rows: list[tuple], trim: bool, namespace: str
-) -> tuple[RecordList, int] | None:
-    """The same for ``task_executions`` rows (``flyteidl.admin.TaskExecution``, ``_rebuild.task_execution``);
-    ``namespace`` is not used."""
+    ``created_at``). ``namespace`` is used for executions only."""
 
 class ModelIter:
     """The models of a :class:`RecordList`, in order (see :meth:`RecordList.models`)."""

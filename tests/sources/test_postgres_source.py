@@ -341,7 +341,7 @@ def test_native_rebuild_is_the_python_rules(flyteadmin_db, trim, namespace, kind
         cursor.adapters.register_loader("timestamptz", Int8BinaryLoader)
         rows = cursor.execute(query, params).fetchall()
     message = spec.load()._pb_class.DESCRIPTOR.full_name
-    records, size = getattr(_native, spec.native)(message, rows, trim, namespace)
+    records, size = _native.rebuild_rows(spec.table, message, rows, trim, namespace)
     expected = [spec.build(row, trim, namespace) for row in rows]
     assert len(rows) > 100
     assert [records.raw(i) for i in range(len(rows))] == expected

@@ -46,8 +46,9 @@ class _Kind(NamedTuple):
     key: tuple[str, ...]
     columns: tuple[str, ...]  # selected after the key columns; the last one is updated_at
     model: str  # module.Class
-    build: Callable[[tuple, bool, str], bytes] | None  # row -> message bytes; None: the part as stored
-    native: str | None = None  # the native backend's function rebuilding a batch of rows, as build does
+    # row -> message bytes (the native backend's `rebuild_rows` applies the same rules to the table's rows in a
+    # batch); None: the part as stored
+    build: Callable[[tuple, bool, str], bytes] | None
 
     def load(self) -> type:
         import importlib
@@ -104,7 +105,6 @@ KINDS: dict[str, _Kind] = {
         ("spec", "closure", "phase", "abort_cause", '"user"', "created_at", "updated_at"),
         "flytecodec.models.execution.Execution",
         _execution,
-        "rebuild_executions",
     ),
     "node-execution": _Kind(
         "node_executions",
@@ -112,7 +112,6 @@ KINDS: dict[str, _Kind] = {
         ("input_uri", "closure", "node_execution_metadata", _NODE_CHILDREN, _DYNAMIC, "updated_at"),
         "flytecodec.models.node_execution.NodeExecution",
         _node_execution,
-        "rebuild_node_executions",
     ),
     "task-execution": _Kind(
         "task_executions",
@@ -120,7 +119,6 @@ KINDS: dict[str, _Kind] = {
         ("input_uri", "closure", _TASK_CHILDREN, "updated_at"),
         "flytecodec.models.admin.task_execution.TaskExecution",
         _task_execution,
-        "rebuild_task_executions",
     ),
     "execution-spec": _Kind(
         "executions", EXECUTION_KEY, ("spec", "updated_at"), "flytecodec.models.execution.ExecutionSpec", None
@@ -504,11 +502,11 @@ def _native_rebuild(
     """The batch of ``rows``' messages and their size, rebuilt and decoded in one call of the native backend when
     it has the kind's rules; None when it does not, or a row is not plainly well formed (the Python rules say
     what is wrong with it)."""
-    if spec.native is None or backend() != "native":
+    if spec.build is None or backend() != "native":
         return None
     from flytecodec import _native
 
-    rebuilt = getattr(_native, spec.native)(model._pb_class.DESCRIPTOR.full_name, rows, trim, namespace)
+    rebuilt = _native.rebuild_rows(spec.table, model._pb_class.DESCRIPTOR.full_name, rows, trim, namespace)
     return (Batch(model, rebuilt[0], ""), rebuilt[1]) if rebuilt is not None else None
 
 
