@@ -275,6 +275,25 @@ impl Record {
         }
     }
 
+    /// Call `visit(wire, start, end, raw)` for each occurrence of field `number` in the record's parts, in
+    /// wire order: its wire type, its value's span in `bytes` and, for a varint or fixed value, its bits.
+    fn each(
+        &self,
+        bytes: &[u8],
+        number: u32,
+        mut visit: impl FnMut(u8, usize, usize, u64),
+    ) -> PyResult<()> {
+        for &(start, end) in &self.parts {
+            walk(&bytes[start..end], |n, w, s, e, raw| {
+                if n == number {
+                    visit(w, start + s, start + e, raw);
+                }
+            })
+            .map_err(|e| PyValueError::new_err(e.reason))?;
+        }
+        Ok(())
+    }
+
     /// The elements of repeated `field`, in wire order: a list of values, or the spans of the sub-messages.
     /// A packable scalar's elements may come one by one or packed (several in one length-delimited
     /// payload), in any mix, as protobuf reads them.
@@ -289,30 +308,26 @@ impl Record {
         let mut spans: Vec<(usize, usize)> = Vec::new();
         let values = PyList::empty(py);
         let mut failed: Option<PyErr> = None;
-        for &(start, end) in &self.parts {
-            let part = &bytes[start..end];
-            walk(part, |number, w, s, e, raw| {
-                if number != field.number || failed.is_some() {
-                    return;
+        self.each(bytes, field.number, |w, s, e, raw| {
+            if failed.is_some() {
+                return;
+            }
+            let added = if field.elem == Elem::Model {
+                if w == 2 {
+                    spans.push((s, e));
                 }
-                let added = if field.elem == Elem::Model {
-                    if w == 2 {
-                        spans.push((start + s, start + e));
-                    }
-                    Ok(())
-                } else if w == wire {
-                    values::scalar(py, field.kind, raw, &part[s..e]).and_then(|v| values.append(v))
-                } else if w == 2 && packed {
-                    unpack(py, field.kind, &part[s..e], &values)
-                } else {
-                    Ok(())
-                };
-                if let Err(error) = added {
-                    failed = Some(error);
-                }
-            })
-            .map_err(|e| PyValueError::new_err(e.reason))?;
-        }
+                Ok(())
+            } else if w == wire {
+                values::scalar(py, field.kind, raw, &bytes[s..e]).and_then(|v| values.append(v))
+            } else if w == 2 && packed {
+                unpack(py, field.kind, &bytes[s..e], &values)
+            } else {
+                Ok(())
+            };
+            if let Err(error) = added {
+                failed = Some(error);
+            }
+        })?;
         if let Some(error) = failed {
             return Err(error);
         }
@@ -345,14 +360,11 @@ impl Record {
         let value_wire = field.kind.wire_type();
         let model = field.elem == Elem::Model;
         let mut spans: Vec<(usize, usize)> = Vec::new();
-        for &(start, end) in &self.parts {
-            walk(&bytes[start..end], |number, w, s, e, _| {
-                if number == field.number && w == 2 {
-                    spans.push((start + s, start + e));
-                }
-            })
-            .map_err(|e| PyValueError::new_err(e.reason))?;
-        }
+        self.each(bytes, field.number, |w, s, e, _| {
+            if w == 2 {
+                spans.push((s, e));
+            }
+        })?;
         // each entry's key, value occurrence (a scalar) or value parts (a sub-message), in wire order
         let mut entries: Vec<(&[u8], Occurrence, Parts)> = Vec::with_capacity(spans.len());
         for (start, end) in spans {
