@@ -8,6 +8,7 @@ take it. Nothing is imported until asked for: the model classes and the ``*List`
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import NamedTuple
 
@@ -38,10 +39,14 @@ class Kind(NamedTuple):
 
     def list_message(self) -> tuple[type, str] | None:
         """``(the *List message class, its repeated field's name)``, or None for a kind without pages."""
-        if self.list_response is None:
-            return None
-        module, name, field = self.list_response
-        return getattr(importlib.import_module(module), name), field
+        return None if self.list_response is None else _list_message(self.list_response)
+
+
+@functools.cache
+def _list_message(list_response: tuple[str, str, str]) -> tuple[type, str]:
+    """The class and field of a ``*List`` response, imported once (every decode of a page asks)."""
+    module, name, field = list_response
+    return getattr(importlib.import_module(module), name), field
 
 
 _EXECUTION = "flytecodec.models.execution"
