@@ -379,13 +379,6 @@ def _read_file_shard(
         yield from out
 
 
-def rows_only(rows: int) -> list[pa.RecordBatch]:
-    """A batch of ``rows`` rows and no columns."""
-    import pyarrow as pa
-
-    return [pa.RecordBatch.from_arrays([pa.nulls(rows)], names=["rows"]).select([])] if rows else []
-
-
 def empty_table(kind: Kind, columns: Sequence[str] | None = None, *, source: object = None) -> pa.Table:
     """A table of no rows with the schema of ``kind``'s records (every column, or those in ``columns``).
 

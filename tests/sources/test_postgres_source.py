@@ -122,6 +122,7 @@ def test_parts_are_the_stored_bytes_with_their_keys(flyteadmin_db, backend, kind
     assert table_.column_names == postgres.column_names(kind)
     assert table_.column(KEYS[table][0]).to_pylist() == [k[0] for k in keys]
     assert table_.column("row_updated_at").to_pylist() == [stored[k]["updated_at"] for k in keys]
+    assert (last.to_arrow([]).num_rows, last.to_arrow([]).num_columns) == (len(keys), 0)
 
 
 def test_filters(flyteadmin_db, backend):

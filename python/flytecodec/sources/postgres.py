@@ -210,6 +210,8 @@ class Rows(Generic[M], Sequence[M]):
                 arrays[name] = _int64s(values) if name == "retry_attempt" else _strings(values)
         if UPDATED_AT in wanted:
             arrays[UPDATED_AT] = _int64s(self.updated_micros).view(pa.timestamp("us", tz="UTC"))
+        if not wanted:
+            return table  # no column, a row per record (pa.table of no arrays would have no rows)
         return pa.table([arrays[c] if c in arrays else table.column(c) for c in wanted], names=wanted)
 
 

@@ -274,8 +274,4 @@ def read_shard(
 
 
 def _batches(rows: postgres.Rows, columns: list[str] | None) -> list[pa.RecordBatch]:
-    if columns == []:
-        from flytecodec.shards import rows_only
-
-        return rows_only(len(rows))
     return rows.to_arrow(columns).to_batches()
