@@ -5,11 +5,12 @@
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::decode::DecodeFailure;
+use crate::messages;
 
 /// A `flytecodec.exceptions.DecodeError` for `failure` while decoding `model` messages.
 pub fn decode_error(py: Python<'_>, model: &str, failure: &DecodeFailure) -> PyErr {
@@ -23,6 +24,13 @@ pub fn decode_error(py: Python<'_>, model: &str, failure: &DecodeFailure) -> PyE
         Ok(PyErr::from_value(error))
     };
     build().unwrap_or_else(|e| e)
+}
+
+/// The index of message `name` (a proto full name) in the schema; `ValueError` when it has none.
+pub fn message_index(name: &str) -> PyResult<usize> {
+    messages::schema()
+        .find(name)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown message {name}")))
 }
 
 /// Run `f`, turning a panic into `flytecodec.InternalError`: every entry point from Python goes through it.

@@ -20,7 +20,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::decode::DecodeFailure;
-use crate::errors::{decode_error, guard};
+use crate::errors::{decode_error, guard, message_index};
 use crate::messages::schema;
 use crate::record::{NativeField, Read, Record};
 use crate::wire::validate;
@@ -349,10 +349,9 @@ impl NativeProperty {
             return Ok(value); // a constructed model without this attribute: nothing to cache
         }
         if cache.slots.len() < this.slots {
-            let mut slots = Vec::with_capacity(this.slots);
-            slots.append(&mut cache.slots);
-            slots.resize_with(this.slots, || None);
-            cache.slots = slots;
+            let more = this.slots - cache.slots.len();
+            cache.slots.reserve_exact(more); // one allocation of the model's slot array, no spare room
+            cache.slots.resize_with(this.slots, || None);
         }
         match &mut cache.slots[this.slot] {
             Some(first) => Ok(first.bind(py).clone()), // another thread stored it first: give the same object
@@ -468,9 +467,7 @@ pub fn read_message<'py>(
     let py = cls.py();
     guard(py, || {
         let s = schema();
-        let index = s
-            .find(message)
-            .ok_or_else(|| PyValueError::new_err(format!("unknown message {message}")))?;
+        let index = message_index(message)?;
         let bytes = data.as_bytes();
         if let Err(error) = validate(s, index, bytes) {
             let failure = DecodeFailure {

@@ -12,6 +12,7 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use smallvec::{smallvec, SmallVec};
 use std::cell::{Cell, RefCell};
 
+use crate::errors::message_index;
 use crate::messages::{schema, Kind};
 use crate::values;
 use crate::wire::{little_endian, read_varint, walk, well_known_fields, CORRUPT};
@@ -73,10 +74,7 @@ impl NativeField {
         absent: &str,
     ) -> PyResult<Self> {
         let s = schema();
-        let def = s
-            .find(message)
-            .map(|i| &s.messages[i])
-            .ok_or_else(|| PyValueError::new_err(format!("unknown message {message}")))?;
+        let def = &s.messages[message_index(message)?];
         let field = def
             .field(number)
             .ok_or_else(|| PyValueError::new_err(format!("{message} has no field {number}")))?;

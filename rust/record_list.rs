@@ -11,7 +11,7 @@ use crate::columns::{ColumnSpec, Leaf, Plan};
 use crate::decode::{
     self, default_threads, frame_and_validate, validate_all, Checked, DecodeFailure, Framing, Span,
 };
-use crate::errors::{self, guard};
+use crate::errors::{self, guard, message_index};
 use crate::export::{self, ArrowBatch};
 use crate::messages::{self, schema};
 use crate::model::{new_model, Source};
@@ -79,12 +79,6 @@ pub fn decode_records(
         let records = RecordList::new(vec![buffer.clone().unbind()], framed.spans);
         Ok((records, framed.token))
     })
-}
-
-fn message_index(message: &str) -> PyResult<usize> {
-    messages::schema()
-        .find(message)
-        .ok_or_else(|| PyValueError::new_err(format!("unknown message {message}")))
 }
 
 /// The records `spans` of `buffers` (one record per item of a sequence: offset 0), each validated as
@@ -250,9 +244,7 @@ impl RecordList {
     ) -> PyResult<Vec<ArrowBatch>> {
         guard(py, || {
             let s = schema();
-            let root = s
-                .find(message)
-                .ok_or_else(|| PyValueError::new_err(format!("unknown message {message}")))?;
+            let root = message_index(message)?;
             let columns = specs
                 .into_iter()
                 .zip(enum_names)
