@@ -187,7 +187,7 @@ def run_grpc_export(
 
 GRPC_SCHEME = "grpc://"
 _PG_ONLY = ("since", "phases", "archived", "trim_errors", "default_namespace", "watermark")
-_GRPC_ONLY = ("insecure", "filters", "sort_by", "page_size", "in_flight", "token", "node")
+_GRPC_ONLY = ("insecure", "filters", "sort_by", "page_size", "in_flight", "retries", "token", "node")
 
 
 @click.command(short_help="Export records from flyteadmin's PostgreSQL database or API into a table file.")
@@ -235,6 +235,11 @@ _GRPC_ONLY = ("insecure", "filters", "sort_by", "page_size", "in_flight", "token
 @click.option("--page-size", type=click.IntRange(min=1), help="API: records per page (default 100).")
 @click.option("--in-flight", type=click.IntRange(min=1), help="API: pages requested at a time (default 8).")
 @click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    help="API: times a page is asked for again when flyteadmin is unavailable (default 3, waiting 0.25 s, 0.5 s, 1 s).",
+)
+@click.option(
     "--token",
     metavar="TOKEN",
     help="API: a bearer token (better: the FLYTECODEC_TOKEN environment variable, read when this is not given).",
@@ -265,7 +270,8 @@ def export(url: str, kind: str, out: str, columns: str | None, batch_size: int, 
             param_hint="URL",
         )
     for option in _PG_ONLY if api else _GRPC_ONLY:
-        if options[option] not in (None, False, "", ()):
+        given = options[option]
+        if given is not None and given is not False and given not in ("", ()):  # --retries 0 is given
             flag = "--" + {"phases": "phase", "sort_by": "sort"}.get(option, option).replace("_", "-")
             where = "a database (postgresql://)" if api else "the API (grpc://)"
             raise click.BadParameter(f"{flag} is for {where}", param_hint=f"'{flag}'")
@@ -327,6 +333,7 @@ def _export_api(url, kind, out, fmt, columns, batch_size, quiet, options) -> Non
         "sort_by": options["sort_by"],
         "page_size": options["page_size"] or 100,
         "in_flight": options["in_flight"] or 8,
+        "retries": 3 if options["retries"] is None else options["retries"],
         "token": options["token"],
     }
     if read["sort_by"] is not None:

@@ -110,9 +110,10 @@ def _phase_filter(text: str, names):
 
 
 class _Servicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, served: Corpus, token: str | None, cache: bool, tamper=None):
+    def __init__(self, served: Corpus, token: str | None, cache: bool, tamper=None, refuse=None):
         self.served = served
         self.tamper = tamper
+        self.refuse = refuse
         self.cache: dict[tuple, bytes] | None = {} if cache else None
         self.scopes: dict[tuple[str, str], list] = {}
         for execution in served.executions:
@@ -124,6 +125,9 @@ class _Servicer(admin_pb2_grpc.AdminServiceServicer):
     def _page(self, method: str, request, context, records, phases, response):
         with self.lock:
             self.calls.append((method, request.token))
+            refused = None if self.refuse is None else self.refuse(method, request.token)
+        if refused is not None:
+            context.abort(refused, "upstream connect error or disconnect/reset before headers")
         if self.token is not None:
             sent = dict(context.invocation_metadata()).get("authorization")
             if sent != f"Bearer {self.token}":
@@ -181,7 +185,9 @@ class AdminServer:
     """The server on a free local port (``address``), plain text or TLS (``certificate``: (key PEM, cert PEM)).
     The servicer's methods give the response's bytes; with ``cache``, each distinct request's are serialized
     once (for the benchmarks, which measure the clients rather than this Python server); ``tamper(offset,
-    response)`` gives the bytes to send instead (for the tests of a server that breaks the rules)."""
+    response)`` gives the bytes to send instead (for the tests of a server that breaks the rules); ``refuse(method,
+    page token)`` gives a status code to fail that call with instead of answering, or None (asked under a lock, in
+    the order the calls come)."""
 
     def __init__(
         self,
@@ -190,8 +196,9 @@ class AdminServer:
         certificate: tuple[bytes, bytes] | None = None,
         cache: bool = False,
         tamper=None,
+        refuse=None,
     ):
-        self.servicer = _Servicer(served, token, cache, tamper)
+        self.servicer = _Servicer(served, token, cache, tamper, refuse)
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         service = admin_pb2.DESCRIPTOR.services_by_name["AdminService"]
         handlers = {}

@@ -216,6 +216,63 @@ def test_a_page_that_does_not_decode_names_the_call_and_offset(served, backend):
     assert caught.value.index >= 100
 
 
+class Flaky:
+    """Refuses each page's first ``times`` calls with ``code`` (flyteadmin restarting, a load balancer's 503)."""
+
+    def __init__(self, times: int, code=grpc.StatusCode.UNAVAILABLE):
+        self.times, self.code = times, code
+        self.seen: dict[tuple[str, str], int] = {}
+
+    def __call__(self, method: str, token: str):
+        count = self.seen[method, token] = self.seen.get((method, token), 0) + 1
+        return self.code if count <= self.times else None
+
+
+@contextlib.contextmanager
+def refusing(served, refuse):
+    with _adminserver.AdminServer(served, refuse=refuse) as odd, admin.connect(odd.address, insecure=True) as channel:
+        yield odd, channel
+
+
+@pytest.mark.parametrize("code", [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED])
+def test_a_page_refused_for_a_while_is_asked_for_again(served, code, backend):
+    with refusing(served, Flaky(2, code)) as (server, channel):
+        records, _ = fetched(channel, token=None, page_size=200, in_flight=3)
+    assert records == listed(served)
+    for token in ("", "200", "400", "600"):  # each page read: refused twice, then served
+        assert server.calls.count(("ListExecutions", token)) == 3
+
+
+def test_retries_give_up_and_say_how_often_they_tried(served):
+    with refusing(served, Flaky(10)) as (server, channel), pytest.raises(admin.AdminError) as caught:
+        fetched(channel, token=None, retries=2)
+    assert caught.value.code == "UNAVAILABLE"
+    assert "ListExecutions (page at offset 0, 3 attempts): flyteadmin said UNAVAILABLE" in str(caught.value)
+    assert [call for call in server.calls if call[1] == ""] == [("ListExecutions", "")] * 3
+
+
+@pytest.mark.parametrize("code", [grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED])
+def test_errors_that_would_come_again_are_not_retried(served, code):
+    with refusing(served, Flaky(1, code)) as (server, channel), pytest.raises(admin.AdminError) as caught:
+        fetched(channel, token=None, in_flight=1)
+    assert caught.value.code == code.name and "attempts" not in str(caught.value)
+    assert server.calls == [("ListExecutions", "")]
+
+
+def test_no_retries_gives_up_at_once(served):
+    with refusing(served, Flaky(1)) as (server, channel), pytest.raises(admin.AdminError, match="UNAVAILABLE"):
+        fetched(channel, token=None, retries=0, in_flight=1)
+    assert server.calls == [("ListExecutions", "")]
+
+
+def test_export_retries_an_unavailable_server(served, tmp_path):
+    out = tmp_path / "out.csv"
+    with _adminserver.AdminServer(served, refuse=Flaky(1)) as odd:
+        done = export(odd.address, "--kind", "execution", "--to", str(out), "--columns", "name", "-q", token=None)
+    assert done.returncode == 0, done.stderr
+    assert len(out.read_text().splitlines()) == 1 + len(listed(served))
+
+
 def test_tls_channel_with_the_servers_certificate(served, tmp_path):
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     made = subprocess.run(
@@ -337,6 +394,7 @@ def test_export_from_a_server_that_is_down_leaves_no_file(tmp_path):
         (["--kind", "node-execution"], "lists the records of one execution"),
         (["--kind", "execution", "--since", "2026-01-01"], "--since is for a database"),
         (["--kind", "execution", "--sort", "created_at"], "'asc(KEY)' or 'desc(KEY)'"),
+        (["--kind", "execution", "--retries", "-1"], "--retries"),
     ],
 )
 def test_export_usage_errors(tmp_path, args, message):
@@ -345,8 +403,9 @@ def test_export_usage_errors(tmp_path, args, message):
     assert message in done.stderr
 
 
-def test_export_of_a_database_refuses_api_options(tmp_path):
-    argv = [*COMMAND, "export", "postgresql://nobody@127.0.0.1:1/db", "--kind", "execution", "--insecure"]
+@pytest.mark.parametrize(("option", "flag"), [(["--insecure"], "--insecure"), (["--retries", "0"], "--retries")])
+def test_export_of_a_database_refuses_api_options(tmp_path, option, flag):
+    argv = [*COMMAND, "export", "postgresql://nobody@127.0.0.1:1/db", "--kind", "execution", *option]
     done = subprocess.run([*argv, "--to", str(tmp_path / "out.parquet")], capture_output=True, text=True)
     assert done.returncode == 2
-    assert "--insecure is for the API (grpc://)" in done.stderr
+    assert f"{flag} is for the API (grpc://)" in done.stderr

@@ -3,6 +3,7 @@ only with a full page), several pages in flight at a time, pages given back in o
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterator
 from typing import Any, Callable, NamedTuple
@@ -46,13 +47,16 @@ class Page(NamedTuple):
 def fetch_pages(
     lists: deque[PageList],
     submit: Callable[[PageList, int], Any],
-    on_error: Callable[[Exception, PageList, int], Exception],
+    on_error: Callable[[Exception, PageList, int, int], Exception],
     in_flight: int,
+    retry: Callable[[Exception, int], float | None] = lambda error, attempt: None,
 ) -> Iterator[Page]:
     """The pages of ``lists`` in order (each list's pages, then the next list's), at most ``in_flight``
     requested at a time. ``submit(list, offset)`` starts a call and gives a future of the page's bytes;
-    ``on_error`` turns a failed call into the error to raise. ``lists`` may grow while pages are read (the
-    caller appends lists found in the pages it was given); empty pages are left out."""
+    ``retry(error, attempts so far)`` gives the seconds to wait before asking for a failed page again (the
+    token is an offset, so asking again is safe), or None to give up; ``on_error(error, list, offset,
+    attempts)`` turns the failure given up on into the error to raise. ``lists`` may grow while pages are read
+    (the caller appends lists found in the pages it was given); empty pages are left out."""
     started: deque[PageList] = deque()
     try:
         while True:
@@ -63,10 +67,7 @@ def fetch_pages(
             offset = head.read_offset
             if offset not in head.futures:
                 _request(head, submit)
-            try:
-                data = head.futures.pop(offset).result()
-            except Exception as error:
-                raise on_error(error, head, offset) from None
+            data = _result(head, offset, submit, on_error, retry)
             batch = _decode(head, offset, data)
             if batch.token:
                 expected = str(offset + head.page_size)
@@ -86,6 +87,21 @@ def fetch_pages(
     finally:
         for plist in started:
             _cancel(plist)
+
+
+def _result(plist: PageList, offset: int, submit, on_error, retry) -> bytes:
+    """The bytes of the page at ``offset``, asked for again as long as ``retry`` says to."""
+    attempts = 1
+    while True:
+        try:
+            return plist.futures.pop(offset).result()
+        except Exception as error:
+            wait = retry(error, attempts)
+            if wait is None:
+                raise on_error(error, plist, offset, attempts) from None
+        time.sleep(wait)
+        attempts += 1
+        plist.futures[offset] = submit(plist, offset)
 
 
 def _fill(started: deque[PageList], lists: deque[PageList], submit, in_flight: int) -> None:

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from flytekit.configuration import PlatformConfig
 
 TOKEN_ENV = "FLYTECODEC_TOKEN"
+TRANSIENT = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED"})  # the codes a page is asked for again after
+RETRY_FIRST_WAIT = 0.25  # seconds before the first retry; each next one waits twice as long
+RETRY_MAX_WAIT = 8.0
 MAX_MESSAGE_BYTES = 64 << 20  # a page of 100 records is far smaller; flytekit's client allows 20 MiB
 KINDS = LIST_KINDS  # the kinds flyteadmin's API lists in pages
 _METHODS = {
@@ -117,6 +120,7 @@ def read_pages(
     in_flight: int = 8,
     token: str | None = None,
     timeout: float = 60.0,
+    retries: int = 3,
 ) -> Iterator[Page]:
     """Stream the ``kind`` records of flyteadmin a page at a time, in order: each a :class:`Page` with the
     decoded records (``batch``), the call (``list.method``), its ``offset`` and its size in bytes (``nbytes``).
@@ -136,8 +140,12 @@ def read_pages(
     :param token: a bearer token, sent as ``authorization: Bearer TOKEN``; by default ``$FLYTECODEC_TOKEN``
         when it is set (a channel from :func:`flytekit_channel` adds its own credentials).
     :param timeout: seconds each call may take.
+    :param retries: how many times a page is asked for again when flyteadmin is unavailable or out of
+        resources (``UNAVAILABLE``, ``RESOURCE_EXHAUSTED``: a restart, a load balancer's hiccup, rate limiting),
+        after 0.25 s, then twice as long each time (at most 8 s); 0 gives up at once. Other errors are not
+        retried: they would come again.
     :raises AdminError: flyteadmin cannot be reached, refused the credentials, or rejected the request (a bad
-        filter); the message says which and what to do.
+        filter); the message says which, after how many attempts, and what to do.
     :raises DecodeError: a page that does not decode, naming the call and the page's offset.
     """
     if kind not in KINDS:
@@ -150,8 +158,10 @@ def read_pages(
         raise ValueError("node= selects the task executions of one node; kind must be 'task-execution'")
     if page_size < 1 or in_flight < 1:
         raise ValueError(f"page_size and in_flight must be at least 1, got {page_size} and {in_flight}")
+    if retries < 0:
+        raise ValueError(f"retries must be 0 or more, got {retries}")
     bearer = token if token is not None else os.environ.get(TOKEN_ENV) or None
-    caller = _Caller(channel, bearer, timeout, page_size, in_flight)
+    caller = _Caller(channel, bearer, timeout, page_size, in_flight, retries)
     sort = check_sort(sort_by)
     if kind == "execution":
         return caller.walk(deque([caller.executions(project, domain, filters, sort)]))
@@ -161,7 +171,9 @@ def read_pages(
 class _Caller:
     """Builds the list calls: each request a flyteidl message, each response the bytes of the page."""
 
-    def __init__(self, channel: grpc.Channel, bearer: str | None, timeout: float, page_size: int, in_flight: int):
+    def __init__(
+        self, channel: grpc.Channel, bearer: str | None, timeout: float, page_size: int, in_flight: int, retries: int
+    ):
         from flyteidl.service import admin_pb2
 
         self._service = admin_pb2.DESCRIPTOR.services_by_name["AdminService"]
@@ -170,6 +182,7 @@ class _Caller:
         self._timeout = timeout
         self._page_size = page_size
         self._in_flight = in_flight
+        self._retries = retries
         self._calls: dict[str, Any] = {}  # method -> grpc.UnaryUnaryMultiCallable
 
     def _list(self, kind: str, request, speculate: bool) -> PageList:
@@ -213,7 +226,13 @@ class _Caller:
         return self._list("task-execution", request, speculate=False)
 
     def walk(self, lists: deque[PageList]) -> Iterator[Page]:
-        return fetch_pages(lists, self.submit, _admin_error, self._in_flight)
+        return fetch_pages(lists, self.submit, _admin_error, self._in_flight, self.retry)
+
+    def retry(self, error: Exception, attempts: int) -> float | None:
+        """Seconds to wait before asking again for a page whose call failed ``attempts`` times, or None."""
+        if attempts > self._retries or _code(error) not in TRANSIENT:
+            return None
+        return min(RETRY_FIRST_WAIT * 2 ** (attempts - 1), RETRY_MAX_WAIT)
 
 
 def _tree(
@@ -268,15 +287,21 @@ _ADVICE = {
 }
 
 
-def _admin_error(error: Exception, plist: PageList, offset: int) -> Exception:
-    grpc = _grpc()
-    if not isinstance(error, grpc.RpcError):
+def _code(error: Exception) -> str | None:
+    """The gRPC status name of a failed call, or None for an error that is not a call's."""
+    if not isinstance(error, _grpc().RpcError):
+        return None
+    return error.code().name if error.code() is not None else "UNKNOWN"
+
+
+def _admin_error(error: Exception, plist: PageList, offset: int, attempts: int) -> Exception:
+    code = _code(error)
+    if code is None:
         return error
-    code = error.code().name if error.code() is not None else "UNKNOWN"
     details = (error.details() or "").strip().splitlines()
     said = details[0] if details else code
     advice = _ADVICE.get(code)
-    where = f"{plist.method} (page at offset {offset})"
+    where = f"{plist.method} (page at offset {offset}" + (f", {attempts} attempts)" if attempts > 1 else ")")
     return AdminError(f"{where}: flyteadmin said {code}: {said}" + (f"; {advice}" if advice else ""), code)
 
 
