@@ -14,6 +14,7 @@ recursive on the nodes of the plan).
 
 from __future__ import annotations
 
+import functools
 import struct
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -71,9 +72,8 @@ def build_table(descriptor: Descriptor, records: list[bytes]) -> pa.Table:
     """The nested table of ``records`` (the bytes of messages of ``descriptor``'s type, each valid as upb reads
     it), built in Python."""
     pa = _layout._pyarrow()
-    target = _layout.schema(descriptor)
-    top = _Builder(_layout.plan(descriptor)).build(0, list(records))
-    return pa.Table.from_arrays([top.field(i) for i in range(top.type.num_fields)], schema=target)
+    top = _Builder(descriptor).build(0, list(records))
+    return pa.Table.from_arrays([top.field(i) for i in range(top.type.num_fields)], schema=_layout.schema(descriptor))
 
 
 # -- reading the wire --------------------------------------------------------------------------------------------
@@ -320,11 +320,12 @@ class _Message:
 
 class _NodeInfo:
     """What reading a node's messages needs: its slots by field number (with the wire types that fit each),
-    and its oneofs (the slot indices of their members)."""
+    its oneofs (the slot indices of their members), and its struct's Arrow fields."""
 
-    __slots__ = ("by_number", "oneofs")
+    __slots__ = ("by_number", "fields", "oneofs")
 
-    def __init__(self, node: _layout.Node):
+    def __init__(self, node: _layout.Node, fields: list[pa.Field]):
+        self.fields = fields
         self.by_number = {}
         oneofs: dict[int, list[int]] = {}
         for index, slot in enumerate(node.slots):
@@ -337,27 +338,50 @@ class _NodeInfo:
         self.oneofs = list(oneofs.values())
 
 
+@functools.cache
+def _nodes(descriptor: Descriptor) -> list[_NodeInfo]:
+    """The :class:`_NodeInfo` of each node of ``descriptor``'s plan, their Arrow fields taken from its schema
+    (each node's struct is the type of its slot in its parent's)."""
+    plan = _layout.plan(descriptor)
+    fields: list = [None] * len(plan)
+
+    def visit(node: int, struct_fields: list[pa.Field]) -> None:
+        fields[node] = struct_fields
+        for slot, field in zip(plan[node].slots, struct_fields):
+            if slot.kind == "message":
+                value = field.type
+                if slot.shape == "repeated":
+                    value = value.value_type
+                elif slot.shape == "map":
+                    value = value.item_type
+                visit(slot.child, list(value))
+
+    visit(0, list(_layout.schema(descriptor)))
+    return [_NodeInfo(node, node_fields) for node, node_fields in zip(plan, fields)]
+
+
 class _Builder:
     """Builds the arrays of a plan's nodes, column-wise, from the bytes of their messages."""
 
-    def __init__(self, plan: _layout.Plan):
-        self.plan = plan
+    def __init__(self, descriptor: Descriptor):
+        self.plan = _layout.plan(descriptor)
         self.pa = _layout._pyarrow()
-        self.nodes = [_NodeInfo(node) for node in plan]
+        self.nodes = _nodes(descriptor)
 
     def build(self, node: int, payloads: list[bytes | None]) -> pa.StructArray:
         """The struct array of ``node``'s messages, one per payload (the message's bytes, its occurrences
         concatenated; None for a message that is not set, a null struct whose fields hold their defaults)."""
         pa = self.pa
-        rows = [_Message(self.nodes[node], payload) for payload in payloads]
-        arrays = [self.column(slot, index, rows) for index, slot in enumerate(self.plan[node].slots)]
+        info = self.nodes[node]
+        rows = [_Message(info, payload) for payload in payloads]
+        arrays = [self.column(slot, index, rows, info) for index, slot in enumerate(self.plan[node].slots)]
         arrays.append(pa.array([row.rest_bytes() for row in rows], pa.binary()))
         mask = None if all(p is not None for p in payloads) else pa.array([p is None for p in payloads])
-        return pa.StructArray.from_arrays(arrays, fields=_layout.fields(self.plan, node), mask=mask)
+        return pa.StructArray.from_arrays(arrays, fields=info.fields, mask=mask)
 
-    def column(self, slot: _layout.Slot, index: int, rows: list[_Message]) -> pa.Array:
+    def column(self, slot: _layout.Slot, index: int, rows: list[_Message], info: _NodeInfo) -> pa.Array:
         """The array of one field over the rows; what the column cannot hold goes to the rows' ``rest``."""
-        field_type = _layout.field(self.plan, slot).type
+        field_type = info.fields[index].type
         if slot.shape == "repeated":
             return self._repeated(slot, index, rows, field_type)
         if slot.shape == "map":
