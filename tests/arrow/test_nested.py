@@ -295,7 +295,7 @@ def test_damaged_records_values_are_upbs(kind):
 def test_generated_messages_values_are_upbs(kind):
     model, _ = KINDS[kind]
 
-    @settings(SETTINGS, max_examples=40)
+    @settings(SETTINGS, max_examples=20)
     @given(strategies.unknown_fields(TOP[kind]()))
     def check(data):
         check_against_upb(model, [data], python_table(model, [data]))
