@@ -4,6 +4,9 @@ The columns of each record kind are defined in :mod:`flytecodec.columns` (``docs
 On the native backend the columns are built in Rust from the record bytes, without the GIL and without a
 Python object per value, and cross into pyarrow through the Arrow C data interface (the PyCapsule protocol).
 The python backend builds the same table from protobuf's messages.
+
+``to_arrow(..., layout="nested")`` gives every field instead, nested as the message is (``docs/nested.md``):
+:mod:`flytecodec.nested` builds it, and :func:`flytecodec.from_arrow` reads it back.
 """
 
 from __future__ import annotations

@@ -382,14 +382,16 @@ def test_maps_sorted_later_key_wins_and_entries_with_foreign_fields_kept_whole()
         return ld(1, ld(1, key) + ld(2, value) + extra)
 
     foreign = entry(b"x", b"0", tag(3, 0) + b"\x01")
-    no_value = ld(1, ld(1, b"m"))
+    value_as_varint = ld(1, ld(1, b"y") + tag(2, 0) + b"\x01")  # a value of the wrong wire type is foreign too
+    key_as_varint = ld(1, tag(1, 0) + b"\x01" + ld(2, b"z"))
+    no_value, no_key = ld(1, ld(1, b"m")), ld(1, ld(2, b"k"))
     labels = entry(b"b", b"1") + foreign + entry("\u00e9".encode(), b"2") + entry(b"b", b"3") + entry(b"a", b"4")
-    data = ld(2, ld(7, labels + no_value))
+    data = ld(2, ld(7, labels + value_as_varint + no_value + key_as_varint + no_key))
     for backend in flytecodec.available_backends():
         with flytecodec.using_backend(backend):
             spec = actual_rows(table_of(Execution, [data]))[0]["spec"]
-        assert spec["labels"]["values"] == [("a", "4"), ("b", "3"), ("m", ""), ("\u00e9", "2")]
-        assert spec["labels"]["_rest"] == foreign
+        assert spec["labels"]["values"] == [("", "k"), ("a", "4"), ("b", "3"), ("m", ""), ("\u00e9", "2")]
+        assert spec["labels"]["_rest"] == foreign + value_as_varint + key_as_varint
 
 
 def test_times_that_do_not_fit_go_to_rest():
@@ -419,6 +421,18 @@ def test_times_that_do_not_fit_go_to_rest():
     # a split timestamp out of range: both pieces go to _rest, in their places among the unknown fields
     pieces = ld(5, tag(1, 0) + varint(10**11)) + tag(99, 0) + b"\x01" + ld(5, tag(2, 0) + b"\x01")
     assert _closure_row(pieces)["_rest"] == pieces
+
+
+def test_a_oneof_member_that_does_not_fit_keeps_only_what_came_after_the_last_switch():
+    # spec.inputs.literals["x"].scalar.primitive: datetime (out of range), integer, datetime (out of range)
+    first, last = ld(5, _ts(10**11, 5)), ld(5, tag(1, 0) + varint(10**11))
+    data = ld(2, ld(2, ld(1, ld(1, b"x") + ld(2, ld(1, ld(1, first + tag(1, 0) + b"\x03" + last))))))
+    for backend in flytecodec.available_backends():
+        with flytecodec.using_backend(backend):
+            spec = actual_rows(table_of(Execution, [data]))[0]["spec"]
+        primitive = spec["inputs"]["literals"][0][1]["scalar"]["primitive"]
+        assert primitive["datetime"] is None and primitive["integer"] is None
+        assert primitive["_rest"] == last
 
 
 def test_wrappers():
@@ -465,6 +479,16 @@ def test_cut_keeps_the_bytes_as_they_were():
         assert literal.field("collection").field("literals").to_pylist() == [[second, b""]]
     plan = layout.plan(Execution._pb_class.DESCRIPTOR)
     assert any(slot.kind == "cut" and slot.name == "literals" for node in plan for slot in node.slots)
+
+
+def test_pages_and_slices():
+    page = corpus.execution_list(12, seed=8).SerializeToString()
+    for backend in flytecodec.available_backends():
+        with flytecodec.using_backend(backend):
+            batch = flytecodec.decode(Execution, page, framing="list")
+            raws = [batch._records.raw(i) for i in range(len(batch))]
+            same_tables(batch.to_arrow(layout="nested"), python_table(Execution, raws))
+            same_tables(batch[3:9].to_arrow(layout="nested"), python_table(Execution, raws[3:9]))
 
 
 # -- every backend builds the Python builder's table ---------------------------------------------------------------

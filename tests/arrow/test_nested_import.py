@@ -155,6 +155,13 @@ ODD = {  # execution records, each written in a way the corpus never is
     "negative nanos": ld(3, ld(5, _ts(5, -1)) + ld(6, _ts(-5, -7)) + ld(7, _ts(0, -(10**9)))),
     "durations of mixed signs and far": ld(3, ld(6, _ts(-1, 5)) + _unknown(40) + ld(6, _ts(10**12, 0))),
     "split times out of range": ld(3, ld(5, tag(1, 0) + varint(10**11)) + _unknown(30) + ld(5, tag(2, 0) + b"\x01")),
+    "a oneof member out of range, switched away from and back": ld(
+        2,
+        ld(
+            2,
+            _entry(b"x", ld(1, ld(1, ld(5, _ts(10**11, 5)) + tag(1, 0) + b"\x03" + ld(5, tag(1, 0) + varint(10**11))))),
+        ),
+    ),
     "wrappers with extra fields": ld(2, ld(21, tag(1, 0) + b"\x01" + tag(2, 0) + b"\x05") + ld(21, b"")),
     "wrappers merged": ld(2, ld(21, tag(1, 0) + b"\x01") + ld(21, b"")),
     "enums of unknown numbers and long varints": ld(3, tag(4, 0) + varint((1 << 64) - 1))
