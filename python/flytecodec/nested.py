@@ -72,7 +72,7 @@ def build_table(descriptor: Descriptor, records: list[bytes]) -> pa.Table:
     """The nested table of ``records`` (the bytes of messages of ``descriptor``'s type, each valid as upb reads
     it), built in Python."""
     pa = _layout._pyarrow()
-    top = _Builder(descriptor).build(0, list(records))
+    top = _Builder(descriptor).build(0, [bytes(record) for record in records])
     return pa.Table.from_arrays([top.field(i) for i in range(top.type.num_fields)], schema=_layout.schema(descriptor))
 
 

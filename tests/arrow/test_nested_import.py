@@ -301,8 +301,13 @@ def test_field_metadata_is_not_required():
 
 
 def _bare(t: pa.DataType) -> pa.DataType:
+    """``t`` without field metadata, at any depth."""
     if pa.types.is_struct(t):
         return pa.struct([f.with_type(_bare(f.type)).remove_metadata() for f in t])
+    if pa.types.is_map(t):
+        return pa.map_(t.key_field, t.item_field.with_type(_bare(t.item_type)))
+    if pa.types.is_list(t):
+        return pa.list_(t.value_field.with_type(_bare(t.value_type)))
     return t
 
 
