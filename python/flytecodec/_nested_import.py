@@ -227,7 +227,8 @@ class _Reader:
 
     def _elements(self, column: pa.Array, live: list[int], rows: list[int], path: str) -> list[tuple[int, int, int]]:
         """``(position, first, end)`` of the elements of each live list (or map) of ``column``, its items being
-        ``column.values[first:end]``; checks that the list, and each of its items, is not null."""
+        ``column.values[first:end]``; checks that none of those lists is null (their items are checked by the
+        caller)."""
         self._check_valid(column, live, rows, path)
         offsets = column.offsets.to_pylist()
         return [(i, offsets[i], offsets[i + 1]) for i in live]
