@@ -25,6 +25,7 @@ __all__ = [
     "decode_executions",
     "decode_node_executions",
     "decode_task_executions",
+    "from_arrow",
     "iter_batches",
     "set_backend",
     "using_backend",
@@ -37,4 +38,8 @@ def __getattr__(name: str):
         from flytecodec.shards import dataset
 
         return dataset
+    if name == "from_arrow":  # flytecodec.nested.from_arrow, imported when first asked for too
+        from flytecodec.nested import from_arrow
+
+        return from_arrow
     raise AttributeError(f"module 'flytecodec' has no attribute {name!r}")

@@ -4,6 +4,9 @@ The columns of each record kind are defined in :mod:`flytecodec.columns` (``docs
 On the native backend the columns are built in Rust from the record bytes, without the GIL and without a
 Python object per value, and cross into pyarrow through the Arrow C data interface (the PyCapsule protocol).
 The python backend builds the same table from protobuf's messages.
+
+``to_arrow(..., layout="nested")`` gives every field instead, nested as the message is (``docs/nested.md``):
+:mod:`flytecodec.nested` builds it, and :func:`flytecodec.from_arrow` reads it back.
 """
 
 from __future__ import annotations
@@ -62,16 +65,32 @@ def schema(model, columns: Sequence[str] | None = None) -> pa.Schema:
     return pa.schema([pa.field(c.name, arrow_type(c)) for c in select(model, columns)])
 
 
-def to_arrow(batch: Batch, columns: Sequence[str] | None = None, errors: str = "raise") -> pa.Table:
+LAYOUTS = ("flat", "nested")
+
+
+def to_arrow(
+    batch: Batch, columns: Sequence[str] | None = None, errors: str = "raise", layout: str = "flat"
+) -> pa.Table:
     """``batch`` as a table of the columns named in ``columns`` (all when ``None``); only those are read.
 
     :param errors: a timestamp or duration outside Arrow's range (int64 microseconds: about 292 000 years
         either side of 1970) raises ``ValueError`` naming the record and column (``"raise"``), or is null
-        (``"null"``).
+        (``"null"``). The nested layout never raises: a value its column cannot hold is kept in ``_rest``.
+    :param layout: ``"flat"``, the columns of ``docs/columns.md``; or ``"nested"``, every field of the
+        message nested as it is (``docs/nested.md``, :func:`flytecodec.nested.to_arrow`), which
+        :func:`flytecodec.from_arrow` turns back into the records. ``columns`` is for the flat layout only.
     """
     pa = _pyarrow()
     if errors not in ERRORS:
         raise ValueError(f"errors must be 'raise' or 'null', got {errors!r}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be 'flat' or 'nested', got {layout!r}")
+    if layout == "nested":
+        if columns is not None:
+            raise ValueError("columns= is for the flat layout: the nested layout has every field")
+        from flytecodec.nested import to_arrow as nested_table
+
+        return nested_table(batch)
     if columns is not None and not isinstance(columns, str):
         columns = tuple(columns)
     chosen, target, specs, names = _plan(batch.model, columns, errors)

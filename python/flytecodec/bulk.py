@@ -190,14 +190,23 @@ class Batch(Generic[M], Sequence[M]):
     def serialize_to_string(self) -> bytes:
         return self.to_flyte_idl().SerializeToString()
 
-    def to_arrow(self, columns: Sequence[str] | None = None, errors: str = "raise") -> pyarrow.Table:
-        """The records as a ``pyarrow.Table``, one row each, of every column or those named in ``columns``
-        (only those are read). The columns of each kind are listed in ``docs/columns.md``
-        (:func:`flytecodec.columns.column_names` gives them). A time outside Arrow's range raises ``ValueError``
-        (``errors="raise"``) or is null (``errors="null"``). Needs pyarrow (``flytecodec[arrow]``)."""
+    def to_arrow(
+        self, columns: Sequence[str] | None = None, errors: str = "raise", layout: str = "flat"
+    ) -> pyarrow.Table:
+        """The records as a ``pyarrow.Table``, one row each. Needs pyarrow (``flytecodec[arrow]``).
+
+        ``layout="flat"`` (the default): every column or those named in ``columns`` (only those are read); the
+        columns of each kind are listed in ``docs/columns.md`` (:func:`flytecodec.columns.column_names` gives
+        them). A time outside Arrow's range raises ``ValueError`` (``errors="raise"``) or is null
+        (``errors="null"``).
+
+        ``layout="nested"``: every field of the message, nested as it is, and ``_rest`` columns with what no
+        column holds (``docs/nested.md``); nothing is lost, and :func:`flytecodec.from_arrow` gives the records
+        back. ``columns`` is for the flat layout only.
+        """
         from flytecodec.arrow import to_arrow
 
-        return to_arrow(self, columns, errors)
+        return to_arrow(self, columns, errors, layout)
 
     def to_pandas(self, columns: Sequence[str] | None = None, errors: str = "raise") -> pandas.DataFrame:
         """The records as a ``pandas.DataFrame``, through :meth:`to_arrow`; map columns as dicts and list columns
