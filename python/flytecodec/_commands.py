@@ -148,8 +148,8 @@ class _Progress:
 
 
 @contextlib.contextmanager
-def _progress(show: bool, total: int, what: str) -> Iterator[_Progress]:
-    """A progress bar on stderr when ``show`` and stderr is a terminal."""
+def _progress(show: bool, total: int, what: str, doing: str = "decoding") -> Iterator[_Progress]:
+    """A progress bar on stderr when ``show`` and stderr is a terminal: ``doing what`` over ``total`` bytes."""
     if not (show and sys.stderr.isatty()):
         yield _Progress()
         return
@@ -165,7 +165,7 @@ def _progress(show: bool, total: int, what: str) -> Iterator[_Progress]:
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        yield _Progress(progress, progress.add_task(f"decoding {what}", total=total, records=0))
+        yield _Progress(progress, progress.add_task(f"{doing} {what}", total=total, records=0))
 
 
 def _batches(
@@ -248,9 +248,9 @@ def _column_names(model: type) -> list[str]:
     return columns.column_names(model)
 
 
-def _empty_table(model: type, columns: list[str] | None):
+def _empty_table(model: type, columns: list[str] | None, layout: str = "flat"):
     """A table with the kind's schema and no rows, for an input without records."""
-    return flytecodec.decode(model, []).to_arrow(columns)
+    return flytecodec.decode(model, []).to_arrow(columns, layout=layout)
 
 
 def _size(files: Sequence[str]) -> int:
@@ -309,6 +309,14 @@ def cli() -> None:
     metavar="A,B,...",
     help="Only these columns, in this order (default: all of the kind's columns).",
 )
+@click.option(
+    "--layout",
+    type=click.Choice(["flat", "nested"]),
+    default="flat",
+    show_default=True,
+    help="flat: the kind's columns (docs/columns.md); nested: every field, nested as the message is, nothing "
+    "lost (docs/nested.md; `flytecodec restore` gives the records back).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def decode(
     dumps: tuple[str, ...],
@@ -319,13 +327,15 @@ def decode(
     batch_size: int,
     out: str,
     columns: str | None,
+    layout: str,
     quiet: bool,
 ) -> None:
     """Decode DUMP... into one table file, a batch at a time.
 
     \b
-    Example:
+    Examples:
       flytecodec decode pages/ --kind execution --framing list --to executions.parquet
+      flytecodec decode dump.bin --layout nested --to history.parquet
     """
     from flytecodec import _writers
 
@@ -338,9 +348,15 @@ def decode(
     if not os.path.isdir(parent):
         raise click.BadParameter(f"directory {parent!r} does not exist", param_hint="'--to'")
     _check_output(out, dumps)
+    if layout == "nested" and columns is not None:
+        raise click.BadParameter(
+            "--columns is for the flat layout: the nested layout has every field", param_hint="'--columns'"
+        )
     model = KINDS[kind].load()
     wanted = _parse_columns(columns, model)
-    run_decode(_input_files(dumps, glob), kind, framing, out, fmt, wanted, batch_size, quiet=quiet, force=force)
+    run_decode(
+        _input_files(dumps, glob), kind, framing, out, fmt, wanted, batch_size, quiet=quiet, force=force, layout=layout
+    )
 
 
 def _check_output(out: str, dumps: Sequence[str]) -> None:
@@ -369,11 +385,11 @@ def _parse_columns(text: str | None, model: type, param_hint: str = "'--columns'
     return wanted
 
 
-def _table(batch, columns: list[str] | None, progress: _Progress):
-    """``batch.to_arrow(columns)``; a value Arrow cannot hold (a timestamp past the year 294 247) is a
-    one-line :class:`Failure` saying where the batch starts (the error counts records within it)."""
+def _table(batch, columns: list[str] | None, progress: _Progress, layout: str = "flat"):
+    """``batch.to_arrow(columns, layout=layout)``; a value Arrow cannot hold (a timestamp past the year 294 247)
+    is a one-line :class:`Failure` saying where the batch starts (the error counts records within it)."""
     try:
-        return batch.to_arrow(columns)
+        return batch.to_arrow(columns, layout=layout)
     except ValueError as error:
         raise Failure(f"in the batch that starts at record {progress.records - len(batch)}: {error}") from None
 
@@ -390,9 +406,10 @@ def run_decode(
     quiet: bool = False,
     summary_to_stdout: bool = False,
     force: bool = False,
+    layout: str = "flat",
 ) -> None:
-    """Decode ``files`` into ``out``. The file is written under a temporary name beside it and renamed when
-    complete, so a failure leaves no partial output (nor clobbers an earlier one)."""
+    """Decode ``files`` into ``out``, a table of the ``layout``. The file is written under a temporary name beside
+    it and renamed when complete, so a failure leaves no partial output (nor clobbers an earlier one)."""
     from flytecodec import _writers
 
     model, what = KINDS[kind].load(), KINDS[kind].what
@@ -405,8 +422,8 @@ def run_decode(
         try:
             with _progress(not quiet, total, what) as progress:
                 for batch in _batches(files, kind, framing, batch_size, progress, force=force):
-                    writer.write(_table(batch, columns, progress))
-            writer.finish(_empty_table(model, columns).schema)
+                    writer.write(_table(batch, columns, progress, layout))
+            writer.finish(_empty_table(model, columns, layout).schema)
             os.replace(partial, out)
             written = True
         except OSError as error:

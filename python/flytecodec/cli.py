@@ -1,4 +1,4 @@
-"""The ``flytecodec`` command: ``decode``, ``stats``, ``sample``, ``bench``, ``export`` and ``demo``.
+"""The ``flytecodec`` command: ``decode``, ``stats``, ``sample``, ``bench``, ``export``, ``restore`` and ``demo``.
 
 The commands need the ``cli`` extra (click, rich, pyarrow); without it :func:`main` says how to install it
 instead of failing with a traceback. This module imports none of them itself, so that it can.
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 NEEDED = ("click", "rich", "pyarrow")
-COMMANDS = ("decode", "stats", "sample", "bench", "export", "demo")
+COMMANDS = ("decode", "stats", "sample", "bench", "export", "restore", "demo")
 """The subcommands (``tests/cli/test_cli_traps.py`` checks them against the command group)."""
 
 
@@ -32,8 +32,10 @@ def command():
         sys.exit(1)
     from flytecodec._commands import cli
     from flytecodec._export import export
+    from flytecodec._restore import restore
 
     cli.add_command(export)
+    cli.add_command(restore)
     return cli
 
 
