@@ -14,6 +14,7 @@ pub mod errors;
 pub mod export;
 pub mod messages;
 pub mod model;
+pub mod nested_import;
 pub mod record;
 pub mod record_list;
 pub mod rows;
@@ -44,6 +45,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::read_message, m)?)?;
     m.add_function(wrap_pyfunction!(rows::rebuild_rows, m)?)?;
     m.add_function(wrap_pyfunction!(canonical::py_canonical, m)?)?;
+    m.add_function(wrap_pyfunction!(nested_import::nested_to_records, m)?)?;
     m.add_class::<export::ArrowBatch>()?;
     m.add_class::<NativeProperty>()?;
     m.add_class::<ModelBase>()?;
