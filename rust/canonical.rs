@@ -27,7 +27,7 @@ use pyo3::types::PyBytes;
 use crate::decode::DecodeFailure;
 use crate::errors::{decode_error, guard, message_index};
 use crate::messages::{schema, FieldDef, Kind, Schema};
-use crate::wire::{read_varint, validate, walk};
+use crate::wire::{read_varint, validate_at_depth, walk};
 
 /// `_native.canonical(message, data)`: the bytes upb's `SerializeToString(deterministic=True)` gives for
 /// `data` parsed as `message` (a proto full name); `flytecodec.DecodeError` for bytes upb refuses.
@@ -93,10 +93,22 @@ pub fn canonical_into(
     data: &[u8],
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
+    canonical_at_depth(schema, message, data, 0, out)
+}
+
+/// [`canonical_into`] for a message nested `depth` levels below its record (upb's depth limit counts from the
+/// record).
+pub fn canonical_at_depth(
+    schema: &Schema,
+    message: usize,
+    data: &[u8],
+    depth: u32,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     if message >= schema.messages.len() {
         return Err(format!("no message {message} in the schema"));
     }
-    validate(schema, message, data).map_err(|e| e.reason.to_string())?;
+    validate_at_depth(schema, message, data, depth).map_err(|e| e.reason.to_string())?;
     let mark = out.len();
     let written = write_message(schema, message, &[data], out);
     if written.is_err() {
@@ -209,10 +221,19 @@ pub(crate) fn put_delimited<E>(
     if len < 0x80 {
         out[mark] = len as u8;
     } else {
-        let mut prefix = Vec::with_capacity(5);
-        put_varint(&mut prefix, len as u64);
-        out[mark] = prefix[0];
-        out.splice(mark + 1..mark + 1, prefix[1..].iter().copied());
+        let mut prefix = [0u8; 10];
+        let mut size = 0;
+        let mut rest = len as u64;
+        while rest >= 0x80 {
+            prefix[size] = (rest as u8) | 0x80;
+            rest >>= 7;
+            size += 1;
+        }
+        prefix[size] = rest as u8;
+        size += 1;
+        out.resize(out.len() + size - 1, 0);
+        out.copy_within(mark + 1..mark + 1 + len, mark + size);
+        out[mark..mark + size].copy_from_slice(&prefix[..size]);
     }
     Ok(())
 }

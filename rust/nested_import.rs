@@ -21,11 +21,12 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCapsule};
 
-use crate::canonical::{canonical_into, put_delimited, put_varint};
+use std::cmp::Ordering;
+
+use crate::canonical::{canonical_at_depth, put_delimited, put_varint};
 use crate::decode::{default_threads, DecodeFailure};
 use crate::errors::{decode_error, guard};
 use crate::messages::{schema, Kind, Schema};
-use crate::wire::validate;
 
 /// Fewer rows than this per thread are written on one thread.
 const MIN_ROWS_PER_THREAD: usize = 1024;
@@ -66,6 +67,8 @@ struct Node {
     /// The message's index in the schema.
     message: usize,
     slots: Vec<Slot>,
+    /// The slots' indices by field number: the order upb writes the fields in.
+    order: Vec<usize>,
 }
 
 /// A plan as `flytecodec.layout.plan()` gives it: `(message, ((number, name, kind, shape, child, key,
@@ -169,9 +172,12 @@ fn resolve(s: &Schema, plan: PyPlan) -> Result<Vec<Node>, String> {
                 shape,
             });
         }
+        let mut order: Vec<usize> = (0..resolved.len()).collect();
+        order.sort_by_key(|&j| resolved[j].number);
         nodes.push(Node {
             message,
             slots: resolved,
+            order,
         });
     }
     if nodes.is_empty() {
@@ -373,32 +379,203 @@ struct Writer<'a> {
     nodes: &'a [Node],
 }
 
+/// The bytes of row `i` of a string column (not read as `str`: the column may come from anywhere).
+#[inline]
+fn string_bytes(a: &StringArray, i: usize) -> &[u8] {
+    let offsets = a.value_offsets();
+    let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+    &a.value_data()[start..end]
+}
+
+#[inline]
+fn put_bytes(out: &mut Vec<u8>, number: u32, value: &[u8]) {
+    put_tag(out, number, 2);
+    put_varint(out, value.len() as u64);
+    out.extend_from_slice(value);
+}
+
+/// A map key, to sort entries the way upb does.
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    Bytes(&'a [u8]),
+    Number(i128),
+}
+
+fn key_order(a: &Key<'_>, b: &Key<'_>) -> Ordering {
+    match (a, b) {
+        // upb: the common prefix's bytes, then the longer first
+        (Key::Bytes(a), Key::Bytes(b)) => {
+            let common = a.len().min(b.len());
+            a[..common]
+                .cmp(&b[..common])
+                .then_with(|| b.len().cmp(&a.len()))
+        }
+        (Key::Number(a), Key::Number(b)) => a.cmp(b),
+        _ => Ordering::Equal,
+    }
+}
+
+/// Writing the columns of a row as upb's deterministic bytes: fields by number, scalars without presence
+/// only when not default, repeated numbers packed, map entries sorted and whole; what comes as bytes (a cut
+/// column, a message with `_rest`) goes through [`canonical_at_depth`].
 impl Writer<'_> {
-    /// Write field `number` holding the value of `col` at `i` (not null).
+    /// Write the message of struct column `sc` at row `i` (nested `depth` below the record), fields only.
+    fn message(
+        &self,
+        sc: &StructCol<'_>,
+        i: usize,
+        depth: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Fail> {
+        let node = &self.nodes[sc.node];
+        let start = out.len();
+        for &j in &node.order {
+            let slot = &node.slots[j];
+            self.slot(slot, &sc.fields[j], i, depth, out)
+                .map_err(|f| f.within(&slot.name))?;
+        }
+        if !sc.rest.is_null(i) {
+            let rest = sc.rest.value(i);
+            if !rest.is_empty() {
+                // appending bytes merges them: the message is then the columns' bytes and `_rest` read as one
+                let mut merged = Vec::with_capacity(out.len() - start + rest.len());
+                merged.extend_from_slice(&out[start..]);
+                merged.extend_from_slice(rest);
+                out.truncate(start);
+                canonical_at_depth(self.schema, node.message, &merged, depth, out).map_err(
+                    |reason| {
+                        Fail::new(format!(
+                            "not a valid {}: {reason}",
+                            self.schema.messages[node.message].full_name
+                        ))
+                        .within(REST)
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn slot(
+        &self,
+        slot: &Slot,
+        col: &Col<'_>,
+        i: usize,
+        depth: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Fail> {
+        match (slot.shape, col) {
+            (Shape::Single | Shape::Optional, _) => {
+                if col.is_null(i) {
+                    return if slot.shape == Shape::Single {
+                        Err(Fail::new("null in a column that is not nullable"))
+                    } else {
+                        Ok(())
+                    };
+                }
+                let always = slot.shape == Shape::Optional;
+                self.field(slot.number, slot.value, col, i, always, depth, out)
+            }
+            (Shape::Repeated, Col::List(list, items)) => {
+                if list.is_null(i) {
+                    return Err(Fail::new("a null list (a repeated field is never null)"));
+                }
+                let offsets = list.value_offsets();
+                let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+                if let Some(k) = (start..end).find(|&k| items.is_null(k)) {
+                    return Err(Fail::new(format!("item {} is null", k - start)));
+                }
+                match slot.value {
+                    Value::Scalar(kind) if kind.packable() => {
+                        if start < end {
+                            put_tag(out, slot.number, 2);
+                            put_delimited(out, |out| {
+                                (start..end).try_for_each(|k| self.number(kind, items, k, out))
+                            })?;
+                        }
+                        Ok(())
+                    }
+                    value => (start..end).try_for_each(|k| {
+                        self.field(slot.number, value, items, k, true, depth, out)
+                    }),
+                }
+            }
+            (Shape::Map(key), Col::Map(map, keys, values)) => {
+                if map.is_null(i) {
+                    return Err(Fail::new("a null map (a map is never null)"));
+                }
+                let offsets = map.value_offsets();
+                let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+                let mut entries = Vec::with_capacity(end - start);
+                for k in start..end {
+                    if keys.is_null(k) || values.is_null(k) {
+                        return Err(Fail::new(format!("entry {} has a null", k - start)));
+                    }
+                    entries.push((self.key(key, keys, k)?, k));
+                }
+                // stable: of equal keys the last stays last, and is the one kept
+                entries.sort_by(|a, b| key_order(&a.0, &b.0));
+                for (n, &(ref k_key, k)) in entries.iter().enumerate() {
+                    if entries
+                        .get(n + 1)
+                        .is_some_and(|next| key_order(k_key, &next.0) == Ordering::Equal)
+                    {
+                        continue;
+                    }
+                    put_tag(out, slot.number, 2);
+                    put_delimited(out, |out| {
+                        self.field(1, Value::Scalar(key), keys, k, true, depth + 1, out)?;
+                        self.field(2, slot.value, values, k, true, depth + 1, out)
+                    })?;
+                }
+                Ok(())
+            }
+            _ => Err(Fail::new("a column of the wrong type")),
+        }
+    }
+
+    /// The key of map entry `k`.
+    fn key<'c>(&self, kind: Kind, col: &Col<'c>, k: usize) -> Result<Key<'c>, Fail> {
+        Ok(match col {
+            Col::Str(a) => Key::Bytes(string_bytes(a, k)),
+            Col::Bin(a) => Key::Bytes(a.value(k)),
+            Col::I32(a) => Key::Number(i128::from(a.value(k))),
+            Col::I64(a) => Key::Number(i128::from(a.value(k))),
+            Col::U32(a) => Key::Number(i128::from(a.value(k))),
+            Col::U64(a) => Key::Number(i128::from(a.value(k))),
+            Col::Bool(a) => Key::Number(i128::from(a.value(k))),
+            _ => return Err(Fail::new(format!("a map key of kind {kind:?}"))),
+        })
+    }
+
+    /// Write field `number` holding the value of `col` at `i` (not null): always when `always` (presence, a
+    /// repeated item, a map's key or value), else only when it is not the default.
+    #[allow(clippy::too_many_arguments)]
     fn field(
         &self,
         number: u32,
         value: Value,
         col: &Col<'_>,
         i: usize,
+        always: bool,
+        depth: u32,
         out: &mut Vec<u8>,
     ) -> Result<(), Fail> {
         match (value, col) {
-            (Value::Scalar(kind), _) => self.scalar(number, kind, col, i, out),
+            (Value::Scalar(kind), _) => self.scalar(number, kind, col, i, always, out),
             (Value::Wrapper(kind), _) => {
                 put_tag(out, number, 2);
-                put_delimited(out, |out| self.scalar(1, kind, col, i, out))
+                put_delimited(out, |out| self.scalar(1, kind, col, i, false, out))
             }
             (Value::Message(_), Col::Struct(sc)) => {
                 put_tag(out, number, 2);
-                put_delimited(out, |out| self.message(sc, i, out))
+                put_delimited(out, |out| self.message(sc, i, depth + 1, out))
             }
             (Value::Timestamp, Col::Time(a)) => {
                 let ns = a.value(i);
-                let (seconds, nanos) = (ns.div_euclid(NANOS), ns.rem_euclid(NANOS));
                 put_tag(out, number, 2);
                 put_delimited(out, |out| {
-                    time_fields(out, seconds, nanos);
+                    time_fields(out, ns.div_euclid(NANOS), ns.rem_euclid(NANOS));
                     Ok(())
                 })
             }
@@ -411,32 +588,25 @@ impl Writer<'_> {
                 })
             }
             (Value::Cut(message), Col::Bin(a)) => {
-                let bytes = a.value(i);
-                validate(self.schema, message, bytes).map_err(|e| {
-                    Fail::new(format!(
-                        "not a valid {}: {}",
-                        self.schema.messages[message].full_name, e.reason
-                    ))
-                })?;
                 put_tag(out, number, 2);
-                put_varint(out, bytes.len() as u64);
-                out.extend_from_slice(bytes);
-                Ok(())
+                put_delimited(out, |out| {
+                    canonical_at_depth(self.schema, message, a.value(i), depth + 1, out).map_err(
+                        |reason| {
+                            Fail::new(format!(
+                                "not a valid {}: {reason}",
+                                self.schema.messages[message].full_name
+                            ))
+                        },
+                    )
+                })
             }
             _ => Err(Fail::new("a column of the wrong type")),
         }
     }
 
-    /// Write scalar field `number` of `kind` from `col` at `i`.
-    fn scalar(
-        &self,
-        number: u32,
-        kind: Kind,
-        col: &Col<'_>,
-        i: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<(), Fail> {
-        put_tag(out, number, kind.wire_type());
+    /// Write one number of `kind` (a packable kind) from `col` at `i`, without a tag.
+    #[inline]
+    fn number(&self, kind: Kind, col: &Col<'_>, i: usize, out: &mut Vec<u8>) -> Result<(), Fail> {
         match (kind, col) {
             (Kind::Double, Col::F64(a)) => out.extend_from_slice(&a.value(i).to_le_bytes()),
             (Kind::Float, Col::F32(a)) => out.extend_from_slice(&a.value(i).to_le_bytes()),
@@ -453,92 +623,60 @@ impl Writer<'_> {
             (Kind::UInt64, Col::U64(a)) => put_varint(out, a.value(i)),
             (Kind::Fixed64, Col::U64(a)) => out.extend_from_slice(&a.value(i).to_le_bytes()),
             (Kind::Bool, Col::Bool(a)) => out.push(u8::from(a.value(i))),
-            (Kind::String, Col::Str(a)) => {
-                let value = a.value(i).as_bytes();
-                put_varint(out, value.len() as u64);
-                out.extend_from_slice(value);
-            }
-            (Kind::Bytes, Col::Bin(a)) => {
-                let value = a.value(i);
-                put_varint(out, value.len() as u64);
-                out.extend_from_slice(value);
-            }
             _ => return Err(Fail::new("a column of the wrong type")),
         }
         Ok(())
     }
 
-    /// Write the fields of the message of struct column `sc` at row `i`, then its `_rest`.
-    fn message(&self, sc: &StructCol<'_>, i: usize, out: &mut Vec<u8>) -> Result<(), Fail> {
-        let node = &self.nodes[sc.node];
-        for (slot, col) in node.slots.iter().zip(&sc.fields) {
-            self.slot(slot, col, i, out)
-                .map_err(|f| f.within(&slot.name))?;
-        }
-        if !sc.rest.is_null(i) {
-            let bytes = sc.rest.value(i);
-            validate(self.schema, node.message, bytes).map_err(|e| {
-                Fail::new(format!(
-                    "not a valid {}: {}",
-                    self.schema.messages[node.message].full_name, e.reason
-                ))
-                .within(REST)
-            })?;
-            out.extend_from_slice(bytes);
-        }
-        Ok(())
-    }
-
-    fn slot(&self, slot: &Slot, col: &Col<'_>, i: usize, out: &mut Vec<u8>) -> Result<(), Fail> {
-        match (slot.shape, col) {
-            (Shape::Single | Shape::Optional, _) => {
-                if col.is_null(i) {
-                    return if slot.shape == Shape::Single {
-                        Err(Fail::new("null in a column that is not nullable"))
-                    } else {
-                        Ok(())
-                    };
+    /// Write scalar field `number` of `kind` from `col` at `i`; when not `always`, only when not default
+    /// (a float by its bits: `-0.0` is written).
+    fn scalar(
+        &self,
+        number: u32,
+        kind: Kind,
+        col: &Col<'_>,
+        i: usize,
+        always: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Fail> {
+        let bytes = match col {
+            Col::Str(a) => {
+                let value = string_bytes(a, i);
+                if !value.is_ascii() && simdutf8::basic::from_utf8(value).is_err() {
+                    return Err(Fail::new("a string of invalid UTF-8"));
                 }
-                self.field(slot.number, slot.value, col, i, out)
+                Some(value)
             }
-            (Shape::Repeated, Col::List(list, items)) => {
-                if list.is_null(i) {
-                    return Err(Fail::new("a null list (a repeated field is never null)"));
-                }
-                let offsets = list.value_offsets();
-                let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
-                for k in start..end {
-                    if items.is_null(k) {
-                        return Err(Fail::new(format!("item {} is null", k - start)));
-                    }
-                    self.field(slot.number, slot.value, items, k, out)?;
-                }
-                Ok(())
+            Col::Bin(a) => Some(a.value(i)),
+            _ => None,
+        };
+        if let Some(value) = bytes {
+            if always || !value.is_empty() {
+                put_bytes(out, number, value);
             }
-            (Shape::Map(key), Col::Map(map, keys, values)) => {
-                if map.is_null(i) {
-                    return Err(Fail::new("a null map (a map is never null)"));
-                }
-                let offsets = map.value_offsets();
-                let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
-                for k in start..end {
-                    if keys.is_null(k) || values.is_null(k) {
-                        return Err(Fail::new(format!("entry {} has a null", k - start)));
-                    }
-                    put_tag(out, slot.number, 2);
-                    put_delimited(out, |out| {
-                        self.field(1, Value::Scalar(key), keys, k, out)?;
-                        self.field(2, slot.value, values, k, out)
-                    })?;
-                }
-                Ok(())
-            }
-            _ => Err(Fail::new("a column of the wrong type")),
+            return Ok(());
         }
+        if !always {
+            let default = match col {
+                Col::F64(a) => a.value(i).to_bits() == 0,
+                Col::F32(a) => a.value(i).to_bits() == 0,
+                Col::I32(a) => a.value(i) == 0,
+                Col::I64(a) => a.value(i) == 0,
+                Col::U32(a) => a.value(i) == 0,
+                Col::U64(a) => a.value(i) == 0,
+                Col::Bool(a) => !a.value(i),
+                _ => return Err(Fail::new("a column of the wrong type")),
+            };
+            if default {
+                return Ok(());
+            }
+        }
+        put_tag(out, number, kind.wire_type());
+        self.number(kind, col, i, out)
     }
 }
 
-/// A Timestamp's or Duration's fields (defaults left out; `canonical` would drop them anyway).
+/// A Timestamp's or Duration's fields, defaults left out.
 fn time_fields(out: &mut Vec<u8>, seconds: i64, nanos: i64) {
     if seconds != 0 {
         put_tag(out, 1, 0);
@@ -566,28 +704,15 @@ fn write_rows(
     rows: std::ops::Range<usize>,
     first: usize,
 ) -> Result<Vec<u8>, RowFailure> {
-    let root = writer.nodes[0].message;
     let mut out = Vec::new();
-    let mut fields = Vec::new();
-    let mut record_bytes = Vec::new();
     for i in rows {
-        fields.clear();
-        record_bytes.clear();
-        let fail = |f: Fail| RowFailure {
-            row: first + i,
-            column: f.column(),
-            reason: f.reason,
-        };
-        writer.message(record, i, &mut fields).map_err(fail)?;
-        canonical_into(writer.schema, root, &fields, &mut record_bytes).map_err(|reason| {
+        put_delimited(&mut out, |out| writer.message(record, i, 0, out)).map_err(|f| {
             RowFailure {
                 row: first + i,
-                column: String::new(),
-                reason,
+                column: f.column(),
+                reason: f.reason,
             }
         })?;
-        put_varint(&mut out, record_bytes.len() as u64);
-        out.extend_from_slice(&record_bytes);
     }
     Ok(out)
 }
@@ -654,6 +779,14 @@ fn records(
     Ok(out)
 }
 
+/// Whether `data` has a struct with an offset and a struct among its children: what arrow-rs mishandles and
+/// [`window`] mends.
+fn sliced_struct_inside(data: &ArrayData) -> bool {
+    let is_struct = |d: &ArrayData| matches!(d.data_type(), DataType::Struct(_));
+    (is_struct(data) && data.offset() != 0 && data.child_data().iter().any(is_struct))
+        || data.child_data().iter().any(sliced_struct_inside)
+}
+
 /// Rows `offset..offset + len` of `data`, with every struct below at offset 0 and its children cut to its
 /// rows. arrow-rs slices a struct's children and also keeps the struct's offset, which `StructArray::from`
 /// then applies a second time: a struct inside a sliced struct (pyarrow exports the batches of a sliced table
@@ -712,8 +845,12 @@ fn import(batch: &Bound<'_, PyAny>) -> PyResult<StructArray> {
         arrow_array::ffi::from_ffi(array, schema)
     }
     .map_err(|e| PyValueError::new_err(format!("cannot import the Arrow batch: {e}")))?;
-    let data = window(&data, 0, data.len())
-        .map_err(|e| PyValueError::new_err(format!("cannot import the Arrow batch: {e}")))?;
+    let data = if sliced_struct_inside(&data) {
+        window(&data, 0, data.len())
+    } else {
+        Ok(data)
+    }
+    .map_err(|e| PyValueError::new_err(format!("cannot import the Arrow batch: {e}")))?;
     let array = arrow_array::make_array(data);
     match array.as_struct_opt() {
         Some(s) => Ok(s.clone()),
