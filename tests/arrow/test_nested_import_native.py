@@ -351,3 +351,48 @@ def test_many_random_messages_through_threads():
     messages = [m for m in corpus.task_executions(200, seed=rng.randrange(100))]
     desc = messages[0].DESCRIPTOR
     assert records(table(messages), desc, threads=2) == framed(messages)
+
+
+def test_duplicate_map_keys_the_last_wins():
+    labels = common_pb2.Labels()
+    labels.values["a"] = "2"
+    labels.values["b"] = "1"
+    schema = layout.schema(labels.DESCRIPTOR)
+    entries = [("a", "1"), ("b", "1"), ("a", "2")]
+    tbl = pa.Table.from_pylist([{"values": entries, "_rest": None}], schema=schema)
+    assert records(tbl, labels.DESCRIPTOR) == framed([labels])
+
+
+def test_an_error_far_into_the_table_names_its_row():
+    messages = corpus.executions(700, seed=9)
+    desc = messages[0].DESCRIPTOR
+    rows = [row(m) for m in messages]
+    bad = next(i for i in range(600, 700) if rows[i]["closure"] is not None)
+    rows[bad]["closure"]["_rest"] = b"\x0e"  # wire type 6
+    tbl = pa.Table.from_pylist(rows, schema=layout.schema(desc))
+    for threads in (1, 3):
+        with pytest.raises(DecodeError, match=rf"row {bad}, column closure\._rest") as info:
+            records(tbl, desc, threads=threads)
+        assert info.value.index == bad
+    # the rows before it are fine
+    assert records(tbl.slice(0, bad), desc) == framed(messages[:bad])
+
+
+def test_rest_on_many_rows_and_in_list_items():
+    """``_rest`` in list items and at the record, over more rows than are written together."""
+    messages = corpus.task_executions(400, seed=3)
+    desc = messages[0].DESCRIPTOR
+    rows = [row(m) for m in messages]
+    extra = mf.tag(77, 0) + b"\x01"
+    items = 0
+    for r, m in zip(rows, messages):
+        r["_rest"] = extra
+        m.MergeFromString(extra)
+        if r["closure"] is not None:
+            for j, log in enumerate(r["closure"]["logs"]):
+                log["_rest"] = extra + mf.ld(2, b"late name")  # TaskLog.name (2) again: the last one wins
+                m.closure.logs[j].MergeFromString(extra + mf.ld(2, b"late name"))
+                items += 1
+    assert items > 100
+    tbl = pa.Table.from_pylist(rows, schema=layout.schema(desc))
+    assert records(tbl, desc, threads=2) == framed(messages)
