@@ -781,8 +781,8 @@ impl Writer<'_> {
             let col = &sc.fields[j];
             match (slot.shape, slot.value, col) {
                 (Shape::Single | Shape::Optional, Value::Message(_), Col::Struct(child)) => {
-                    let mut owners = Vec::with_capacity(rows.len());
-                    let mut child_rows = Vec::with_capacity(rows.len());
+                    let mut owners = Vec::new();
+                    let mut child_rows = Vec::new();
                     for (k, &r) in rows.iter().enumerate() {
                         if child.array.is_null(r) {
                             if slot.shape == Shape::Single {
@@ -794,6 +794,12 @@ impl Writer<'_> {
                         }
                     }
                     self.children(slot.number, child, &child_rows, &owners, bufs, depth, pools)?;
+                }
+                (Shape::Map(key), Value::Message(_), Col::Map(map, keys, values)) => {
+                    let Col::Struct(child) = values.as_ref() else {
+                        return Err(Fail::new("a column of the wrong type"));
+                    };
+                    self.map_block(slot.number, key, map, keys, child, rows, bufs, depth, pools)?;
                 }
                 (Shape::Repeated, Value::Message(_), Col::List(list, items)) => {
                     let Col::Struct(child) = items.as_ref() else {
@@ -832,6 +838,88 @@ impl Writer<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A map of messages, for rows `rows`: each row's entries sorted and deduplicated as upb does, their
+    /// values written column by column.
+    #[allow(clippy::too_many_arguments)]
+    fn map_block(
+        &self,
+        number: u32,
+        key: Kind,
+        map: &MapArray,
+        keys: &Col<'_>,
+        child: &StructCol<'_>,
+        rows: &[usize],
+        bufs: &mut [Vec<u8>],
+        depth: u32,
+        pools: &mut Pools,
+    ) -> Result<(), Fail> {
+        let offsets = map.value_offsets();
+        // the entries kept, row by row in order: (owner, entry)
+        let mut kept: Vec<(usize, usize)> = Vec::new();
+        let mut entries = Vec::new();
+        for (k, &r) in rows.iter().enumerate() {
+            if map.is_null(r) {
+                return Err(Fail::new("null"));
+            }
+            entries.clear();
+            for e in offsets[r] as usize..offsets[r + 1] as usize {
+                if keys.is_null(e) || child.array.is_null(e) {
+                    return Err(Fail::new("null"));
+                }
+                entries.push((self.key(key, keys, e)?, e));
+            }
+            entries.sort_by(|a, b| key_order(&a.0, &b.0));
+            for (n, (k_key, e)) in entries.iter().enumerate() {
+                let replaced = entries
+                    .get(n + 1)
+                    .is_some_and(|next| key_order(k_key, &next.0) == Ordering::Equal);
+                if !replaced {
+                    kept.push((k, *e));
+                }
+            }
+        }
+        if kept.is_empty() {
+            return Ok(());
+        }
+        let child_rows: Vec<usize> = kept.iter().map(|&(_, e)| e).collect();
+        let level = depth as usize + 2; // the entry, then its value
+        let mut child_bufs = pools.take(level, child_rows.len());
+        let count = child_rows.len();
+        let written = self.block(
+            child,
+            &child_rows,
+            &mut child_bufs[..count],
+            depth + 2,
+            pools,
+        );
+        let mut key_field = Vec::new();
+        let result = written.and_then(|()| {
+            for (&(k, e), value) in kept.iter().zip(&child_bufs) {
+                key_field.clear();
+                self.field(
+                    1,
+                    Value::Scalar(key),
+                    keys,
+                    e,
+                    true,
+                    depth + 1,
+                    &mut key_field,
+                )?;
+                // the key, then the value's tag and length: the entry but the value's bytes
+                put_tag(&mut key_field, 2, 2);
+                put_varint(&mut key_field, value.len() as u64);
+                let out = &mut bufs[k];
+                put_tag(out, number, 2);
+                put_varint(out, (key_field.len() + value.len()) as u64);
+                out.extend_from_slice(&key_field);
+                out.extend_from_slice(value);
+            }
+            Ok(())
+        });
+        pools.give(level, child_bufs);
+        result
     }
 
     /// The sub-messages of struct column `child` at `child_rows`, each appended as field `number` to the
@@ -879,7 +967,7 @@ fn records(
     nodes: &[Node],
     arrays: &[StructArray],
     threads: usize,
-) -> Result<Vec<u8>, Result<RowFailure, String>> {
+) -> Result<Vec<Vec<u8>>, Result<RowFailure, String>> {
     let writer = Writer { schema: s, nodes };
     let mut tables = Vec::with_capacity(arrays.len());
     let mut first = 0;
@@ -928,11 +1016,7 @@ fn records(
                 .collect()
         })
     };
-    let mut out = Vec::with_capacity(parts.iter().map(|p| p.as_ref().map_or(0, Vec::len)).sum());
-    for part in parts {
-        out.extend_from_slice(&part.map_err(Ok)?);
-    }
-    Ok(out)
+    parts.into_iter().collect::<Result<Vec<_>, _>>().map_err(Ok)
 }
 
 /// Whether `data` has a struct with an offset and a struct among its children: what arrow-rs mishandles and
@@ -1037,7 +1121,17 @@ pub fn nested_to_records<'py>(
             .collect::<PyResult<Vec<StructArray>>>()?;
         let threads = threads.unwrap_or_else(default_threads);
         match py.detach(|| records(s, &nodes, &arrays, threads)) {
-            Ok(bytes) => Ok(PyBytes::new(py, &bytes)),
+            Ok(parts) => {
+                let total = parts.iter().map(Vec::len).sum();
+                PyBytes::new_with(py, total, |buf| {
+                    let mut at = 0;
+                    for part in &parts {
+                        buf[at..at + part.len()].copy_from_slice(part);
+                        at += part.len();
+                    }
+                    Ok(())
+                })
+            }
             Err(Err(reason)) => Err(PyValueError::new_err(reason)),
             Err(Ok(failure)) => {
                 let model = &s.messages[nodes[0].message].full_name;
