@@ -23,6 +23,7 @@ use std::cmp::Ordering;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use smallvec::{smallvec, SmallVec};
 
 use crate::decode::DecodeFailure;
 use crate::errors::{decode_error, guard, message_index};
@@ -77,6 +78,9 @@ struct Occ {
     /// or 0 for a field kept raw.
     entry_of: u32,
 }
+
+/// A message's occurrences, inline when there are few.
+type Occs = SmallVec<[Occ; 16]>;
 
 /// `Message.FromString(data).SerializeToString(deterministic=True)` for message `message` of `schema`, or
 /// why upb would refuse `data`.
@@ -148,9 +152,9 @@ fn foreign_entry(schema: &Schema, entry: usize, payload: &[u8]) -> Result<bool, 
 }
 
 /// The occurrences of message `message`'s fields in `parts`, in order.
-fn occurrences(schema: &Schema, message: usize, parts: &[&[u8]]) -> Result<Vec<Occ>, String> {
+fn occurrences(schema: &Schema, message: usize, parts: &[&[u8]]) -> Result<Occs, String> {
     let def = &schema.messages[message];
-    let mut occs = Vec::new();
+    let mut occs = Occs::new();
     for (p, part) in parts.iter().enumerate() {
         let mut tag_start = 0;
         let mut failure: Option<String> = None;
@@ -306,13 +310,13 @@ fn write_message(
     let def = &schema.messages[message];
     let mut occs = occurrences(schema, message, parts)?;
     // the member each oneof ends with, and the last occurrence of any other of its members
-    let mut case: Vec<Option<(usize, usize)>> = vec![None; def.oneofs.len()];
+    let mut case: SmallVec<[Option<(usize, usize)>; 4]> = smallvec![None; def.oneofs.len()];
     for occ in occs.iter().filter(|o| o.slot != UNKNOWN) {
         if let Some(o) = def.fields[occ.slot].oneof {
             case[o] = Some((occ.slot, occ.seq));
         }
     }
-    let mut last_other: Vec<Option<usize>> = vec![None; def.oneofs.len()];
+    let mut last_other: SmallVec<[Option<usize>; 4]> = smallvec![None; def.oneofs.len()];
     for occ in occs.iter().filter(|o| o.slot != UNKNOWN) {
         if let Some(o) = def.fields[occ.slot].oneof {
             if case[o].is_some_and(|(slot, _)| slot != occ.slot) {
@@ -320,7 +324,9 @@ fn write_message(
             }
         }
     }
-    occs.sort_by_key(|o| o.slot); // stable: each field's occurrences stay in order, unknowns last
+    if !occs.is_sorted_by_key(|o| o.slot) {
+        occs.sort_by_key(|o| o.slot); // stable: each field's occurrences stay in order, unknowns last
+    }
     let payload = |o: &Occ| &parts[o.part][o.start..o.end];
     let mut i = 0;
     while i < occs.len() {
@@ -397,7 +403,7 @@ fn write_message(
                 })?;
             }
             (false, Kind::Message(child)) => {
-                let merged: Vec<&[u8]> = group
+                let merged: SmallVec<[&[u8]; 2]> = group
                     .iter()
                     .filter(|o| after.is_none_or(|a| o.seq > a))
                     .map(payload)
