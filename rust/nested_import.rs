@@ -1,11 +1,18 @@
 //! The nested import: an Arrow table of the nested layout (`docs/nested.md`, `flytecodec.layout`) back to
 //! record bytes, each exactly upb's deterministic serialization of the message its row describes.
 //!
-//! Per row, every non-null, non-empty column is written as protobuf fields (a struct as a sub-message built
-//! the same way, a timestamp or duration as its message, a wrapper as `{1: value}`, a cut column's bytes as
-//! the field's payload), then the message's `_rest` bytes are appended (appending bytes merges them into the
-//! message), and the whole record goes through [`crate::canonical`], which puts it in upb's deterministic
-//! order and form. Rows are split over threads, without the GIL.
+//! The columns are written as upb's encoder would write the message: fields by number, a scalar without
+//! presence only when it is not its default, one with presence (an `optional` column) whenever it is not
+//! null, repeated numbers packed, map entries sorted the upb way (the last of equal keys kept) with both key
+//! and value, a timestamp as `{seconds = floor(ns / 1e9), nanos}`, a duration truncated toward zero, a
+//! wrapper as `{1: value}`. What comes as bytes goes through [`crate::canonical`]: a cut column's bytes, and
+//! a message with `_rest` (its columns' bytes followed by `_rest`, which protobuf reads as their merge).
+//!
+//! Rows are written a block at a time, column by column ([`Writer::block`]); a block that fails is written
+//! again row by row ([`Writer::message`]) to name the first failing row and column. Rows are split over
+//! threads, without the GIL.
+
+use std::cmp::Ordering;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -20,8 +27,6 @@ use arrow_schema::{DataType, TimeUnit};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCapsule};
-
-use std::cmp::Ordering;
 
 use crate::canonical::{canonical_at_depth, put_delimited, put_varint};
 use crate::decode::{default_threads, DecodeFailure};

@@ -331,6 +331,10 @@ def test_invalid_cut_bytes_name_the_column():
     r = row(lit)
     assert r["map"]["literals"] == [("x", lit.map.literals["x"].SerializeToString(deterministic=True))]
     assert records(pa.Table.from_pylist([r], schema=layout.schema(desc)), desc) == framed([lit])
+    # cut bytes as a record may hold them: the message in two pieces, merged on the way
+    pieces = mf.ld(1, mf.ld(1, mf.tag(1, 0) + b"\x05")) + mf.ld(1, mf.ld(1, mf.tag(1, 0) + b"\x01"))
+    r["map"]["literals"] = [("x", pieces)]
+    assert records(pa.Table.from_pylist([r], schema=layout.schema(desc)), desc) == framed([lit])
     r["map"]["literals"] = [("x", mf.ld(1, mf.ld(1, mf.ld(3, b"\xc3"))))]  # a string of invalid UTF-8
     tbl = pa.Table.from_pylist([r], schema=layout.schema(desc))
     with pytest.raises(DecodeError, match=r"row 0, column map\.literals: not a valid flyteidl.core.Literal"):
