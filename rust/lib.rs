@@ -7,12 +7,14 @@
 //! (DecodeError, panics as InternalError).
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod canonical;
 pub mod columns;
 pub mod decode;
 pub mod errors;
 pub mod export;
 pub mod messages;
 pub mod model;
+pub mod nested_import;
 pub mod record;
 pub mod record_list;
 pub mod rows;
@@ -42,6 +44,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(record_list::decode_records, m)?)?;
     m.add_function(wrap_pyfunction!(model::read_message, m)?)?;
     m.add_function(wrap_pyfunction!(rows::rebuild_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(canonical::py_canonical, m)?)?;
+    m.add_function(wrap_pyfunction!(nested_import::nested_to_records, m)?)?;
     m.add_class::<export::ArrowBatch>()?;
     m.add_class::<NativeProperty>()?;
     m.add_class::<ModelBase>()?;

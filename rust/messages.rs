@@ -94,6 +94,8 @@ pub struct MessageDef {
     pub full_name: String,
     pub fields: Vec<FieldDef>,
     pub oneofs: Vec<Vec<u32>>,
+    /// Whether this is the entry message of a map field (`options.map_entry`).
+    pub map_entry: bool,
     checks: Vec<Check>,
 }
 
@@ -219,6 +221,11 @@ impl Schema {
                 full_name: full_name.clone(),
                 fields,
                 oneofs,
+                map_entry: proto
+                    .options
+                    .as_ref()
+                    .and_then(|o| o.map_entry)
+                    .unwrap_or(false),
                 checks,
             });
         }
@@ -272,6 +279,7 @@ mod tests {
             .find("flyteidl.admin.Labels.ValuesEntry")
             .expect("map entry")];
         assert_eq!(labels.field(1).map(|f| f.kind), Some(Kind::String));
+        assert!(labels.map_entry && !exec.map_entry);
     }
 
     #[test]

@@ -128,3 +128,18 @@ class NativeProperty:
     def __get__(self, obj: object | None, owner: type | None = None) -> object: ...
     def __set__(self, obj: object, value: object) -> None: ...
     def __delete__(self, obj: object) -> None: ...
+
+def canonical(message: str, data: bytes) -> bytes:
+    """The bytes upb's ``SerializeToString(deterministic=True)`` gives for ``data`` parsed as ``message`` (a proto
+    full name), computed from the bytes without the GIL. Raises ``flytecodec.DecodeError`` for bytes upb refuses
+    and ``ValueError`` for a message the schema does not have."""
+
+def nested_to_records(plan: tuple, batches: list[object], threads: int | None = None) -> bytes:
+    """The records the rows of ``batches`` describe, as one buffer of length-delimited records (what
+    ``flytecodec.decode(model, data, framing="delimited")`` reads), each exactly upb's deterministic serialization of
+    its message. ``plan`` is ``flytecodec.layout.plan(descriptor)``; ``batches`` are objects with
+    ``__arrow_c_array__`` (pyarrow ``RecordBatch``) of schema ``flytecodec.layout.schema(descriptor)`` (field metadata
+    aside). Built without the GIL on ``threads`` threads (default: the machine's cores). Raises ``ValueError`` for a
+    plan the schema does not have or a column of the wrong type, and ``flytecodec.DecodeError`` (``index``: the row)
+    naming the column and the row for a null where the layout has none, or ``_rest``/cut bytes that are not a valid
+    message."""
