@@ -341,6 +341,9 @@ fn struct_col<'a>(
 /// The column holding a message's fields that no other column holds.
 pub const REST: &str = "_rest";
 
+/// Why a row with a null where the layout has none cannot be written (the Python importer's words).
+const NULL: &str = "null, where the schema forbids one";
+
 /// Why a row cannot be written: the column (its path, innermost name first) and the reason.
 struct Fail {
     path: Vec<String>,
@@ -360,10 +363,17 @@ impl Fail {
         self
     }
 
+    /// The column's path as the Python importer names it: `closure.phase`, `spec.tags[]` (the items of a
+    /// list), `spec.labels.values[].value` (the values of a map).
     fn column(&self) -> String {
-        let mut path = self.path.clone();
-        path.reverse();
-        path.join(".")
+        let mut out = String::new();
+        for name in self.path.iter().rev() {
+            if !out.is_empty() && !name.starts_with('[') {
+                out.push('.');
+            }
+            out.push_str(name);
+        }
+        out
     }
 }
 
@@ -473,7 +483,7 @@ impl Writer<'_> {
             (Shape::Single | Shape::Optional, _) => {
                 if col.is_null(i) {
                     return if slot.shape == Shape::Single {
-                        Err(Fail::new("null in a column that is not nullable"))
+                        Err(Fail::new(NULL))
                     } else {
                         Ok(())
                     };
@@ -483,12 +493,12 @@ impl Writer<'_> {
             }
             (Shape::Repeated, Col::List(list, items)) => {
                 if list.is_null(i) {
-                    return Err(Fail::new("a null list (a repeated field is never null)"));
+                    return Err(Fail::new(NULL));
                 }
                 let offsets = list.value_offsets();
                 let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
                 if let Some(k) = (start..end).find(|&k| items.is_null(k)) {
-                    return Err(Fail::new(format!("item {} is null", k - start)));
+                    return Err(Fail::new(format!("{NULL} (item {})", k - start)).within("[]"));
                 }
                 match slot.value {
                     Value::Scalar(kind) if kind.packable() => {
@@ -502,19 +512,27 @@ impl Writer<'_> {
                     }
                     value => (start..end).try_for_each(|k| {
                         self.field(slot.number, value, items, k, true, depth, out)
+                            .map_err(|f| f.within("[]"))
                     }),
                 }
             }
             (Shape::Map(key), Col::Map(map, keys, values)) => {
                 if map.is_null(i) {
-                    return Err(Fail::new("a null map (a map is never null)"));
+                    return Err(Fail::new(NULL));
                 }
                 let offsets = map.value_offsets();
                 let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
                 let mut entries = Vec::with_capacity(end - start);
                 for k in start..end {
-                    if keys.is_null(k) || values.is_null(k) {
-                        return Err(Fail::new(format!("entry {} has a null", k - start)));
+                    if keys.is_null(k) {
+                        return Err(
+                            Fail::new(format!("{NULL} (entry {})", k - start)).within("[].key")
+                        );
+                    }
+                    if values.is_null(k) {
+                        return Err(
+                            Fail::new(format!("{NULL} (entry {})", k - start)).within("[].value")
+                        );
                     }
                     entries.push((self.key(key, keys, k)?, k));
                 }
@@ -529,8 +547,10 @@ impl Writer<'_> {
                     }
                     put_tag(out, slot.number, 2);
                     put_delimited(out, |out| {
-                        self.field(1, Value::Scalar(key), keys, k, true, depth + 1, out)?;
+                        self.field(1, Value::Scalar(key), keys, k, true, depth + 1, out)
+                            .map_err(|f| f.within("[].key"))?;
                         self.field(2, slot.value, values, k, true, depth + 1, out)
+                            .map_err(|f| f.within("[].value"))
                     })?;
                 }
                 Ok(())
@@ -1145,7 +1165,7 @@ pub fn nested_to_records<'py>(
                 } else {
                     format!("column {}", failure.column)
                 };
-                let reason = format!("row {}, {column}: {}", failure.row, failure.reason);
+                let reason = format!("{column}, row {}: {}", failure.row, failure.reason);
                 Err(decode_error(
                     py,
                     model,
@@ -1183,6 +1203,16 @@ mod tests {
     fn fail_paths_read_outward() {
         let f = Fail::new("x").within("started_at").within("closure");
         assert_eq!(f.column(), "closure.started_at");
+        let f = Fail::new("x")
+            .within("phases")
+            .within("[]")
+            .within("notifications");
+        assert_eq!(f.column(), "notifications[].phases");
+        let f = Fail::new("x")
+            .within("[].value")
+            .within("values")
+            .within("labels");
+        assert_eq!(f.column(), "labels.values[].value");
     }
 
     #[test]

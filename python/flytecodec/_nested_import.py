@@ -1,6 +1,8 @@
 """A table of the nested layout back to records: :func:`flytecodec.from_arrow`.
 
-The table is read column-wise: for each field of a message, its column over all the rows sets that field in the
+On the native backend the records are written in Rust (``_native.nested_to_records``: upb's deterministic bytes
+straight from the Arrow buffers, without the GIL, on every core). On the python backend the table is read
+column-wise: for each field of a message, its column over all the rows sets that field in the
 protobuf messages (upb's, the pb2 classes) of the rows where the message is present; a struct column goes down
 into its submessages the same way, and each message's ``_rest`` is merged into it after its columns. The messages
 are serialized deterministically and decoded by the active backend.
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from flytecodec.bulk import Batch
 
 NANOS = 1_000_000_000
+NATIVE_REFUSED = "cannot import the Arrow batch"  # how _native.nested_to_records says arrow-rs refused a batch
 
 
 def from_arrow(table, model) -> Batch:
@@ -40,6 +43,17 @@ def from_arrow(table, model) -> Batch:
     else:
         raise TypeError(f"from_arrow() takes a pyarrow.Table or RecordBatch, got {type(table).__name__}")
     check_schema(table.schema, model)
+    native = _native_import()
+    if native is not None:  # the native backend: the records written in Rust, straight from the Arrow buffers
+        try:
+            return decode(model, native(_layout.plan(descriptor), batches), framing="delimited")
+        except DecodeError:
+            raise
+        except ValueError as error:
+            if not str(error).startswith(NATIVE_REFUSED):
+                raise
+            # arrow-rs refuses arrays it finds invalid (a null under a field that is not nullable, ...): the
+            # importer below reads them anyway, and names the column and the row of what is wrong
     reader = _Reader(_layout.plan(descriptor), descriptor.full_name)
     records: list[bytes] = []
     for batch in batches:
@@ -48,6 +62,18 @@ def from_arrow(table, model) -> Batch:
         reader.fill(0, batch.columns, messages, list(range(start, start + batch.num_rows)), "")
         records.extend(m.SerializeToString(deterministic=True) for m in messages)
     return decode(model, records)
+
+
+def _native_import():
+    """``_native.nested_to_records`` when the native backend is active, else None (the python backend builds
+    upb messages)."""
+    from flytecodec._backend import backend
+
+    if backend() != "native":
+        return None
+    from flytecodec import _native
+
+    return getattr(_native, "nested_to_records", None)
 
 
 def _model(model) -> type:

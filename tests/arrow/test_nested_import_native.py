@@ -273,7 +273,7 @@ def test_null_where_not_nullable_names_the_column_and_row():
     rows = [{f.name: _empty(f) for f in schema} for _ in range(3)]
     rows[2]["phase"] = None
     tbl = pa.Table.from_pylist(rows, schema=schema.set(schema.get_field_index("phase"), pa.field("phase", pa.int32())))
-    with pytest.raises(DecodeError, match=r"row 2, column phase") as info:
+    with pytest.raises(DecodeError, match=r"column phase, row 2") as info:
         native.nested_to_records(layout.plan(CLOSURE.DESCRIPTOR), tbl.to_batches())
     assert info.value.index == 2
 
@@ -286,7 +286,7 @@ def test_null_inside_a_valid_struct_and_not_under_a_null_one():
     r["closure"]["phase"] = None
     schema = _nullable(layout.schema(desc))
     tbl = pa.Table.from_pylist([row(execution_pb2.Execution()), r], schema=schema)
-    with pytest.raises(DecodeError, match=r"row 1, column closure\.phase"):
+    with pytest.raises(DecodeError, match=r"column closure\.phase, row 1"):
         native.nested_to_records(layout.plan(desc), tbl.to_batches())
     # the same null under a null closure is no error
     r["closure"] = None
@@ -312,12 +312,12 @@ def test_invalid_rest_and_cut_bytes_name_the_column():
     r = row(e)
     r["spec"]["_rest"] = mf.ld(40, b"abc")[:-1]  # truncated
     tbl = pa.Table.from_pylist([row(e), r], schema=layout.schema(desc))
-    with pytest.raises(DecodeError, match=r"row 1, column spec\._rest"):
+    with pytest.raises(DecodeError, match=r"column spec\._rest, row 1"):
         native.nested_to_records(layout.plan(desc), tbl.to_batches())
     r = row(e)
     r["id"] = {"project": "p", "domain": "", "name": "", "org": "", "_rest": mf.ld(1, b"\xff")}  # bad UTF-8
     tbl = pa.Table.from_pylist([r], schema=layout.schema(desc))
-    with pytest.raises(DecodeError, match=r"row 0, column id\._rest"):
+    with pytest.raises(DecodeError, match=r"column id\._rest, row 0"):
         native.nested_to_records(layout.plan(desc), tbl.to_batches())
 
 
@@ -337,7 +337,7 @@ def test_invalid_cut_bytes_name_the_column():
     assert records(pa.Table.from_pylist([r], schema=layout.schema(desc)), desc) == framed([lit])
     r["map"]["literals"] = [("x", mf.ld(1, mf.ld(1, mf.ld(3, b"\xc3"))))]  # a string of invalid UTF-8
     tbl = pa.Table.from_pylist([r], schema=layout.schema(desc))
-    with pytest.raises(DecodeError, match=r"row 0, column map\.literals: not a valid flyteidl.core.Literal"):
+    with pytest.raises(DecodeError, match=r"column map\.literals\[\]\.value, row 0: not a valid flyteidl.core.Literal"):
         native.nested_to_records(plan, tbl.to_batches())
 
 
@@ -375,7 +375,7 @@ def test_an_error_far_into_the_table_names_its_row():
     rows[bad]["closure"]["_rest"] = b"\x0e"  # wire type 6
     tbl = pa.Table.from_pylist(rows, schema=layout.schema(desc))
     for threads in (1, 3):
-        with pytest.raises(DecodeError, match=rf"row {bad}, column closure\._rest") as info:
+        with pytest.raises(DecodeError, match=rf"column closure\._rest, row {bad}") as info:
             records(tbl, desc, threads=threads)
         assert info.value.index == bad
     # the rows before it are fine
