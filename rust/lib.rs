@@ -3,7 +3,7 @@
 //! format as upb does), `decode` (framing and batch validation across threads), `record` (one record's bytes
 //! and reading a field of it), `model` (the model base and its property descriptor), `record_list` (the
 //! records of a decoded batch, and `decode_records` that makes them), `rows` (flyteadmin's rows rebuilt as
-//! messages), `values` (Python values), `columns` and `export` (Arrow columns for `Batch.to_arrow`), `errors`
+//! messages), `values` (Python values), `columns` and `export` (Arrow columns for `Batch.to_arrow`), `nested` (the nested layout), `errors`
 //! (DecodeError, panics as InternalError).
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -13,6 +13,7 @@ pub mod errors;
 pub mod export;
 pub mod messages;
 pub mod model;
+pub mod nested;
 pub mod record;
 pub mod record_list;
 pub mod rows;
@@ -43,6 +44,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::read_message, m)?)?;
     m.add_function(wrap_pyfunction!(rows::rebuild_rows, m)?)?;
     m.add_class::<export::ArrowBatch>()?;
+    m.add_class::<nested::NestedBatch>()?;
     m.add_class::<NativeProperty>()?;
     m.add_class::<ModelBase>()?;
     m.add_class::<ModelIter>()?;

@@ -1,0 +1,1413 @@
+//! The nested layout (`docs/nested.md`, `flytecodec.layout`): every field of the records as Arrow structs,
+//! lists and maps, built from the record bytes: the native half of `Batch.to_arrow(layout="nested")`.
+//!
+//! The layout comes from Python as `flytecodec.layout.plan(descriptor)` (a tree of nodes, one per message on a
+//! path from the record, each a list of slots, one per field); [`NestedPlan::from_python`] turns it into the
+//! Arrow schema and what reading needs. Records are read with upb's rules, as the docs spell them out: the
+//! last scalar wins, a sub-message's occurrences merge, a oneof is the member that came last, repeated scalars
+//! may be packed or not, a map's later key wins; what no column can hold goes to the message's `_rest`.
+//!
+//! Most fields of a plan are absent in a given record, so nothing is appended for them: each column knows its
+//! length and catches up with defaults (zero, "", empty, null) in one step when a value comes for a later row,
+//! and at the end.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
+use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBuffer};
+use arrow_data::ArrayData;
+use arrow_schema::{DataType, Field, Fields, Schema as ArrowSchema, TimeUnit};
+use pyo3::prelude::*;
+use pyo3::types::PyCapsule;
+use smallvec::SmallVec;
+
+use crate::decode::Span;
+use crate::wire::{little_endian, read_varint, walk};
+
+/// Fewer records than this per thread are built on one thread.
+const MIN_ROWS_PER_THREAD: usize = 2048;
+
+/// A scalar kind of the layout (`flytecodec.layout.SCALAR_KINDS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scalar {
+    Double,
+    Float,
+    Int64,
+    UInt64,
+    Int32,
+    Fixed64,
+    Fixed32,
+    Bool,
+    String,
+    Bytes,
+    UInt32,
+    Enum,
+    SFixed32,
+    SFixed64,
+    SInt32,
+    SInt64,
+}
+
+impl Scalar {
+    fn parse(kind: &str) -> Option<Scalar> {
+        Some(match kind {
+            "double" => Scalar::Double,
+            "float" => Scalar::Float,
+            "int64" => Scalar::Int64,
+            "uint64" => Scalar::UInt64,
+            "int32" => Scalar::Int32,
+            "fixed64" => Scalar::Fixed64,
+            "fixed32" => Scalar::Fixed32,
+            "bool" => Scalar::Bool,
+            "string" => Scalar::String,
+            "bytes" => Scalar::Bytes,
+            "uint32" => Scalar::UInt32,
+            "enum" => Scalar::Enum,
+            "sfixed32" => Scalar::SFixed32,
+            "sfixed64" => Scalar::SFixed64,
+            "sint32" => Scalar::SInt32,
+            "sint64" => Scalar::SInt64,
+            _ => return None,
+        })
+    }
+
+    /// The wire type of one (unpacked) value.
+    fn wire(self) -> u8 {
+        match self {
+            Scalar::Double | Scalar::Fixed64 | Scalar::SFixed64 => 1,
+            Scalar::Float | Scalar::Fixed32 | Scalar::SFixed32 => 5,
+            Scalar::String | Scalar::Bytes => 2,
+            _ => 0,
+        }
+    }
+
+    fn packable(self) -> bool {
+        !matches!(self, Scalar::String | Scalar::Bytes)
+    }
+
+    fn data_type(self) -> DataType {
+        match self {
+            Scalar::Double => DataType::Float64,
+            Scalar::Float => DataType::Float32,
+            Scalar::Int64 | Scalar::SInt64 | Scalar::SFixed64 => DataType::Int64,
+            Scalar::UInt64 | Scalar::Fixed64 => DataType::UInt64,
+            Scalar::Int32 | Scalar::SInt32 | Scalar::SFixed32 | Scalar::Enum => DataType::Int32,
+            Scalar::UInt32 | Scalar::Fixed32 => DataType::UInt32,
+            Scalar::Bool => DataType::Boolean,
+            Scalar::String => DataType::Utf8,
+            Scalar::Bytes => DataType::Binary,
+        }
+    }
+
+    /// Empty storage for values of this kind.
+    fn values(self) -> Values {
+        match self {
+            Scalar::Double => Values::F64(Vec::new()),
+            Scalar::Float => Values::F32(Vec::new()),
+            Scalar::Int64 | Scalar::SInt64 | Scalar::SFixed64 => Values::I64(Vec::new()),
+            Scalar::UInt64 | Scalar::Fixed64 => Values::U64(Vec::new()),
+            Scalar::Int32 | Scalar::SInt32 | Scalar::SFixed32 | Scalar::Enum => {
+                Values::I32(Vec::new())
+            }
+            Scalar::UInt32 | Scalar::Fixed32 => Values::U32(Vec::new()),
+            Scalar::Bool => Values::Bool(BooleanBufferBuilder::new(0)),
+            Scalar::String | Scalar::Bytes => Values::bin(),
+        }
+    }
+}
+
+/// What one value of a slot is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value {
+    Scalar(Scalar),
+    /// A struct: the node's index in the plan.
+    Message(usize),
+    Timestamp,
+    Duration,
+    /// A wrapper message holding a value of this kind in field 1.
+    Wrapper(Scalar),
+    /// A message kept as its bytes.
+    Cut,
+}
+
+impl Value {
+    fn wire(self) -> u8 {
+        match self {
+            Value::Scalar(s) => s.wire(),
+            _ => 2,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Single,
+    Optional,
+    Repeated,
+    /// A map with keys of this kind.
+    Map(Scalar),
+}
+
+/// One field of a node.
+#[derive(Debug)]
+pub struct SlotDef {
+    pub number: u32,
+    pub value: Value,
+    pub shape: Shape,
+    pub oneof: Option<usize>,
+    /// Its column's index among all the plan's slots.
+    id: usize,
+    /// The Arrow type of one value (a list's item, a map's value).
+    value_type: DataType,
+    /// The Arrow field of the slot.
+    field: Field,
+}
+
+impl SlotDef {
+    /// Whether an occurrence with wire type `wire` belongs to this field (else it is unknown).
+    #[inline]
+    fn fits(&self, wire: u8) -> bool {
+        let own = self.value.wire();
+        match self.shape {
+            Shape::Repeated => {
+                wire == own || (wire == 2 && matches!(self.value, Value::Scalar(s) if s.packable()))
+            }
+            Shape::Map(_) => wire == 2,
+            _ => wire == own,
+        }
+    }
+}
+
+/// One message on a path from the record.
+#[derive(Debug)]
+pub struct NodeDef {
+    pub message: String,
+    pub slots: Vec<SlotDef>,
+    /// The slot of each field number (dense; `NONE` when the message has no such field).
+    lookup: Vec<u32>,
+    oneofs: usize,
+    /// Whether the node's struct is nullable (a message field, not a list item or map value).
+    nullable: bool,
+    /// Its struct's fields: the slots', then `_rest`.
+    fields: Fields,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl NodeDef {
+    #[inline]
+    fn slot(&self, number: u32) -> Option<usize> {
+        match self.lookup.get(number as usize) {
+            Some(&i) if i != NONE => Some(i as usize),
+            _ => None,
+        }
+    }
+}
+
+/// A slot as Python's `flytecodec.layout.Slot` gives it: `(number, name, kind, shape, child, key, oneof,
+/// metadata)`.
+pub type PySlot = (
+    u32,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    Vec<(String, String)>,
+);
+
+/// A slot read from Python, with its name and metadata, before its Arrow types are known.
+type Parsed = (SlotDef, String, Vec<(String, String)>);
+
+/// The nested layout of one record message: its nodes (node 0: the record) and its Arrow schema.
+#[derive(Debug)]
+pub struct NestedPlan {
+    pub nodes: Vec<NodeDef>,
+    pub schema: Arc<ArrowSchema>,
+    slots: usize,
+}
+
+impl NestedPlan {
+    /// The plan from `flytecodec.layout.plan()`'s nodes, `(message, slots)`.
+    pub fn from_python(nodes: Vec<(String, Vec<PySlot>)>) -> Result<NestedPlan, String> {
+        if nodes.is_empty() {
+            return Err("a plan needs at least one node".into());
+        }
+        let count = nodes.len();
+        let mut parsed: Vec<(String, Vec<Parsed>)> = Vec::with_capacity(count);
+        let mut parent_of = vec![None; count];
+        let mut id = 0;
+        for (index, (message, slots)) in nodes.into_iter().enumerate() {
+            let mut out = Vec::with_capacity(slots.len());
+            for (number, name, kind, shape, child, key, oneof, metadata) in slots {
+                let what = || format!("{message}.{name}");
+                let value = match kind.as_str() {
+                    "message" => {
+                        let child = usize::try_from(child)
+                            .ok()
+                            .filter(|&c| c > index && c < count)
+                            .ok_or_else(|| format!("{}: bad child node {child}", what()))?;
+                        if parent_of[child].is_some() {
+                            return Err(format!("{}: node {child} has two parents", what()));
+                        }
+                        parent_of[child] = Some(shape.clone());
+                        Value::Message(child)
+                    }
+                    "timestamp" => Value::Timestamp,
+                    "duration" => Value::Duration,
+                    "cut" => Value::Cut,
+                    other => match other.strip_prefix("wrapper:") {
+                        Some(inner) => Value::Wrapper(
+                            Scalar::parse(inner)
+                                .ok_or_else(|| format!("{}: unknown kind {other:?}", what()))?,
+                        ),
+                        None => Value::Scalar(
+                            Scalar::parse(other)
+                                .ok_or_else(|| format!("{}: unknown kind {other:?}", what()))?,
+                        ),
+                    },
+                };
+                let shape = match shape.as_str() {
+                    "single" => Shape::Single,
+                    "optional" => Shape::Optional,
+                    "repeated" => Shape::Repeated,
+                    "map" => Shape::Map(
+                        Scalar::parse(&key)
+                            .filter(|k| {
+                                !matches!(k, Scalar::Double | Scalar::Float | Scalar::Bytes)
+                            })
+                            .ok_or_else(|| format!("{}: bad map key {key:?}", what()))?,
+                    ),
+                    other => return Err(format!("{}: unknown shape {other:?}", what())),
+                };
+                let oneof = usize::try_from(oneof).ok();
+                let slot = SlotDef {
+                    number,
+                    value,
+                    shape,
+                    oneof,
+                    id,
+                    value_type: DataType::Null,
+                    field: Field::new("", DataType::Null, true),
+                };
+                id += 1;
+                out.push((slot, name, metadata));
+            }
+            parsed.push((message, out));
+        }
+        // types bottom up: children come after their parents in a plan
+        let mut defs: Vec<Option<NodeDef>> = (0..count).map(|_| None).collect();
+        for index in (0..count).rev() {
+            let (message, slots) = std::mem::take(&mut parsed[index]);
+            let mut defs_slots = Vec::with_capacity(slots.len());
+            let mut fields = Vec::with_capacity(slots.len() + 1);
+            for (mut slot, name, metadata) in slots {
+                let value_type = match slot.value {
+                    Value::Scalar(s) | Value::Wrapper(s) => s.data_type(),
+                    Value::Message(child) => {
+                        let def = defs[child].as_ref().ok_or("a child node is missing")?;
+                        DataType::Struct(def.fields.clone())
+                    }
+                    Value::Timestamp => {
+                        DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+                    }
+                    Value::Duration => DataType::Duration(TimeUnit::Nanosecond),
+                    Value::Cut => DataType::Binary,
+                };
+                let data_type = match slot.shape {
+                    Shape::Repeated => {
+                        DataType::List(Arc::new(Field::new("item", value_type.clone(), false)))
+                    }
+                    Shape::Map(key) => DataType::Map(
+                        Arc::new(Field::new(
+                            "entries",
+                            DataType::Struct(Fields::from(vec![
+                                Field::new("key", key.data_type(), false),
+                                Field::new("value", value_type.clone(), false),
+                            ])),
+                            false,
+                        )),
+                        false,
+                    ),
+                    _ => value_type.clone(),
+                };
+                let mut field = Field::new(name, data_type, slot.shape == Shape::Optional);
+                if !metadata.is_empty() {
+                    field = field.with_metadata(metadata.into_iter().collect::<HashMap<_, _>>());
+                }
+                fields.push(field.clone());
+                slot.value_type = value_type;
+                slot.field = field;
+                defs_slots.push(slot);
+            }
+            fields.push(Field::new(REST, DataType::Binary, true));
+            let top = defs_slots.iter().map(|s| s.number).max().unwrap_or(0) as usize;
+            if top > 1 << 16 {
+                return Err(format!(
+                    "{message}: field numbers up to {top} are too sparse"
+                ));
+            }
+            let mut lookup = vec![NONE; top + 1];
+            for (i, slot) in defs_slots.iter().enumerate() {
+                lookup[slot.number as usize] = i as u32;
+            }
+            let oneofs = defs_slots
+                .iter()
+                .filter_map(|s| s.oneof)
+                .max()
+                .map_or(0, |o| o + 1);
+            let nullable = parent_of[index].as_deref() == Some("optional")
+                || parent_of[index].as_deref() == Some("single");
+            defs[index] = Some(NodeDef {
+                message,
+                slots: defs_slots,
+                lookup,
+                oneofs,
+                nullable,
+                fields: Fields::from(fields),
+            });
+        }
+        let nodes: Vec<NodeDef> = defs.into_iter().map(|d| d.expect("every node")).collect();
+        let metadata = HashMap::from([
+            ("flytecodec.layout".to_string(), "nested".to_string()),
+            ("protobuf.message".to_string(), nodes[0].message.clone()),
+        ]);
+        let schema = Arc::new(ArrowSchema::new_with_metadata(
+            nodes[0].fields.clone(),
+            metadata,
+        ));
+        Ok(NestedPlan {
+            nodes,
+            schema,
+            slots: id,
+        })
+    }
+
+    /// Empty builders for the plan's columns.
+    pub fn builders(&self) -> Builders {
+        let mut cols = Vec::with_capacity(self.slots);
+        for node in &self.nodes {
+            for slot in &node.slots {
+                let values = |v: Value| match v {
+                    Value::Scalar(s) | Value::Wrapper(s) => s.values(),
+                    Value::Message(child) => Values::Struct(child),
+                    Value::Timestamp | Value::Duration => Values::I64(Vec::new()),
+                    Value::Cut => Values::bin(),
+                };
+                let col = match slot.shape {
+                    Shape::Single => Col::Plain(values(slot.value), None),
+                    Shape::Optional => match slot.value {
+                        // a struct's validity is its node's
+                        Value::Message(_) => Col::Plain(values(slot.value), None),
+                        _ => Col::Plain(values(slot.value), Some(BooleanBufferBuilder::new(0))),
+                    },
+                    Shape::Repeated => Col::List(vec![0], values(slot.value)),
+                    Shape::Map(key) => Col::Map(vec![0], key.values(), values(slot.value)),
+                };
+                cols.push(col);
+            }
+        }
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|n| NodeBuilder {
+                len: 0,
+                validity: n.nullable.then(|| BooleanBufferBuilder::new(0)),
+                rest: Values::bin(),
+                rest_validity: BooleanBufferBuilder::new(0),
+            })
+            .collect();
+        Builders { cols, nodes }
+    }
+
+    /// Read one record (the bytes `buffer[start..end]`) as row `row` of node 0.
+    pub fn append(
+        &self,
+        reader: &mut Reader,
+        builders: &mut Builders,
+        buffer: &[u8],
+        start: usize,
+        end: usize,
+        row: usize,
+    ) -> Result<(), String> {
+        reader.node(self, builders, buffer, 0, &[(start, end)], row)
+    }
+
+    /// The struct array of node 0 for `rows` records.
+    pub fn finish(&self, builders: &mut Builders, rows: usize) -> Result<ArrayData, String> {
+        finish_node(self, builders, 0, rows).map_err(|e| e.to_string())
+    }
+
+    /// Per-thread scratch space for reading records.
+    pub fn reader(&self) -> Reader {
+        Reader {
+            found: (0..self.slots).map(|_| Vec::new()).collect(),
+            rest: Vec::new(),
+            touched: Vec::new(),
+            oneofs: Vec::new(),
+            entries: Vec::new(),
+            parts: Vec::new(),
+        }
+    }
+}
+
+/// The `_rest` column's name.
+pub const REST: &str = "_rest";
+
+/// Non-null values of one Arrow type, growing row by row.
+#[derive(Debug)]
+pub enum Values {
+    I32(Vec<i32>),
+    U32(Vec<u32>),
+    I64(Vec<i64>),
+    U64(Vec<u64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    Bool(BooleanBufferBuilder),
+    /// Strings or bytes: offsets (starting with 0) and data.
+    Bin(Vec<i32>, Vec<u8>),
+    /// A struct: its rows are the node's.
+    Struct(usize),
+}
+
+impl Values {
+    fn bin() -> Values {
+        Values::Bin(vec![0], Vec::new())
+    }
+
+    fn len(&self, nodes: &[NodeBuilder]) -> usize {
+        match self {
+            Values::I32(v) => v.len(),
+            Values::U32(v) => v.len(),
+            Values::I64(v) => v.len(),
+            Values::U64(v) => v.len(),
+            Values::F32(v) => v.len(),
+            Values::F64(v) => v.len(),
+            Values::Bool(b) => b.len(),
+            Values::Bin(offsets, _) => offsets.len() - 1,
+            Values::Struct(node) => nodes[*node].len,
+        }
+    }
+
+    /// Grow to `len` values with defaults (zero, empty; a null struct).
+    fn pad(&mut self, len: usize, nodes: &mut [NodeBuilder]) {
+        match self {
+            Values::I32(v) => v.resize(len.max(v.len()), 0),
+            Values::U32(v) => v.resize(len.max(v.len()), 0),
+            Values::I64(v) => v.resize(len.max(v.len()), 0),
+            Values::U64(v) => v.resize(len.max(v.len()), 0),
+            Values::F32(v) => v.resize(len.max(v.len()), 0.0),
+            Values::F64(v) => v.resize(len.max(v.len()), 0.0),
+            Values::Bool(b) => {
+                if len > b.len() {
+                    b.append_n(len - b.len(), false);
+                }
+            }
+            Values::Bin(offsets, data) => {
+                if len + 1 > offsets.len() {
+                    offsets.resize(len + 1, data.len() as i32);
+                }
+            }
+            Values::Struct(node) => nodes[*node].pad(len),
+        }
+    }
+
+    /// Append the value of a scalar of kind `kind`: `raw` bits, or `payload` for strings and bytes.
+    #[inline]
+    fn push(&mut self, kind: Scalar, raw: u64, payload: &[u8]) {
+        match self {
+            Values::I32(v) => v.push(match kind {
+                Scalar::SInt32 => zigzag32(raw),
+                _ => raw as u32 as i32,
+            }),
+            Values::U32(v) => v.push(raw as u32),
+            Values::I64(v) => v.push(match kind {
+                Scalar::SInt64 => zigzag64(raw),
+                _ => raw as i64,
+            }),
+            Values::U64(v) => v.push(raw),
+            Values::F32(v) => v.push(f32::from_bits(raw as u32)),
+            Values::F64(v) => v.push(f64::from_bits(raw)),
+            Values::Bool(b) => b.append(raw != 0),
+            Values::Bin(offsets, data) => {
+                data.extend_from_slice(payload);
+                offsets.push(data.len() as i32);
+            }
+            Values::Struct(_) => {}
+        }
+    }
+
+    fn push_i64(&mut self, value: i64) {
+        if let Values::I64(v) = self {
+            v.push(value);
+        }
+    }
+}
+
+#[inline]
+fn zigzag32(raw: u64) -> i32 {
+    let n = raw as u32;
+    ((n >> 1) as i32) ^ -((n & 1) as i32)
+}
+
+#[inline]
+fn zigzag64(raw: u64) -> i64 {
+    ((raw >> 1) as i64) ^ -((raw & 1) as i64)
+}
+
+/// One slot's column.
+#[derive(Debug)]
+pub enum Col {
+    /// Values, with their validity when nullable (a struct's is its node's).
+    Plain(Values, Option<BooleanBufferBuilder>),
+    /// A list: offsets (starting with 0) and items.
+    List(Vec<i32>, Values),
+    /// A map: offsets, keys and values.
+    Map(Vec<i32>, Values, Values),
+}
+
+impl Col {
+    fn pad(&mut self, len: usize, nodes: &mut [NodeBuilder]) {
+        match self {
+            Col::Plain(values, validity) => {
+                if let Some(v) = validity {
+                    if len > v.len() {
+                        v.append_n(len - v.len(), false);
+                    }
+                }
+                values.pad(len, nodes);
+            }
+            Col::List(offsets, _) | Col::Map(offsets, _, _) => {
+                if len + 1 > offsets.len() {
+                    let last = *offsets.last().unwrap_or(&0);
+                    offsets.resize(len + 1, last);
+                }
+            }
+        }
+    }
+}
+
+/// A node's struct being built: its length, validity (when nullable) and `_rest`.
+#[derive(Debug)]
+pub struct NodeBuilder {
+    len: usize,
+    validity: Option<BooleanBufferBuilder>,
+    rest: Values,
+    rest_validity: BooleanBufferBuilder,
+}
+
+impl NodeBuilder {
+    /// Grow to `len` rows, the new ones null (their columns catch up later).
+    fn pad(&mut self, len: usize) {
+        if len > self.len {
+            if let Some(v) = &mut self.validity {
+                v.append_n(len - v.len(), false);
+            }
+            self.len = len;
+        }
+    }
+
+    /// Start row `row` as a set message.
+    fn set(&mut self, row: usize) {
+        self.pad(row);
+        if let Some(v) = &mut self.validity {
+            v.append(true);
+        }
+        self.len = row + 1;
+    }
+}
+
+/// The columns of a batch being built.
+#[derive(Debug)]
+pub struct Builders {
+    cols: Vec<Col>,
+    nodes: Vec<NodeBuilder>,
+}
+
+/// One occurrence of a field in a message: its order there, where its tag starts and its value's span
+/// (a length-delimited payload without its prefix), its bits (a varint or fixed value) and wire type.
+#[derive(Clone, Copy, Debug)]
+struct Occ {
+    seq: u32,
+    tag: usize,
+    start: usize,
+    end: usize,
+    raw: u64,
+    wire: u8,
+}
+
+/// A map entry: its key, its value (a scalar's last occurrence, or where a message value's parts are in
+/// `Reader::parts`) and order.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    key: Key,
+    /// The key's bits (a number) or its span (a string) as on the wire.
+    key_raw: (u64, usize, usize),
+    value: Option<(u64, usize, usize)>,
+    parts: (usize, usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Signed(i64),
+    Unsigned(u64),
+    Bytes(usize, usize),
+}
+
+/// Per-thread scratch space, reused from record to record.
+pub struct Reader {
+    /// Each slot's occurrences in the message being read.
+    found: Vec<Vec<Occ>>,
+    /// The `_rest` spans of the messages being read (a stack): `(seq, start, end)`.
+    rest: Vec<(u32, usize, usize)>,
+    /// The slots with occurrences in the messages being read (a stack).
+    touched: Vec<u32>,
+    /// Each oneof's current member in the messages being read (a stack).
+    oneofs: Vec<u32>,
+    entries: Vec<Entry>,
+    parts: Vec<(usize, usize)>,
+}
+
+/// Why a Timestamp, Duration or wrapper cannot be a value of its column.
+struct Fallback;
+
+impl Reader {
+    /// Read the message made of `parts` of `buffer` as row `row` of node `index`.
+    fn node(
+        &mut self,
+        plan: &NestedPlan,
+        b: &mut Builders,
+        buffer: &[u8],
+        index: usize,
+        parts: &[(usize, usize)],
+        row: usize,
+    ) -> Result<(), String> {
+        let def = &plan.nodes[index];
+        b.nodes[index].set(row);
+        let rest_base = self.rest.len();
+        let touched_base = self.touched.len();
+        let oneof_base = self.oneofs.len();
+        self.oneofs.resize(oneof_base + def.oneofs, NONE);
+        {
+            let Reader {
+                found,
+                rest,
+                touched,
+                oneofs,
+                ..
+            } = self;
+            let oneofs = &mut oneofs[oneof_base..];
+            let mut seq = 0u32;
+            for &(ps, pe) in parts {
+                let part = &buffer[ps..pe];
+                let mut cursor = 0usize;
+                walk(part, |number, wire, s, e, raw| {
+                    let tag = ps + cursor;
+                    cursor = e;
+                    seq += 1;
+                    let Some(i) = def.slot(number) else {
+                        rest.push((seq, tag, ps + e));
+                        return;
+                    };
+                    let slot = &def.slots[i];
+                    if !slot.fits(wire) {
+                        rest.push((seq, tag, ps + e));
+                        return;
+                    }
+                    if let Some(o) = slot.oneof {
+                        let current = oneofs[o];
+                        if current != i as u32 && current != NONE {
+                            found[def.slots[current as usize].id].clear();
+                        }
+                        oneofs[o] = i as u32;
+                    }
+                    let list = &mut found[slot.id];
+                    if list.is_empty() {
+                        touched.push(i as u32);
+                    }
+                    list.push(Occ {
+                        seq,
+                        tag,
+                        start: ps + s,
+                        end: ps + e,
+                        raw,
+                        wire,
+                    });
+                })
+                .map_err(|e| format!("{}: {}", def.message, e.reason))?;
+            }
+        }
+        self.oneofs.truncate(oneof_base);
+        let mine = self.touched.len();
+        let mut fell_back = false;
+        for k in touched_base..mine {
+            let i = self.touched[k] as usize;
+            let slot = &def.slots[i];
+            let occs = std::mem::take(&mut self.found[slot.id]);
+            if !occs.is_empty() {
+                let result = self.slot(plan, b, buffer, slot, &occs, row);
+                let mut occs = occs;
+                occs.clear();
+                self.found[slot.id] = occs;
+                match result {
+                    Ok(true) => {}
+                    Ok(false) => fell_back = true,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        self.touched.truncate(touched_base);
+        let rest = &mut self.rest[rest_base..];
+        if !rest.is_empty() {
+            if fell_back {
+                rest.sort_unstable_by_key(|r| r.0);
+            }
+            let node = &mut b.nodes[index];
+            node.rest.pad(row, &mut []);
+            let pad = row - node.rest_validity.len();
+            node.rest_validity.append_n(pad, false);
+            node.rest_validity.append(true);
+            if let Values::Bin(offsets, data) = &mut node.rest {
+                for &(_, s, e) in rest.iter() {
+                    data.extend_from_slice(&buffer[s..e]);
+                }
+                offsets.push(data.len() as i32);
+            }
+        }
+        self.rest.truncate(rest_base);
+        Ok(())
+    }
+
+    /// Write slot `slot`'s value in row `row` from its occurrences; `Ok(false)` when they went to `_rest`
+    /// instead (a value its column cannot hold).
+    fn slot(
+        &mut self,
+        plan: &NestedPlan,
+        b: &mut Builders,
+        buffer: &[u8],
+        slot: &SlotDef,
+        occs: &[Occ],
+        row: usize,
+    ) -> Result<bool, String> {
+        let to_rest = |reader: &mut Reader| {
+            reader
+                .rest
+                .extend(occs.iter().map(|o| (o.seq, o.tag, o.end)));
+        };
+        match slot.shape {
+            Shape::Single | Shape::Optional => {
+                let last = occs[occs.len() - 1];
+                match slot.value {
+                    Value::Message(child) => {
+                        let parts: SmallVec<[(usize, usize); 4]> =
+                            occs.iter().map(|o| (o.start, o.end)).collect();
+                        self.node(plan, b, buffer, child, &parts, row)?;
+                    }
+                    Value::Scalar(kind) => {
+                        let col = &mut b.cols[slot.id];
+                        col.pad(row, &mut b.nodes);
+                        let Col::Plain(values, validity) = col else {
+                            unreachable!()
+                        };
+                        values.push(kind, last.raw, &buffer[last.start..last.end]);
+                        if let Some(v) = validity {
+                            v.append(true);
+                        }
+                    }
+                    Value::Cut => {
+                        let col = &mut b.cols[slot.id];
+                        col.pad(row, &mut b.nodes);
+                        let Col::Plain(Values::Bin(offsets, data), validity) = col else {
+                            unreachable!()
+                        };
+                        for o in occs {
+                            data.extend_from_slice(&buffer[o.start..o.end]);
+                        }
+                        offsets.push(data.len() as i32);
+                        if let Some(v) = validity {
+                            v.append(true);
+                        }
+                    }
+                    Value::Timestamp | Value::Duration | Value::Wrapper(_) => {
+                        let spans = occs.iter().map(|o| (o.start, o.end));
+                        let Ok(value) = well_known(buffer, slot.value, spans) else {
+                            to_rest(self);
+                            return Ok(false);
+                        };
+                        let col = &mut b.cols[slot.id];
+                        col.pad(row, &mut b.nodes);
+                        let Col::Plain(values, validity) = col else {
+                            unreachable!()
+                        };
+                        match value {
+                            Known::Ns(ns) => values.push_i64(ns),
+                            Known::Scalar(kind, raw, payload) => {
+                                values.push(kind, raw, &buffer[payload.0..payload.1])
+                            }
+                        }
+                        if let Some(v) = validity {
+                            v.append(true);
+                        }
+                    }
+                }
+            }
+            Shape::Repeated => {
+                // well-known items are checked first: one that does not fit sends the whole field to `_rest`
+                if matches!(
+                    slot.value,
+                    Value::Timestamp | Value::Duration | Value::Wrapper(_)
+                ) {
+                    let mut known = Vec::with_capacity(occs.len());
+                    for o in occs {
+                        match well_known(buffer, slot.value, std::iter::once((o.start, o.end))) {
+                            Ok(k) => known.push(k),
+                            Err(Fallback) => {
+                                to_rest(self);
+                                return Ok(false);
+                            }
+                        }
+                    }
+                    let col = &mut b.cols[slot.id];
+                    col.pad(row, &mut b.nodes);
+                    let Col::List(offsets, items) = col else {
+                        unreachable!()
+                    };
+                    for k in known {
+                        match k {
+                            Known::Ns(ns) => items.push_i64(ns),
+                            Known::Scalar(kind, raw, p) => items.push(kind, raw, &buffer[p.0..p.1]),
+                        }
+                    }
+                    offsets.push(items.len(&b.nodes) as i32);
+                    return Ok(true);
+                }
+                {
+                    let col = &mut b.cols[slot.id];
+                    col.pad(row, &mut b.nodes);
+                }
+                match slot.value {
+                    Value::Message(child) => {
+                        for o in occs {
+                            let item = b.nodes[child].len;
+                            self.node(plan, b, buffer, child, &[(o.start, o.end)], item)?;
+                        }
+                    }
+                    Value::Scalar(kind) => {
+                        let Col::List(_, items) = &mut b.cols[slot.id] else {
+                            unreachable!()
+                        };
+                        for o in occs {
+                            if o.wire == 2 && kind.packable() {
+                                unpack(kind, &buffer[o.start..o.end], items)?;
+                            } else {
+                                items.push(kind, o.raw, &buffer[o.start..o.end]);
+                            }
+                        }
+                    }
+                    Value::Cut => {
+                        let Col::List(_, items) = &mut b.cols[slot.id] else {
+                            unreachable!()
+                        };
+                        for o in occs {
+                            items.push(Scalar::Bytes, 0, &buffer[o.start..o.end]);
+                        }
+                    }
+                    _ => unreachable!(),
+                }
+                let nodes = &b.nodes;
+                let Col::List(offsets, items) = &mut b.cols[slot.id] else {
+                    unreachable!()
+                };
+                offsets.push(items.len(nodes) as i32);
+            }
+            Shape::Map(key_kind) => return self.map(plan, b, buffer, slot, key_kind, occs, row),
+        }
+        Ok(true)
+    }
+
+    /// A map's entries, sorted by key with the later of equal keys winning; an entry with another field
+    /// than its key and value goes whole to `_rest`.
+    #[allow(clippy::too_many_arguments)]
+    fn map(
+        &mut self,
+        plan: &NestedPlan,
+        b: &mut Builders,
+        buffer: &[u8],
+        slot: &SlotDef,
+        key_kind: Scalar,
+        occs: &[Occ],
+        row: usize,
+    ) -> Result<bool, String> {
+        let value_wire = slot.value.wire();
+        let merges = !matches!(slot.value, Value::Scalar(_));
+        let entry_base = self.entries.len();
+        let parts_base = self.parts.len();
+        let rest_mark = self.rest.len();
+        let mut foreign = false;
+        for o in occs {
+            let (mut key, mut value, mut other) = (None, None, false);
+            let first_part = self.parts.len();
+            let parts = &mut self.parts;
+            walk(&buffer[o.start..o.end], |number, wire, s, e, raw| {
+                let (s, e) = (o.start + s, o.start + e);
+                match number {
+                    1 if wire == key_kind.wire() => key = Some((raw, s, e)),
+                    2 if wire == value_wire => {
+                        value = Some((raw, s, e));
+                        if merges {
+                            parts.push((s, e));
+                        }
+                    }
+                    _ => other = true,
+                }
+            })
+            .map_err(|e| format!("map entry: {}", e.reason))?;
+            if other {
+                self.parts.truncate(first_part);
+                self.rest.push((o.seq, o.tag, o.end));
+                foreign = true;
+                continue;
+            }
+            let key_raw = key.unwrap_or((0, 0, 0));
+            let key = {
+                let (raw, s, e) = key_raw;
+                match key_kind {
+                    Scalar::String | Scalar::Bytes => Key::Bytes(s, e),
+                    Scalar::UInt32 | Scalar::Fixed32 => Key::Unsigned(u64::from(raw as u32)),
+                    Scalar::UInt64 | Scalar::Fixed64 => Key::Unsigned(raw),
+                    Scalar::Bool => Key::Unsigned(u64::from(raw != 0)),
+                    Scalar::SInt32 => Key::Signed(i64::from(zigzag32(raw))),
+                    Scalar::SInt64 => Key::Signed(zigzag64(raw)),
+                    Scalar::Int64 | Scalar::SFixed64 => Key::Signed(raw as i64),
+                    _ => Key::Signed(i64::from(raw as u32 as i32)),
+                }
+            };
+            self.entries.push(Entry {
+                key,
+                key_raw,
+                value,
+                parts: (first_part, self.parts.len()),
+            });
+        }
+        let result = self.write_map(plan, b, buffer, slot, key_kind, row, entry_base);
+        self.entries.truncate(entry_base);
+        self.parts.truncate(parts_base);
+        match result {
+            Ok(true) => Ok(!foreign),
+            Ok(false) => {
+                // a value its column cannot hold: the whole field to `_rest`, foreign entries included
+                self.rest.truncate(rest_mark);
+                self.rest.extend(occs.iter().map(|o| (o.seq, o.tag, o.end)));
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write_map(
+        &mut self,
+        plan: &NestedPlan,
+        b: &mut Builders,
+        buffer: &[u8],
+        slot: &SlotDef,
+        key_kind: Scalar,
+        row: usize,
+        entry_base: usize,
+    ) -> Result<bool, String> {
+        let entries = &mut self.entries[entry_base..];
+        // sort by key, the later of equal keys last; keep the last of each key
+        let bytes = |k: &Key| match *k {
+            Key::Bytes(s, e) => &buffer[s..e],
+            _ => &[],
+        };
+        let compare = |a: &Entry, c: &Entry| match (a.key, c.key) {
+            (Key::Bytes(..), Key::Bytes(..)) => bytes(&a.key).cmp(bytes(&c.key)),
+            (x, y) => x.cmp(&y),
+        };
+        if !entries.is_sorted_by(|a, c| compare(a, c).is_lt()) {
+            entries.sort_by(compare);
+        }
+        let mut kept: Vec<usize> = Vec::with_capacity(entries.len());
+        for i in 0..entries.len() {
+            if i + 1 < entries.len() && compare(&entries[i], &entries[i + 1]).is_eq() {
+                continue;
+            }
+            kept.push(entry_base + i);
+        }
+        let wk = matches!(
+            slot.value,
+            Value::Timestamp | Value::Duration | Value::Wrapper(_)
+        );
+        let mut known = Vec::new();
+        if wk {
+            for &i in &kept {
+                let e = self.entries[i];
+                let spans = self.parts[e.parts.0..e.parts.1].iter().copied();
+                match well_known(buffer, slot.value, spans) {
+                    Ok(k) => known.push(k),
+                    Err(Fallback) => return Ok(false),
+                }
+            }
+        }
+        {
+            let col = &mut b.cols[slot.id];
+            col.pad(row, &mut b.nodes);
+            let Col::Map(_, keys, values) = col else {
+                unreachable!()
+            };
+            for (n, &i) in kept.iter().enumerate() {
+                let e = self.entries[i];
+                let (raw, s, end) = e.key_raw;
+                keys.push(key_kind, raw, &buffer[s..end]);
+                if let Some(k) = known.get(n) {
+                    match *k {
+                        Known::Ns(ns) => values.push_i64(ns),
+                        Known::Scalar(kind, raw, p) => values.push(kind, raw, &buffer[p.0..p.1]),
+                    }
+                } else if let Value::Scalar(kind) = slot.value {
+                    let (raw, s, end) = e.value.unwrap_or((0, 0, 0));
+                    values.push(kind, raw, &buffer[s..end]);
+                } else if let Value::Cut = slot.value {
+                    let Values::Bin(offsets, data) = values else {
+                        unreachable!()
+                    };
+                    for &(s, end) in &self.parts[e.parts.0..e.parts.1] {
+                        data.extend_from_slice(&buffer[s..end]);
+                    }
+                    offsets.push(data.len() as i32);
+                }
+            }
+        }
+        if let Value::Message(child) = slot.value {
+            for &i in &kept {
+                let e = self.entries[i];
+                let parts: SmallVec<[(usize, usize); 4]> =
+                    self.parts[e.parts.0..e.parts.1].iter().copied().collect();
+                let item = b.nodes[child].len;
+                self.node(plan, b, buffer, child, &parts, item)?;
+            }
+        }
+        let nodes = &b.nodes;
+        let Col::Map(offsets, keys, _) = &mut b.cols[slot.id] else {
+            unreachable!()
+        };
+        offsets.push(keys.len(nodes) as i32);
+        Ok(true)
+    }
+}
+
+/// A well-known message's value: nanoseconds (Timestamp, Duration) or a wrapper's scalar (its bits, or its
+/// payload's span).
+#[derive(Clone, Copy, Debug)]
+enum Known {
+    Ns(i64),
+    Scalar(Scalar, u64, (usize, usize)),
+}
+
+/// The value of a Timestamp, Duration or wrapper made of `parts` of `buffer`, or [`Fallback`] when its column
+/// cannot hold it exactly (another field, a time out of range).
+fn well_known(
+    buffer: &[u8],
+    value: Value,
+    parts: impl Iterator<Item = (usize, usize)>,
+) -> Result<Known, Fallback> {
+    let first_wire = match value {
+        Value::Wrapper(kind) => kind.wire(),
+        _ => 0,
+    };
+    let mut first = (0u64, (0usize, 0usize));
+    let mut second = 0u64;
+    let mut other = false;
+    for (start, end) in parts {
+        walk(
+            &buffer[start..end],
+            |number, wire, s, e, raw| match number {
+                1 if wire == first_wire => first = (raw, (start + s, start + e)),
+                2 if wire == 0 && !matches!(value, Value::Wrapper(_)) => second = raw,
+                _ => other = true,
+            },
+        )
+        .map_err(|_| Fallback)?;
+    }
+    if other {
+        return Err(Fallback);
+    }
+    let seconds = first.0 as i64;
+    let nanos = i64::from(second as u32 as i32);
+    match value {
+        Value::Timestamp => {
+            if !(0..1_000_000_000).contains(&nanos) {
+                return Err(Fallback);
+            }
+            ns(seconds, nanos)
+        }
+        Value::Duration => {
+            if nanos.abs() >= 1_000_000_000
+                || (seconds > 0 && nanos < 0)
+                || (seconds < 0 && nanos > 0)
+            {
+                return Err(Fallback);
+            }
+            ns(seconds, nanos)
+        }
+        Value::Wrapper(kind) => Ok(Known::Scalar(kind, first.0, first.1)),
+        _ => Err(Fallback),
+    }
+}
+
+fn ns(seconds: i64, nanos: i64) -> Result<Known, Fallback> {
+    seconds
+        .checked_mul(1_000_000_000)
+        .and_then(|s| s.checked_add(nanos))
+        .map(Known::Ns)
+        .ok_or(Fallback)
+}
+
+/// The values of a packed run of `kind` into `items`.
+fn unpack(kind: Scalar, payload: &[u8], items: &mut Values) -> Result<(), String> {
+    match kind.wire() {
+        0 => {
+            let mut pos = 0;
+            while pos < payload.len() {
+                let (raw, next) = read_varint(payload, pos).map_err(|e| e.reason.to_string())?;
+                items.push(kind, raw, &[]);
+                pos = next;
+            }
+        }
+        1 => {
+            for chunk in payload.chunks_exact(8) {
+                items.push(kind, little_endian(chunk), &[]);
+            }
+        }
+        _ => {
+            for chunk in payload.chunks_exact(4) {
+                items.push(kind, little_endian(chunk), &[]);
+            }
+        }
+    }
+    Ok(())
+}
+
+// Finishing: arrays from the builders, every column padded to its length.
+
+fn nulls(validity: Option<BooleanBufferBuilder>) -> Option<NullBuffer> {
+    validity
+        .map(|mut v| NullBuffer::new(v.finish()))
+        .filter(|n| n.null_count() > 0)
+}
+
+fn finish_node(
+    plan: &NestedPlan,
+    b: &mut Builders,
+    index: usize,
+    len: usize,
+) -> Result<ArrayData, arrow_schema::ArrowError> {
+    let def = &plan.nodes[index];
+    b.nodes[index].pad(len);
+    let mut children = Vec::with_capacity(def.slots.len() + 1);
+    for slot in &def.slots {
+        let col = std::mem::replace(&mut b.cols[slot.id], Col::List(vec![0], Values::bin()));
+        children.push(finish_col(plan, b, slot, col, len)?);
+    }
+    let node = &mut b.nodes[index];
+    let mut rest = std::mem::replace(&mut node.rest, Values::bin());
+    rest.pad(len, &mut []);
+    let rest_validity = &mut node.rest_validity;
+    if len > rest_validity.len() {
+        rest_validity.append_n(len - rest_validity.len(), false);
+    }
+    let rest_nulls = nulls(Some(std::mem::replace(
+        rest_validity,
+        BooleanBufferBuilder::new(0),
+    )));
+    children.push(values_data(
+        plan,
+        b,
+        &DataType::Binary,
+        rest,
+        len,
+        rest_nulls,
+    )?);
+    let validity = b.nodes[index].validity.take();
+    ArrayData::builder(DataType::Struct(def.fields.clone()))
+        .len(len)
+        .nulls(nulls(validity))
+        .child_data(children)
+        .build()
+}
+
+fn finish_col(
+    plan: &NestedPlan,
+    b: &mut Builders,
+    slot: &SlotDef,
+    mut col: Col,
+    len: usize,
+) -> Result<ArrayData, arrow_schema::ArrowError> {
+    col.pad(len, &mut b.nodes);
+    match col {
+        Col::Plain(values, validity) => {
+            values_data(plan, b, &slot.value_type, values, len, nulls(validity))
+        }
+        Col::List(offsets, items) => {
+            let count = *offsets.last().unwrap_or(&0) as usize;
+            let items = values_data(plan, b, &slot.value_type, items, count, None)?;
+            ArrayData::builder(slot.field.data_type().clone())
+                .len(len)
+                .add_buffer(Buffer::from_vec(offsets))
+                .child_data(vec![items])
+                .build()
+        }
+        Col::Map(offsets, keys, values) => {
+            let count = *offsets.last().unwrap_or(&0) as usize;
+            let DataType::Map(entries, _) = slot.field.data_type() else {
+                unreachable!()
+            };
+            let DataType::Struct(kv) = entries.data_type() else {
+                unreachable!()
+            };
+            let keys = values_data(plan, b, kv[0].data_type(), keys, count, None)?;
+            let values = values_data(plan, b, &slot.value_type, values, count, None)?;
+            let entries = ArrayData::builder(entries.data_type().clone())
+                .len(count)
+                .child_data(vec![keys, values])
+                .build()?;
+            ArrayData::builder(slot.field.data_type().clone())
+                .len(len)
+                .add_buffer(Buffer::from_vec(offsets))
+                .child_data(vec![entries])
+                .build()
+        }
+    }
+}
+
+fn values_data(
+    plan: &NestedPlan,
+    b: &mut Builders,
+    data_type: &DataType,
+    mut values: Values,
+    len: usize,
+    nulls: Option<NullBuffer>,
+) -> Result<ArrayData, arrow_schema::ArrowError> {
+    values.pad(len, &mut b.nodes);
+    let buffer = match values {
+        Values::I32(v) => Buffer::from_vec(v),
+        Values::U32(v) => Buffer::from_vec(v),
+        Values::I64(v) => Buffer::from_vec(v),
+        Values::U64(v) => Buffer::from_vec(v),
+        Values::F32(v) => Buffer::from_vec(v),
+        Values::F64(v) => Buffer::from_vec(v),
+        Values::Bool(mut v) => v.finish().into_inner(),
+        Values::Bin(offsets, data) => {
+            if i32::try_from(data.len()).is_err() {
+                return Err(arrow_schema::ArrowError::ComputeError(
+                    "over 2 GiB of bytes in one column of a batch".into(),
+                ));
+            }
+            return ArrayData::builder(data_type.clone())
+                .len(len)
+                .add_buffer(Buffer::from_vec(offsets))
+                .add_buffer(Buffer::from_vec(data))
+                .nulls(nulls)
+                .build();
+        }
+        Values::Struct(child) => {
+            let data = finish_node(plan, b, child, len)?;
+            return Ok(data);
+        }
+    };
+    ArrayData::builder(data_type.clone())
+        .len(len)
+        .add_buffer(buffer)
+        .nulls(nulls)
+        .build()
+}
+
+/// One record batch of the nested layout, exported through the Arrow PyCapsule protocol with its schema
+/// (field and schema metadata included).
+#[pyclass(frozen, module = "flytecodec._native")]
+pub struct NestedBatch {
+    data: ArrayData,
+    schema: Arc<ArrowSchema>,
+}
+
+#[pymethods]
+impl NestedBatch {
+    /// The Arrow PyCapsule protocol: `(schema capsule, array capsule)`; `requested_schema` is ignored.
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_array__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyCapsule>)> {
+        let _ = requested_schema;
+        let schema = FFI_ArrowSchema::try_from(self.schema.as_ref())
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        let array = FFI_ArrowArray::new(&self.data);
+        Ok((
+            PyCapsule::new_with_value(py, schema, c"arrow_schema")?,
+            PyCapsule::new_with_value(py, array, c"arrow_array")?,
+        ))
+    }
+
+    fn __len__(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// The nested table of the records at `spans` (in `buffers`): one batch per thread used (at least one), in
+/// order.
+pub fn build(
+    plan: &NestedPlan,
+    buffers: &[&[u8]],
+    spans: &[Span],
+    threads: usize,
+) -> Result<Vec<NestedBatch>, String> {
+    let threads = threads.clamp(1, spans.len() / MIN_ROWS_PER_THREAD + 1);
+    let size = spans.len().div_ceil(threads).max(1);
+    let chunk = |first: usize, part: &[Span]| -> Result<ArrayData, String> {
+        let mut builders = plan.builders();
+        let mut reader = plan.reader();
+        for (i, span) in part.iter().enumerate() {
+            plan.append(
+                &mut reader,
+                &mut builders,
+                buffers[span.buffer],
+                span.start,
+                span.end,
+                i,
+            )
+            .map_err(|e| format!("record {}: {e}", first + i))?;
+        }
+        plan.finish(&mut builders, part.len())
+    };
+    let batches: Vec<Result<ArrayData, String>> = if threads == 1 || spans.is_empty() {
+        vec![chunk(0, spans)]
+    } else {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = spans
+                .chunks(size)
+                .enumerate()
+                .map(|(k, part)| scope.spawn(move || chunk(k * size, part)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| {
+                    w.join()
+                        .unwrap_or_else(|_| Err("a nested builder thread panicked".into()))
+                })
+                .collect()
+        })
+    };
+    batches
+        .into_iter()
+        .map(|data| {
+            Ok(NestedBatch {
+                data: data?,
+                schema: plan.schema.clone(),
+            })
+        })
+        .collect()
+}
