@@ -10,6 +10,7 @@ bytes as they were in the record).
 from __future__ import annotations
 
 import math
+import random
 import struct
 
 import pyarrow as pa
@@ -17,12 +18,15 @@ import pytest
 from flyteidl.admin import common_pb2
 from flyteidl.core import literals_pb2
 from google.protobuf import timestamp_pb2
+from google.protobuf.message import DecodeError
+from google.protobuf.unknown_fields import UnknownFieldSet
 
 import flytecodec
 from flytecodec import layout
 from flytecodec.kinds import KINDS
 from flytecodec.models.execution import Execution
 from flytecodec.testing import corpus
+from support.differential import mutated, seed_pool
 from support.malformed import ld, tag, varint
 
 pytestmark = pytest.mark.skipif("native" not in flytecodec.available_backends(), reason="no native backend")
@@ -336,3 +340,171 @@ def test_a_plan_that_is_not_one_is_refused():
     bad = (plan[0]._replace(slots=(plan[0].slots[0]._replace(kind="nope"), *plan[0].slots[1:])), *plan[1:])
     with pytest.raises(ValueError, match="unknown kind"):
         decoded.arrow_nested(bad)
+
+
+# -- damaged records, against upb ------------------------------------------------------------------------------
+
+
+def _fits(kind: str, value) -> bool:
+    """Whether upb's ``value`` of a Timestamp, Duration or wrapper field is one its Arrow column can hold."""
+    if list(UnknownFieldSet(value)):
+        return False
+    if kind == "timestamp":
+        return 0 <= value.nanos < 10**9 and _INT64[0] <= value.seconds * 10**9 + value.nanos <= _INT64[1]
+    if kind == "duration":
+        seconds, nanos = value.seconds, value.nanos
+        same_sign = not (seconds > 0 and nanos < 0) and not (seconds < 0 and nanos > 0)
+        return abs(nanos) < 10**9 and same_sign and _INT64[0] <= seconds * 10**9 + nanos <= _INT64[1]
+    return True
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+_WELL_KNOWN = ("timestamp", "duration")
+
+
+def _well_known(kind: str) -> bool:
+    return kind in _WELL_KNOWN or kind.startswith("wrapper:")
+
+
+def _fields(data: bytes) -> list[tuple[int, int, object]]:
+    """The top-level fields of ``data``: ``(number, wire type, value)`` (a group's value is None)."""
+    out, pos = [], 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+        elif wire == 1:
+            value, pos = int.from_bytes(data[pos : pos + 8], "little"), pos + 8
+        elif wire == 5:
+            value, pos = int.from_bytes(data[pos : pos + 4], "little"), pos + 4
+        elif wire == 2:
+            size, pos = _varint(data, pos)
+            value, pos = data[pos : pos + size], pos + size
+        else:  # a group: skip to its end tag
+            depth, value = 1, None
+            while depth:
+                inner, pos = _varint(data, pos)
+                if inner & 7 == 3:
+                    depth += 1
+                elif inner & 7 == 4:
+                    depth -= 1
+                elif inner & 7 == 0:
+                    pos = _varint(data, pos)[1]
+                elif inner & 7 == 1:
+                    pos += 8
+                elif inner & 7 == 5:
+                    pos += 4
+                else:
+                    size, pos = _varint(data, pos)
+                    pos += size
+        out.append((number, wire, value))
+    return out
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if byte < 0x80:
+            return value & (2**64 - 1), pos
+
+
+def _unknown(message) -> list[tuple[int, int, object]]:
+    return [(f.field_number, f.wire_type, None if f.wire_type == 3 else f.data) for f in UnknownFieldSet(message)]
+
+
+def _upb_value(plan, slot, value, got, where: str) -> None:
+    kind = slot.kind
+    if kind == "message":
+        _against_upb(plan, slot.child, value, got, where)
+    elif kind == "cut":
+        assert type(value).FromString(got) == value, where
+    elif _well_known(kind):
+        _value(plan, slot, value, got, where, cuts=False)
+    else:
+        _value(plan, slot, value, got, where, cuts=False)
+
+
+def _against_upb(plan, node: int, message, got: dict, where: str) -> None:
+    """Every column of ``got`` against upb's parse of damaged bytes: values as upb reads them, a well-known value
+    its column cannot hold null (or its list empty), ``_rest`` upb's unknown fields in order and those values."""
+    assert got is not None, where
+    fell_back = set()
+    for slot in plan[node].slots:
+        value, here = got[slot.name], f"{where}.{slot.name}"
+        if slot.shape in ("repeated", "map"):
+            entries = getattr(message, slot.name)
+            keys = (
+                sorted(entries, key=lambda k: k.encode() if isinstance(k, str) else k)
+                if slot.shape == "map"
+                else range(len(entries))
+            )
+            items = [entries[k] for k in keys]
+            if _well_known(slot.kind) and not all(_fits(slot.kind, v) for v in items):
+                fell_back.add(slot.number)
+                assert value == [], here
+                continue
+            if slot.shape == "map":
+                assert [k for k, _ in value] == list(keys), here
+                value = [v for _, v in value]
+            assert len(value) == len(items), here
+            for i, (g, w) in enumerate(zip(value, items)):
+                _upb_value(plan, slot, w, g, f"{here}[{i}]")
+        elif slot.shape == "optional" and not message.HasField(slot.name):
+            assert value is None, here
+        elif _well_known(slot.kind) and not _fits(slot.kind, getattr(message, slot.name)):
+            fell_back.add(slot.number)
+            assert value is None, here
+        else:
+            _upb_value(plan, slot, getattr(message, slot.name), value, here)
+    rest = _fields(got[layout.REST] or b"")
+    assert got[layout.REST] != b"", f"{where}._rest is empty, not null"
+    kept = [f for f in rest if not (f[0] in fell_back and f[1] == 2)]
+    maps = {slot.number for slot in plan[node].slots if slot.shape == "map"}
+    assert _entries(kept, maps) == _entries(_unknown(message), maps), f"{where}._rest"
+
+
+def _entries(fields: list, maps: set[int]) -> list:
+    """``fields`` with each map entry (every map of flyteidl has string keys, and values written
+    length-delimited) as ``(last key, last value, its other fields in order)``: upb keeps an entry with a foreign
+    field as an unknown field, but written again key and value first, where ``_rest`` has its bytes as they
+    came."""
+    out = []
+    for number, wire, value in fields:
+        if number in maps and wire == 2:
+            inner = _fields(value)
+            key = [v for n, w, v in inner if (n, w) == (1, 2)][-1:]
+            item = [v for n, w, v in inner if (n, w) == (2, 2)][-1:]
+            others = [f for f in inner if f[:2] not in ((1, 2), (2, 2))]
+            value = (key, item, others)
+        out.append((number, wire, value))
+    return out
+
+
+@pytest.mark.parametrize("kind", list(TOP))
+def test_damaged_records_read_as_upb_reads_them(kind):
+    from flytecodec import _native
+
+    descriptor = _descriptor(kind)
+    message_class = KINDS[kind].load()._pb_class
+    pool = seed_pool(kind.replace("-", "_"))
+    rng = random.Random(f"nested-{kind}")
+    records, messages = [], []
+    for _ in range(1500):
+        data, _label = mutated(rng, rng.choice(pool), descriptor, pool)
+        try:
+            message = message_class.FromString(data)
+            _native.decode_records(descriptor.full_name, [data], "sequence")
+        except (DecodeError, flytecodec.DecodeError):
+            continue
+        records.append(data)
+        messages.append(message)
+    assert len(records) > 600
+    table = _nested(descriptor, records)
+    table.validate(full=True)
+    plan = layout.plan(descriptor)
+    for i, (row, message) in enumerate(zip(_rows(table), messages)):
+        _against_upb(plan, 0, message, row, f"record {i}")
