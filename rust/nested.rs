@@ -12,7 +12,7 @@
 //! and at the end.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBuffer};
@@ -184,8 +184,8 @@ impl SlotDef {
 pub struct NodeDef {
     pub message: String,
     pub slots: Vec<SlotDef>,
-    /// The slot of each field number (dense; `NONE` when the message has no such field).
-    lookup: Vec<u32>,
+    /// What the walk needs of each field number (dense; `accepts` 0 when the message has no such field).
+    lookup: Vec<Hot>,
     oneofs: usize,
     /// Whether the node's struct is nullable (a message field, not a list item or map value).
     nullable: bool,
@@ -195,13 +195,30 @@ pub struct NodeDef {
 
 const NONE: u32 = u32::MAX;
 
+/// A field number of a node as the walk sees it: its slot, the slot's column, its oneof and the wire types
+/// that fit it (bit `1 << wire`; none: an unknown number).
+#[derive(Clone, Copy, Debug)]
+struct Hot {
+    slot: u32,
+    id: u32,
+    oneof: u32,
+    accepts: u8,
+}
+
+const UNKNOWN: Hot = Hot {
+    slot: NONE,
+    id: NONE,
+    oneof: NONE,
+    accepts: 0,
+};
+
 impl NodeDef {
+    /// The field `number`, if it fits wire type `wire`.
     #[inline]
-    fn slot(&self, number: u32) -> Option<usize> {
-        match self.lookup.get(number as usize) {
-            Some(&i) if i != NONE => Some(i as usize),
-            _ => None,
-        }
+    fn hot(&self, number: u32, wire: u8) -> Option<&Hot> {
+        self.lookup
+            .get(number as usize)
+            .filter(|h| h.accepts & (1 << wire) != 0)
     }
 }
 
@@ -349,9 +366,16 @@ impl NestedPlan {
                     "{message}: field numbers up to {top} are too sparse"
                 ));
             }
-            let mut lookup = vec![NONE; top + 1];
+            let mut lookup = vec![UNKNOWN; top + 1];
             for (i, slot) in defs_slots.iter().enumerate() {
-                lookup[slot.number as usize] = i as u32;
+                lookup[slot.number as usize] = Hot {
+                    slot: i as u32,
+                    id: slot.id as u32,
+                    oneof: slot.oneof.map_or(NONE, |o| o as u32),
+                    accepts: (0..8u8)
+                        .filter(|&w| slot.fits(w))
+                        .fold(0, |m, w| m | (1 << w)),
+                };
             }
             let oneofs = defs_slots
                 .iter()
@@ -707,25 +731,20 @@ impl Reader {
                     let tag = ps + cursor;
                     cursor = e;
                     seq += 1;
-                    let Some(i) = def.slot(number) else {
+                    let Some(hot) = def.hot(number, wire) else {
                         rest.push((seq, tag, ps + e));
                         return;
                     };
-                    let slot = &def.slots[i];
-                    if !slot.fits(wire) {
-                        rest.push((seq, tag, ps + e));
-                        return;
-                    }
-                    if let Some(o) = slot.oneof {
-                        let current = oneofs[o];
-                        if current != i as u32 && current != NONE {
-                            found[def.slots[current as usize].id].clear();
+                    if hot.oneof != NONE {
+                        let current = &mut oneofs[hot.oneof as usize];
+                        if *current != hot.slot && *current != NONE {
+                            found[def.slots[*current as usize].id].clear();
                         }
-                        oneofs[o] = i as u32;
+                        *current = hot.slot;
                     }
-                    let list = &mut found[slot.id];
+                    let list = &mut found[hot.id as usize];
                     if list.is_empty() {
-                        touched.push(i as u32);
+                        touched.push(hot.slot);
                     }
                     list.push(Occ {
                         seq,
@@ -1323,6 +1342,29 @@ fn values_data(
         .add_buffer(buffer)
         .nulls(nulls)
         .build()
+}
+
+/// The plans converted lately, by the Python plan object they came from (`flytecodec.layout.plan()` caches
+/// its plans, so the same object comes again; holding it keeps its identity from being reused).
+static PLANS: Mutex<Vec<(Py<PyAny>, Arc<NestedPlan>)>> = Mutex::new(Vec::new());
+
+/// How many converted plans are kept (one per record kind is plenty).
+const PLANS_KEPT: usize = 16;
+
+/// The converted plan of `plan`, from the cache when it is the same object as before.
+pub fn plan_of(plan: &Bound<'_, PyAny>) -> PyResult<Arc<NestedPlan>> {
+    let mut kept = PLANS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, found)) = kept.iter().find(|(p, _)| p.as_ptr() == plan.as_ptr()) {
+        return Ok(found.clone());
+    }
+    let nodes: Vec<(String, Vec<PySlot>)> = plan.extract()?;
+    let converted =
+        Arc::new(NestedPlan::from_python(nodes).map_err(pyo3::exceptions::PyValueError::new_err)?);
+    if kept.len() >= PLANS_KEPT {
+        kept.remove(0);
+    }
+    kept.push((plan.clone().unbind(), converted.clone()));
+    Ok(converted)
 }
 
 /// One record batch of the nested layout, exported through the Arrow PyCapsule protocol with its schema

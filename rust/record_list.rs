@@ -15,7 +15,7 @@ use crate::errors::{self, guard, message_index};
 use crate::export::{self, ArrowBatch};
 use crate::messages::{self, schema};
 use crate::model::{new_model, Source};
-use crate::nested::{self, NestedBatch, NestedPlan, PySlot};
+use crate::nested::{self, NestedBatch};
 use crate::record::Record;
 use crate::wire;
 
@@ -273,11 +273,11 @@ impl RecordList {
     fn arrow_nested(
         &self,
         py: Python<'_>,
-        plan: Vec<(String, Vec<PySlot>)>,
+        plan: &Bound<'_, PyAny>,
         threads: Option<usize>,
     ) -> PyResult<Vec<NestedBatch>> {
         guard(py, || {
-            let plan = NestedPlan::from_python(plan).map_err(PyValueError::new_err)?;
+            let plan = nested::plan_of(plan)?;
             let buffers: Vec<&[u8]> = self.buffers.iter().map(|b| b.as_bytes(py)).collect();
             let threads = threads.unwrap_or_else(default_threads);
             py.detach(|| nested::build(&plan, &buffers, &self.spans, threads))
