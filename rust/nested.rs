@@ -1453,3 +1453,392 @@ pub fn build(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{
+        DurationNanosecondType, Float32Type, Int32Type, Int64Type, TimestampNanosecondType,
+        UInt32Type,
+    };
+    use arrow_array::{Array, StructArray};
+
+    fn varint(mut value: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        while value >= 0x80 {
+            out.push((value as u8 & 0x7f) | 0x80);
+            value >>= 7;
+        }
+        out.push(value as u8);
+        out
+    }
+
+    fn tag(number: u32, wire: u8) -> Vec<u8> {
+        varint(u64::from(number << 3 | u32::from(wire)))
+    }
+
+    /// A varint field.
+    fn vi(number: u32, value: u64) -> Vec<u8> {
+        [tag(number, 0), varint(value)].concat()
+    }
+
+    /// A length-delimited field.
+    fn ld(number: u32, payload: &[u8]) -> Vec<u8> {
+        [
+            tag(number, 2),
+            varint(payload.len() as u64),
+            payload.to_vec(),
+        ]
+        .concat()
+    }
+
+    fn slot(number: u32, name: &str, kind: &str, shape: &str, child: i64) -> PySlot {
+        let key = if shape == "map" { "string" } else { "" };
+        (
+            number,
+            name.into(),
+            kind.into(),
+            shape.into(),
+            child,
+            key.into(),
+            -1,
+            Vec::new(),
+        )
+    }
+
+    fn test_plan() -> NestedPlan {
+        let mut a = slot(6, "a", "string", "optional", -1);
+        a.6 = 0;
+        let mut b = slot(7, "b", "message", "optional", 2);
+        b.6 = 0;
+        let mut e = slot(14, "e", "enum", "single", -1);
+        e.7 = vec![
+            ("protobuf.enum".into(), "t.E".into()),
+            ("protobuf.enum_values".into(), r#"{"0":"A"}"#.into()),
+        ];
+        let root = vec![
+            slot(1, "i32", "int32", "single", -1),
+            slot(2, "s", "string", "optional", -1),
+            slot(3, "child", "message", "optional", 1),
+            slot(4, "zz", "sint64", "repeated", -1),
+            slot(5, "m", "int64", "map", -1),
+            a,
+            b,
+            slot(8, "ts", "timestamp", "optional", -1),
+            slot(9, "d", "duration", "optional", -1),
+            slot(10, "cut", "cut", "repeated", -1),
+            slot(11, "w", "wrapper:int64", "optional", -1),
+            slot(12, "f", "float", "single", -1),
+            slot(13, "u32", "uint32", "single", -1),
+            e,
+            slot(15, "kids", "message", "map", 3),
+        ];
+        let child = vec![
+            slot(1, "x", "int64", "single", -1),
+            slot(2, "y", "string", "single", -1),
+        ];
+        let b_node = vec![slot(1, "v", "int32", "single", -1)];
+        let kid = vec![slot(1, "n", "int32", "single", -1)];
+        NestedPlan::from_python(vec![
+            ("t.M".into(), root),
+            ("t.Child".into(), child),
+            ("t.B".into(), b_node),
+            ("t.Kid".into(), kid),
+        ])
+        .unwrap()
+    }
+
+    fn read(plan: &NestedPlan, records: &[Vec<u8>]) -> StructArray {
+        let buffers: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        let spans: Vec<Span> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Span {
+                buffer: i,
+                start: 0,
+                end: r.len(),
+                offset: 0,
+            })
+            .collect();
+        let batches = build(plan, &buffers, &spans, 1).unwrap();
+        assert_eq!(batches.len(), 1);
+        let data = batches.into_iter().next().unwrap().data;
+        data.validate_full().unwrap();
+        StructArray::from(data)
+    }
+
+    fn column<'a>(array: &'a StructArray, name: &str) -> &'a dyn Array {
+        array.column_by_name(name).unwrap().as_ref()
+    }
+
+    fn rest(array: &StructArray, row: usize) -> Option<Vec<u8>> {
+        let rest = column(array, REST).as_binary::<i32>();
+        rest.is_valid(row).then(|| rest.value(row).to_vec())
+    }
+
+    #[test]
+    fn schema_follows_the_plan() {
+        let plan = test_plan();
+        let fields = plan.schema.fields();
+        assert_eq!(fields.len(), 16);
+        assert_eq!(fields[15].name(), REST);
+        assert!(!fields[0].is_nullable() && fields[1].is_nullable());
+        assert_eq!(
+            fields[3].data_type(),
+            &DataType::List(Arc::new(Field::new("item", DataType::Int64, false)))
+        );
+        let DataType::Map(entries, sorted) = fields[4].data_type() else {
+            panic!("not a map")
+        };
+        assert!(!sorted && !entries.is_nullable() && entries.name() == "entries");
+        assert_eq!(fields[13].metadata()["protobuf.enum"], "t.E");
+        assert_eq!(
+            plan.schema.metadata()["protobuf.message"],
+            "t.M".to_string()
+        );
+        let DataType::Struct(child) = fields[2].data_type() else {
+            panic!("not a struct")
+        };
+        assert_eq!(child.len(), 3);
+        assert!(!plan.nodes[3].nullable && plan.nodes[1].nullable);
+    }
+
+    #[test]
+    fn last_scalar_wins_in_its_own_bits() {
+        let plan = test_plan();
+        let record = [
+            vi(1, 5),
+            vi(1, (1 << 32) + 7), // int32: the low 32 bits
+            vi(13, (1 << 32) + 9),
+            [tag(12, 5), 1.5f32.to_le_bytes().to_vec()].concat(),
+            ld(2, b"first"),
+            ld(2, b"last"),
+            vi(14, 99), // an enum number with no name is kept
+        ]
+        .concat();
+        let minus_one = vi(1, u64::MAX); // a negative int32, written in 10 bytes
+        let array = read(&plan, &[record, minus_one, Vec::new()]);
+        let i32s = column(&array, "i32").as_primitive::<Int32Type>();
+        assert_eq!((i32s.value(0), i32s.value(1), i32s.value(2)), (7, -1, 0));
+        assert_eq!(
+            column(&array, "u32").as_primitive::<UInt32Type>().value(0),
+            9
+        );
+        assert_eq!(
+            column(&array, "f").as_primitive::<Float32Type>().value(0),
+            1.5
+        );
+        let s = column(&array, "s").as_string::<i32>();
+        assert_eq!(s.value(0), "last");
+        assert!(s.is_null(1) && s.is_null(2));
+        assert_eq!(column(&array, "e").as_primitive::<Int32Type>().value(0), 99);
+        assert!(rest(&array, 0).is_none());
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_wire_types_go_to_rest_in_order() {
+        let plan = test_plan();
+        let unknown = vi(99, 1);
+        let wrong = ld(1, b"x"); // int32 as length-delimited
+        let group = [tag(50, 3), vi(1, 2), tag(50, 4)].concat();
+        let child_unknown = vi(7, 3);
+        let record = [
+            unknown.clone(),
+            vi(1, 4),
+            wrong.clone(),
+            ld(3, &[vi(1, 8), child_unknown.clone()].concat()),
+            group.clone(),
+        ]
+        .concat();
+        let array = read(&plan, &[record]);
+        assert_eq!(rest(&array, 0), Some([unknown, wrong, group].concat()));
+        assert_eq!(
+            column(&array, "i32").as_primitive::<Int32Type>().value(0),
+            4
+        );
+        let child = column(&array, "child").as_struct();
+        assert_eq!(rest(child, 0), Some(child_unknown));
+    }
+
+    #[test]
+    fn sub_messages_merge_and_absent_ones_are_null_with_defaults() {
+        let plan = test_plan();
+        let split = [ld(3, &vi(1, 8)), ld(3, &ld(2, b"y")), ld(3, &vi(1, 9))].concat();
+        let array = read(&plan, &[split, Vec::new(), ld(3, &[])]);
+        let child = column(&array, "child").as_struct();
+        assert!(child.is_valid(0) && child.is_null(1) && child.is_valid(2));
+        let x = column(child, "x").as_primitive::<Int64Type>();
+        let y = column(child, "y").as_string::<i32>();
+        assert_eq!((x.value(0), y.value(0)), (9, "y"));
+        assert_eq!((x.value(1), y.value(1), x.value(2)), (0, "", 0));
+        assert!(x.nulls().is_none() && y.nulls().is_none());
+    }
+
+    #[test]
+    fn oneof_is_the_member_that_came_last() {
+        let plan = test_plan();
+        // b (v=1), a, b (v=2): only what came of b after the switch
+        let record = [ld(7, &vi(1, 1)), ld(6, b"a"), ld(7, &ld(9, b"z"))].concat();
+        let back = [ld(7, &vi(1, 1)), ld(6, b"a")].concat();
+        let array = read(&plan, &[record, back]);
+        let a = column(&array, "a").as_string::<i32>();
+        let b = column(&array, "b").as_struct();
+        assert!(a.is_null(0) && b.is_valid(0));
+        assert_eq!(column(b, "v").as_primitive::<Int32Type>().value(0), 0);
+        assert_eq!(rest(b, 0), Some(ld(9, b"z")));
+        assert!(rest(&array, 0).is_none());
+        assert!(b.is_null(1) && a.value(1) == "a");
+    }
+
+    #[test]
+    fn repeated_scalars_packed_and_not() {
+        let plan = test_plan();
+        let packed = [varint(1), varint(4)].concat(); // zigzag: -1, 2
+        let record = [vi(4, 3), ld(4, &packed), vi(4, 0)].concat();
+        let array = read(&plan, &[Vec::new(), record]);
+        let list = column(&array, "zz").as_list::<i32>();
+        assert_eq!(list.value(0).len(), 0);
+        let values = list.value(1);
+        let values = values.as_primitive::<Int64Type>();
+        assert_eq!(values.values().to_vec(), vec![-2, -1, 2, 0]);
+    }
+
+    #[test]
+    fn maps_sorted_later_keys_win_foreign_entries_to_rest() {
+        let plan = test_plan();
+        let entry = |key: &[u8], value: u64| ld(5, &[ld(1, key), vi(2, value)].concat());
+        let foreign = ld(5, &[ld(1, b"q"), vi(2, 1), vi(3, 1)].concat());
+        let no_key = ld(5, &vi(2, 6));
+        let record = [
+            entry(b"b", 1),
+            foreign.clone(),
+            entry(b"a", 2),
+            entry(b"b", 3),
+            no_key,
+        ]
+        .concat();
+        let array = read(&plan, &[record]);
+        let map = column(&array, "m").as_map();
+        let keys = map.keys().as_string::<i32>();
+        let values = map.values().as_primitive::<Int64Type>();
+        let got: Vec<(&str, i64)> = (0..keys.len())
+            .map(|i| (keys.value(i), values.value(i)))
+            .collect();
+        assert_eq!(got, vec![("", 6), ("a", 2), ("b", 3)]);
+        assert_eq!(rest(&array, 0), Some(foreign));
+    }
+
+    #[test]
+    fn map_values_of_messages_merge_or_are_empty() {
+        let plan = test_plan();
+        let record = [
+            ld(15, &[ld(1, b"k"), ld(2, &vi(1, 4)), ld(2, &[])].concat()),
+            ld(15, &ld(1, b"j")),
+        ]
+        .concat();
+        let array = read(&plan, &[record]);
+        let map = column(&array, "kids").as_map();
+        let values = map.values().as_struct();
+        assert_eq!(values.len(), 2);
+        assert!(values.nulls().is_none());
+        let n = column(values, "n").as_primitive::<Int32Type>();
+        assert_eq!((n.value(0), n.value(1)), (0, 4)); // "j" (no value: empty), then "k"
+    }
+
+    #[test]
+    fn times_that_do_not_fit_fall_back_to_rest() {
+        let plan = test_plan();
+        let good_ts = ld(8, &[vi(1, 10), vi(2, 5)].concat());
+        let negative_nanos = ld(8, &[vi(1, 10), vi(2, u64::MAX)].concat());
+        let mixed_signs = ld(9, &[vi(1, 1), vi(2, u64::MAX)].concat()); // 1 s, -1 ns
+        let negative = ld(9, &[vi(1, u64::MAX), vi(2, u64::MAX)].concat()); // -1 s, -1 ns
+        let overflow = ld(8, &vi(1, 1 << 40));
+        let extra = ld(11, &[vi(1, 3), vi(2, 1)].concat());
+        let array = read(
+            &plan,
+            &[
+                [good_ts, negative.clone()].concat(),
+                [vi(1, 1), negative_nanos.clone(), mixed_signs.clone()].concat(),
+                [overflow.clone(), extra.clone(), ld(11, &vi(1, 5))].concat(),
+            ],
+        );
+        let ts = column(&array, "ts").as_primitive::<TimestampNanosecondType>();
+        let d = column(&array, "d").as_primitive::<DurationNanosecondType>();
+        let w = column(&array, "w").as_primitive::<Int64Type>();
+        assert_eq!((ts.value(0), d.value(0)), (10_000_000_005, -1_000_000_001));
+        assert!(ts.is_null(1) && d.is_null(1) && ts.is_null(2));
+        assert_eq!(
+            rest(&array, 1),
+            Some([negative_nanos, mixed_signs].concat())
+        );
+        // the wrapper's occurrences merge: a field 2 in any of them sends them all to _rest
+        assert!(w.is_null(2));
+        assert_eq!(
+            rest(&array, 2),
+            Some([overflow, extra, ld(11, &vi(1, 5))].concat())
+        );
+        assert!(rest(&array, 0).is_none());
+    }
+
+    #[test]
+    fn cut_messages_are_their_bytes() {
+        let plan = test_plan();
+        let one = [vi(1, 1), ld(2, b"deep")].concat();
+        let array = read(&plan, &[[ld(10, &one), ld(10, &[])].concat()]);
+        let list = column(&array, "cut").as_list::<i32>();
+        let items = list.value(0);
+        let items = items.as_binary::<i32>();
+        assert_eq!((items.value(0), items.value(1)), (one.as_slice(), &[][..]));
+    }
+
+    #[test]
+    fn rows_split_over_threads_keep_their_order() {
+        let plan = test_plan();
+        let records: Vec<Vec<u8>> = (0..10_000u64)
+            .map(|i| {
+                if i % 3 == 0 {
+                    ld(3, &vi(1, i))
+                } else {
+                    vi(1, i)
+                }
+            })
+            .collect();
+        let buffers: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        let spans: Vec<Span> = (0..records.len())
+            .map(|i| Span {
+                buffer: i,
+                start: 0,
+                end: records[i].len(),
+                offset: 0,
+            })
+            .collect();
+        let batches = build(&plan, &buffers, &spans, 3).unwrap();
+        assert_eq!(batches.len(), 3);
+        let mut row = 0u64;
+        for batch in batches {
+            let array = StructArray::from(batch.data);
+            let i32s = column(&array, "i32").as_primitive::<Int32Type>();
+            let child = column(&array, "child").as_struct();
+            let x = column(child, "x").as_primitive::<Int64Type>();
+            for i in 0..array.len() {
+                if row % 3 == 0 {
+                    assert!(child.is_valid(i) && x.value(i) == row as i64);
+                } else {
+                    assert!(child.is_null(i) && i32s.value(i) == row as i32);
+                }
+                row += 1;
+            }
+        }
+        assert_eq!(row, 10_000);
+    }
+
+    #[test]
+    fn plans_that_are_not_plans_are_refused() {
+        let bad_child = vec![("t.M".into(), vec![slot(1, "c", "message", "optional", 0)])];
+        assert!(NestedPlan::from_python(bad_child).is_err());
+        let bad_kind = vec![("t.M".into(), vec![slot(1, "c", "int128", "single", -1)])];
+        assert!(NestedPlan::from_python(bad_kind).is_err());
+        assert!(NestedPlan::from_python(Vec::new()).is_err());
+    }
+}
