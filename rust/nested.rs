@@ -203,6 +203,9 @@ struct Hot {
     id: u32,
     oneof: u32,
     accepts: u8,
+    /// A singular scalar outside a oneof: written to its column as the walk meets it (a later occurrence
+    /// replaces it), with no occurrence kept.
+    direct: Option<Scalar>,
 }
 
 const UNKNOWN: Hot = Hot {
@@ -210,6 +213,7 @@ const UNKNOWN: Hot = Hot {
     id: NONE,
     oneof: NONE,
     accepts: 0,
+    direct: None,
 };
 
 impl NodeDef {
@@ -375,6 +379,10 @@ impl NestedPlan {
                     accepts: (0..8u8)
                         .filter(|&w| slot.fits(w))
                         .fold(0, |m, w| m | (1 << w)),
+                    direct: match (slot.value, slot.shape, slot.oneof) {
+                        (Value::Scalar(kind), Shape::Single | Shape::Optional, None) => Some(kind),
+                        _ => None,
+                    },
                 };
             }
             let oneofs = defs_slots
@@ -563,10 +571,68 @@ impl Values {
         }
     }
 
+    /// Set row `row` of a scalar column to a value, the column being at most one row further (a row that
+    /// already has its value from an earlier occurrence of the field gets the later one).
+    #[inline]
+    fn put(&mut self, row: usize, kind: Scalar, raw: u64, payload: &[u8]) {
+        match self {
+            Values::I32(v) => put(
+                v,
+                row,
+                match kind {
+                    Scalar::SInt32 => zigzag32(raw),
+                    _ => raw as u32 as i32,
+                },
+            ),
+            Values::U32(v) => put(v, row, raw as u32),
+            Values::I64(v) => put(
+                v,
+                row,
+                match kind {
+                    Scalar::SInt64 => zigzag64(raw),
+                    _ => raw as i64,
+                },
+            ),
+            Values::U64(v) => put(v, row, raw),
+            Values::F32(v) => put(v, row, f32::from_bits(raw as u32)),
+            Values::F64(v) => put(v, row, f64::from_bits(raw)),
+            Values::Bool(b) => {
+                if b.len() > row {
+                    b.truncate(row);
+                } else if b.len() < row {
+                    b.append_n(row - b.len(), false);
+                }
+                b.append(raw != 0);
+            }
+            Values::Bin(offsets, data) => {
+                if offsets.len() > row + 1 {
+                    offsets.truncate(row + 1);
+                    data.truncate(offsets[row] as usize);
+                } else if offsets.len() < row + 1 {
+                    offsets.resize(row + 1, data.len() as i32);
+                }
+                data.extend_from_slice(payload);
+                offsets.push(data.len() as i32);
+            }
+            Values::Struct(_) => {}
+        }
+    }
+
     fn push_i64(&mut self, value: i64) {
         if let Values::I64(v) = self {
             v.push(value);
         }
+    }
+}
+
+/// Set `v[row]`, growing `v` with zeros up to it.
+#[inline]
+fn put<T: Copy + Default>(v: &mut Vec<T>, row: usize, value: T) {
+    if v.len() > row {
+        v[row] = value;
+    } else {
+        v.resize(row, T::default());
+        v.push(value);
     }
 }
 
@@ -722,6 +788,7 @@ impl Reader {
                 oneofs,
                 ..
             } = self;
+            let cols = &mut b.cols;
             let oneofs = &mut oneofs[oneof_base..];
             let mut seq = 0u32;
             for &(ps, pe) in parts {
@@ -735,6 +802,19 @@ impl Reader {
                         rest.push((seq, tag, ps + e));
                         return;
                     };
+                    if let Some(kind) = hot.direct {
+                        let Col::Plain(values, validity) = &mut cols[hot.id as usize] else {
+                            unreachable!("a scalar's column is plain")
+                        };
+                        values.put(row, kind, raw, &part[s..e]);
+                        if let Some(v) = validity {
+                            if v.len() <= row {
+                                v.append_n(row - v.len(), false);
+                                v.append(true);
+                            }
+                        }
+                        return;
+                    }
                     if hot.oneof != NONE {
                         let current = &mut oneofs[hot.oneof as usize];
                         if *current != hot.slot && *current != NONE {
