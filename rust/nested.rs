@@ -1129,27 +1129,30 @@ impl Reader {
         if !entries.is_sorted_by(|a, c| compare(a, c).is_lt()) {
             entries.sort_by(compare);
         }
-        let mut kept: Vec<usize> = Vec::with_capacity(entries.len());
+        let mut kept = 0;
         for i in 0..entries.len() {
             if i + 1 < entries.len() && compare(&entries[i], &entries[i + 1]).is_eq() {
                 continue;
             }
-            kept.push(entry_base + i);
+            entries[kept] = entries[i];
+            kept += 1;
         }
+        let end = entry_base + kept;
+        self.entries.truncate(end);
         let wk = matches!(
             slot.value,
             Value::Timestamp | Value::Duration | Value::Wrapper(_)
         );
-        let mut known = Vec::new();
-        if wk {
-            for &i in &kept {
-                let e = self.entries[i];
-                let spans = self.parts[e.parts.0..e.parts.1].iter().copied();
-                match well_known(buffer, slot.value, spans) {
-                    Ok(k) => known.push(k),
-                    Err(Fallback) => return Ok(false),
-                }
-            }
+        let known = |reader: &Reader, i: usize| {
+            let e = reader.entries[i];
+            well_known(
+                buffer,
+                slot.value,
+                reader.parts[e.parts.0..e.parts.1].iter().copied(),
+            )
+        };
+        if wk && (entry_base..end).any(|i| known(self, i).is_err()) {
+            return Ok(false);
         }
         {
             let col = &mut b.cols[slot.id];
@@ -1157,31 +1160,37 @@ impl Reader {
             let Col::Map(_, keys, values) = col else {
                 unreachable!()
             };
-            for (n, &i) in kept.iter().enumerate() {
+            for i in entry_base..end {
                 let e = self.entries[i];
-                let (raw, s, end) = e.key_raw;
-                keys.push(key_kind, raw, &buffer[s..end]);
-                if let Some(k) = known.get(n) {
-                    match *k {
-                        Known::Ns(ns) => values.push_i64(ns),
-                        Known::Scalar(kind, raw, p) => values.push(kind, raw, &buffer[p.0..p.1]),
+                let (raw, s, stop) = e.key_raw;
+                keys.push(key_kind, raw, &buffer[s..stop]);
+                match slot.value {
+                    Value::Scalar(kind) => {
+                        let (raw, s, stop) = e.value.unwrap_or((0, 0, 0));
+                        values.push(kind, raw, &buffer[s..stop]);
                     }
-                } else if let Value::Scalar(kind) = slot.value {
-                    let (raw, s, end) = e.value.unwrap_or((0, 0, 0));
-                    values.push(kind, raw, &buffer[s..end]);
-                } else if let Value::Cut = slot.value {
-                    let Values::Bin(offsets, data) = values else {
-                        unreachable!()
-                    };
-                    for &(s, end) in &self.parts[e.parts.0..e.parts.1] {
-                        data.extend_from_slice(&buffer[s..end]);
+                    Value::Cut => {
+                        let Values::Bin(offsets, data) = values else {
+                            unreachable!()
+                        };
+                        for &(s, stop) in &self.parts[e.parts.0..e.parts.1] {
+                            data.extend_from_slice(&buffer[s..stop]);
+                        }
+                        offsets.push(data.len() as i32);
                     }
-                    offsets.push(data.len() as i32);
+                    Value::Message(_) => {}
+                    _ => match known(self, i) {
+                        Ok(Known::Ns(ns)) => values.push_i64(ns),
+                        Ok(Known::Scalar(kind, raw, p)) => {
+                            values.push(kind, raw, &buffer[p.0..p.1])
+                        }
+                        Err(Fallback) => unreachable!("checked above"),
+                    },
                 }
             }
         }
         if let Value::Message(child) = slot.value {
-            for &i in &kept {
+            for i in entry_base..end {
                 let e = self.entries[i];
                 let parts: SmallVec<[(usize, usize); 4]> =
                     self.parts[e.parts.0..e.parts.1].iter().copied().collect();
