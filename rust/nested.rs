@@ -19,7 +19,7 @@ use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBuffer};
 use arrow_data::ArrayData;
 use arrow_schema::{DataType, Field, Fields, Schema as ArrowSchema, TimeUnit};
 use pyo3::prelude::*;
-use pyo3::types::PyCapsule;
+use pyo3::types::{PyCapsule, PyTuple};
 use smallvec::SmallVec;
 
 use crate::decode::Span;
@@ -1440,7 +1440,8 @@ static PLANS: Mutex<Vec<(Py<PyAny>, Arc<NestedPlan>)>> = Mutex::new(Vec::new());
 /// How many converted plans are kept (one per record kind is plenty).
 const PLANS_KEPT: usize = 16;
 
-/// The converted plan of `plan`, from the cache when it is the same object as before.
+/// The converted plan of `plan`, from the cache when it is the same object as before (a tuple: its nodes and
+/// slots are tuples of strings and numbers, so it cannot change).
 pub fn plan_of(plan: &Bound<'_, PyAny>) -> PyResult<Arc<NestedPlan>> {
     let mut kept = PLANS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, found)) = kept.iter().find(|(p, _)| p.as_ptr() == plan.as_ptr()) {
@@ -1449,6 +1450,9 @@ pub fn plan_of(plan: &Bound<'_, PyAny>) -> PyResult<Arc<NestedPlan>> {
     let nodes: Vec<(String, Vec<PySlot>)> = plan.extract()?;
     let converted =
         Arc::new(NestedPlan::from_python(nodes).map_err(pyo3::exceptions::PyValueError::new_err)?);
+    if !plan.is_instance_of::<PyTuple>() {
+        return Ok(converted); // a list could change under the same identity: not kept
+    }
     if kept.len() >= PLANS_KEPT {
         kept.remove(0);
     }

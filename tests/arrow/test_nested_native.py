@@ -508,3 +508,19 @@ def test_damaged_records_read_as_upb_reads_them(kind):
     plan = layout.plan(descriptor)
     for i, (row, message) in enumerate(zip(_rows(table), messages)):
         _against_upb(plan, 0, message, row, f"record {i}")
+
+
+def test_the_plan_is_read_again_as_a_list_and_kept_as_a_tuple():
+    from flytecodec import _native
+
+    descriptor = _descriptor("node-execution")
+    messages = _messages("node-execution", 50)
+    decoded, _ = _native.decode_records(descriptor.full_name, [m.SerializeToString() for m in messages], "sequence")
+    plan = layout.plan(descriptor)
+
+    def table(p):
+        return pa.Table.from_batches([pa.record_batch(b) for b in decoded.arrow_nested(p)])
+
+    first = table(plan)
+    assert table(plan).equals(first)  # the converted plan, kept
+    assert table([tuple(node) for node in plan]).equals(first)  # a list: converted each time
