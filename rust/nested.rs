@@ -1492,6 +1492,25 @@ impl NestedBatch {
     }
 }
 
+/// How many records ahead of the one being read the next one's bytes are asked for.
+const PREFETCH_AHEAD: usize = 2;
+
+/// Ask for `bytes` to be brought into the cache (the records are read one after the other, but each is in its
+/// own place: without this, every record's first reads wait for memory).
+#[inline]
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        for line in bytes.chunks(64) {
+            // SAFETY: a prefetch is a hint; it reads nothing, and the address is inside `bytes`
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
 /// The nested table of the records at `spans` (in `buffers`): one batch per thread used (at least one), in
 /// order.
 pub fn build(
@@ -1506,6 +1525,9 @@ pub fn build(
         let mut builders = plan.builders();
         let mut reader = plan.reader();
         for (i, span) in part.iter().enumerate() {
+            if let Some(ahead) = part.get(i + PREFETCH_AHEAD) {
+                prefetch(&buffers[ahead.buffer][ahead.start..ahead.end]);
+            }
             plan.append(
                 &mut reader,
                 &mut builders,
