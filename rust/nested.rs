@@ -101,18 +101,20 @@ impl Scalar {
     }
 
     /// Empty storage for values of this kind.
-    fn values(self) -> Values {
+    fn values(self, capacity: usize) -> Values {
         match self {
-            Scalar::Double => Values::F64(Vec::new()),
-            Scalar::Float => Values::F32(Vec::new()),
-            Scalar::Int64 | Scalar::SInt64 | Scalar::SFixed64 => Values::I64(Vec::new()),
-            Scalar::UInt64 | Scalar::Fixed64 => Values::U64(Vec::new()),
-            Scalar::Int32 | Scalar::SInt32 | Scalar::SFixed32 | Scalar::Enum => {
-                Values::I32(Vec::new())
+            Scalar::Double => Values::F64(Vec::with_capacity(capacity)),
+            Scalar::Float => Values::F32(Vec::with_capacity(capacity)),
+            Scalar::Int64 | Scalar::SInt64 | Scalar::SFixed64 => {
+                Values::I64(Vec::with_capacity(capacity))
             }
-            Scalar::UInt32 | Scalar::Fixed32 => Values::U32(Vec::new()),
-            Scalar::Bool => Values::Bool(BooleanBufferBuilder::new(0)),
-            Scalar::String | Scalar::Bytes => Values::bin(),
+            Scalar::UInt64 | Scalar::Fixed64 => Values::U64(Vec::with_capacity(capacity)),
+            Scalar::Int32 | Scalar::SInt32 | Scalar::SFixed32 | Scalar::Enum => {
+                Values::I32(Vec::with_capacity(capacity))
+            }
+            Scalar::UInt32 | Scalar::Fixed32 => Values::U32(Vec::with_capacity(capacity)),
+            Scalar::Bool => Values::Bool(BooleanBufferBuilder::new(capacity)),
+            Scalar::String | Scalar::Bytes => Values::bin(capacity),
         }
     }
 }
@@ -418,25 +420,42 @@ impl NestedPlan {
     }
 
     /// Empty builders for the plan's columns.
-    pub fn builders(&self) -> Builders {
+    pub fn builders(&self, rows: usize) -> Builders {
+        // a node reached from the record through singular fields only has one row per record: its columns
+        // are given room for them all at once (they are padded to that length in the end)
+        let mut whole = vec![false; self.nodes.len()];
+        whole[0] = true;
         let mut cols = Vec::with_capacity(self.slots);
-        for node in &self.nodes {
+        for (index, node) in self.nodes.iter().enumerate() {
+            let capacity = if whole[index] { rows } else { 0 };
             for slot in &node.slots {
-                let values = |v: Value| match v {
-                    Value::Scalar(s) | Value::Wrapper(s) => s.values(),
+                if let Value::Message(child) = slot.value {
+                    whole[child] =
+                        whole[index] && matches!(slot.shape, Shape::Single | Shape::Optional);
+                }
+                let values = |v: Value, capacity: usize| match v {
+                    Value::Scalar(s) | Value::Wrapper(s) => s.values(capacity),
                     Value::Message(child) => Values::Struct(child),
-                    Value::Timestamp | Value::Duration => Values::I64(Vec::new()),
-                    Value::Cut => Values::bin(),
+                    Value::Timestamp | Value::Duration => Values::I64(Vec::with_capacity(capacity)),
+                    Value::Cut => Values::bin(capacity),
+                };
+                let offsets = || {
+                    let mut offsets = Vec::with_capacity(capacity + 1);
+                    offsets.push(0);
+                    offsets
                 };
                 let col = match slot.shape {
-                    Shape::Single => Col::Plain(values(slot.value), None),
+                    Shape::Single => Col::Plain(values(slot.value, capacity), None),
                     Shape::Optional => match slot.value {
                         // a struct's validity is its node's
-                        Value::Message(_) => Col::Plain(values(slot.value), None),
-                        _ => Col::Plain(values(slot.value), Some(BooleanBufferBuilder::new(0))),
+                        Value::Message(_) => Col::Plain(values(slot.value, 0), None),
+                        _ => Col::Plain(
+                            values(slot.value, capacity),
+                            Some(BooleanBufferBuilder::new(capacity)),
+                        ),
                     },
-                    Shape::Repeated => Col::List(vec![0], values(slot.value)),
-                    Shape::Map(key) => Col::Map(vec![0], key.values(), values(slot.value)),
+                    Shape::Repeated => Col::List(offsets(), values(slot.value, 0)),
+                    Shape::Map(key) => Col::Map(offsets(), key.values(0), values(slot.value, 0)),
                 };
                 cols.push(col);
             }
@@ -444,11 +463,15 @@ impl NestedPlan {
         let nodes = self
             .nodes
             .iter()
-            .map(|n| NodeBuilder {
-                len: 0,
-                validity: n.nullable.then(|| BooleanBufferBuilder::new(0)),
-                rest: Values::bin(),
-                rest_validity: BooleanBufferBuilder::new(0),
+            .zip(&whole)
+            .map(|(n, &whole)| {
+                let capacity = if whole { rows } else { 0 };
+                NodeBuilder {
+                    len: 0,
+                    validity: n.nullable.then(|| BooleanBufferBuilder::new(capacity)),
+                    rest: Values::bin(capacity),
+                    rest_validity: BooleanBufferBuilder::new(capacity),
+                }
             })
             .collect();
         Builders { cols, nodes }
@@ -505,8 +528,11 @@ pub enum Values {
 }
 
 impl Values {
-    fn bin() -> Values {
-        Values::Bin(vec![0], Vec::new())
+    /// Strings or bytes, with room for `capacity` of them.
+    fn bin(capacity: usize) -> Values {
+        let mut offsets = Vec::with_capacity(capacity + 1);
+        offsets.push(0);
+        Values::Bin(offsets, Vec::new())
     }
 
     fn len(&self, nodes: &[NodeBuilder]) -> usize {
@@ -1317,11 +1343,11 @@ fn finish_node(
     b.nodes[index].pad(len);
     let mut children = Vec::with_capacity(def.slots.len() + 1);
     for slot in &def.slots {
-        let col = std::mem::replace(&mut b.cols[slot.id], Col::List(vec![0], Values::bin()));
+        let col = std::mem::replace(&mut b.cols[slot.id], Col::List(vec![0], Values::bin(0)));
         children.push(finish_col(plan, b, slot, col, len)?);
     }
     let node = &mut b.nodes[index];
-    let mut rest = std::mem::replace(&mut node.rest, Values::bin());
+    let mut rest = std::mem::replace(&mut node.rest, Values::bin(0));
     rest.pad(len, &mut []);
     let rest_validity = &mut node.rest_validity;
     if len > rest_validity.len() {
@@ -1522,7 +1548,7 @@ pub fn build(
     let threads = threads.clamp(1, spans.len() / MIN_ROWS_PER_THREAD + 1);
     let size = spans.len().div_ceil(threads).max(1);
     let chunk = |first: usize, part: &[Span]| -> Result<ArrayData, String> {
-        let mut builders = plan.builders();
+        let mut builders = plan.builders(part.len());
         let mut reader = plan.reader();
         for (i, span) in part.iter().enumerate() {
             if let Some(ahead) = part.get(i + PREFETCH_AHEAD) {
