@@ -20,13 +20,16 @@ from flyteidl.core import literals_pb2
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import DecodeError
 from google.protobuf.unknown_fields import UnknownFieldSet
+from hypothesis import given
+from hypothesis import strategies as st
 
 import flytecodec
 from flytecodec import layout
 from flytecodec.kinds import KINDS
 from flytecodec.models.execution import Execution
-from flytecodec.testing import corpus
+from flytecodec.testing import corpus, strategies
 from support.differential import mutated, seed_pool
+from support.examples import SETTINGS
 from support.malformed import ld, tag, varint
 
 pytestmark = pytest.mark.skipif("native" not in flytecodec.available_backends(), reason="no native backend")
@@ -524,3 +527,36 @@ def test_the_plan_is_read_again_as_a_list_and_kept_as_a_tuple():
     first = table(plan)
     assert table(plan).equals(first)  # the converted plan, kept
     assert table([tuple(node) for node in plan]).equals(first)  # a list: converted each time
+
+
+GENERATED = {
+    "execution": strategies.executions,
+    "node-execution": strategies.node_executions,
+    "task-execution": strategies.task_executions,
+}
+
+
+@pytest.mark.parametrize("kind", list(GENERATED))
+def test_generated_messages_read_as_upb_reads_them(kind):
+    descriptor = _descriptor(kind)
+    message_class = KINDS[kind].load()._pb_class
+    plan = layout.plan(descriptor)
+
+    @SETTINGS
+    @given(
+        st.lists(
+            st.one_of(
+                GENERATED[kind]().map(lambda m: m.SerializeToString(deterministic=True)),
+                strategies.unknown_fields(GENERATED[kind]()),
+            ),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    def check(records):
+        table = _nested(descriptor, records)
+        assert table.schema.equals(layout.schema(descriptor), check_metadata=True)
+        for i, (row, record) in enumerate(zip(_rows(table), records)):
+            _against_upb(plan, 0, message_class.FromString(record), row, f"record {i}")
+
+    check()
