@@ -455,7 +455,9 @@ impl NestedPlan {
                         ),
                     },
                     Shape::Repeated => Col::List(offsets(), values(slot.value, 0)),
-                    Shape::Map(key) => Col::Map(offsets(), key.values(0), values(slot.value, 0)),
+                    Shape::Map(key) => {
+                        Col::Map(Box::new((offsets(), key.values(0), values(slot.value, 0))))
+                    }
                 };
                 cols.push(col);
             }
@@ -681,7 +683,7 @@ pub enum Col {
     /// A list: offsets (starting with 0) and items.
     List(Vec<i32>, Values),
     /// A map: offsets, keys and values.
-    Map(Vec<i32>, Values, Values),
+    Map(Box<(Vec<i32>, Values, Values)>),
 }
 
 impl Col {
@@ -695,13 +697,18 @@ impl Col {
                 }
                 values.pad(len, nodes);
             }
-            Col::List(offsets, _) | Col::Map(offsets, _, _) => {
-                if len + 1 > offsets.len() {
-                    let last = *offsets.last().unwrap_or(&0);
-                    offsets.resize(len + 1, last);
-                }
-            }
+            Col::List(offsets, _) => pad_offsets(offsets, len),
+            Col::Map(map) => pad_offsets(&mut map.0, len),
         }
+    }
+}
+
+/// Grow `offsets` to `len` lists, the new ones empty.
+#[inline]
+fn pad_offsets(offsets: &mut Vec<i32>, len: usize) {
+    if len + 1 > offsets.len() {
+        let last = *offsets.last().unwrap_or(&0);
+        offsets.resize(len + 1, last);
     }
 }
 
@@ -1183,9 +1190,8 @@ impl Reader {
         {
             let col = &mut b.cols[slot.id];
             col.pad(row, &mut b.nodes);
-            let Col::Map(_, keys, values) = col else {
-                unreachable!()
-            };
+            let Col::Map(map) = col else { unreachable!() };
+            let (_, keys, values) = &mut **map;
             for i in entry_base..end {
                 let e = self.entries[i];
                 let (raw, s, stop) = e.key_raw;
@@ -1225,9 +1231,10 @@ impl Reader {
             }
         }
         let nodes = &b.nodes;
-        let Col::Map(offsets, keys, _) = &mut b.cols[slot.id] else {
+        let Col::Map(map) = &mut b.cols[slot.id] else {
             unreachable!()
         };
+        let (offsets, keys, _) = &mut **map;
         offsets.push(keys.len(nodes) as i32);
         Ok(true)
     }
@@ -1327,6 +1334,20 @@ fn unpack(kind: Scalar, payload: &[u8], items: &mut Values) -> Result<(), String
 
 // Finishing: arrays from the builders, every column padded to its length.
 
+/// The array of `builder`. Validated in debug builds only: the builders make offsets that only grow and end at
+/// their child's length, children as long as their parent, and string data from string fields only, which
+/// the records' validation checked as UTF-8 (a `RecordList`'s records are valid): checking every offset and
+/// string again would cost a good part of the time of the whole table.
+fn array(builder: arrow_data::ArrayDataBuilder) -> Result<ArrayData, arrow_schema::ArrowError> {
+    if cfg!(debug_assertions) {
+        builder.build()
+    } else {
+        // SAFETY: see above; the tests build the same arrays with validation (debug) and validate the
+        // tables they get in full
+        Ok(unsafe { builder.build_unchecked() })
+    }
+}
+
 fn nulls(validity: Option<BooleanBufferBuilder>) -> Option<NullBuffer> {
     validity
         .map(|mut v| NullBuffer::new(v.finish()))
@@ -1366,11 +1387,12 @@ fn finish_node(
         rest_nulls,
     )?);
     let validity = b.nodes[index].validity.take();
-    ArrayData::builder(DataType::Struct(def.fields.clone()))
-        .len(len)
-        .nulls(nulls(validity))
-        .child_data(children)
-        .build()
+    array(
+        ArrayData::builder(DataType::Struct(def.fields.clone()))
+            .len(len)
+            .nulls(nulls(validity))
+            .child_data(children),
+    )
 }
 
 fn finish_col(
@@ -1388,13 +1410,15 @@ fn finish_col(
         Col::List(offsets, items) => {
             let count = *offsets.last().unwrap_or(&0) as usize;
             let items = values_data(plan, b, &slot.value_type, items, count, None)?;
-            ArrayData::builder(slot.field.data_type().clone())
-                .len(len)
-                .add_buffer(Buffer::from_vec(offsets))
-                .child_data(vec![items])
-                .build()
+            array(
+                ArrayData::builder(slot.field.data_type().clone())
+                    .len(len)
+                    .add_buffer(Buffer::from_vec(offsets))
+                    .child_data(vec![items]),
+            )
         }
-        Col::Map(offsets, keys, values) => {
+        Col::Map(map) => {
+            let (offsets, keys, values) = *map;
             let count = *offsets.last().unwrap_or(&0) as usize;
             let DataType::Map(entries, _) = slot.field.data_type() else {
                 unreachable!()
@@ -1404,15 +1428,17 @@ fn finish_col(
             };
             let keys = values_data(plan, b, kv[0].data_type(), keys, count, None)?;
             let values = values_data(plan, b, &slot.value_type, values, count, None)?;
-            let entries = ArrayData::builder(entries.data_type().clone())
-                .len(count)
-                .child_data(vec![keys, values])
-                .build()?;
-            ArrayData::builder(slot.field.data_type().clone())
-                .len(len)
-                .add_buffer(Buffer::from_vec(offsets))
-                .child_data(vec![entries])
-                .build()
+            let entries = array(
+                ArrayData::builder(entries.data_type().clone())
+                    .len(count)
+                    .child_data(vec![keys, values]),
+            )?;
+            array(
+                ArrayData::builder(slot.field.data_type().clone())
+                    .len(len)
+                    .add_buffer(Buffer::from_vec(offsets))
+                    .child_data(vec![entries]),
+            )
         }
     }
 }
@@ -1440,23 +1466,25 @@ fn values_data(
                     "over 2 GiB of bytes in one column of a batch".into(),
                 ));
             }
-            return ArrayData::builder(data_type.clone())
-                .len(len)
-                .add_buffer(Buffer::from_vec(offsets))
-                .add_buffer(Buffer::from_vec(data))
-                .nulls(nulls)
-                .build();
+            return array(
+                ArrayData::builder(data_type.clone())
+                    .len(len)
+                    .add_buffer(Buffer::from_vec(offsets))
+                    .add_buffer(Buffer::from_vec(data))
+                    .nulls(nulls),
+            );
         }
         Values::Struct(child) => {
             let data = finish_node(plan, b, child, len)?;
             return Ok(data);
         }
     };
-    ArrayData::builder(data_type.clone())
-        .len(len)
-        .add_buffer(buffer)
-        .nulls(nulls)
-        .build()
+    array(
+        ArrayData::builder(data_type.clone())
+            .len(len)
+            .add_buffer(buffer)
+            .nulls(nulls),
+    )
 }
 
 /// The plans converted lately, by the Python plan object they came from (`flytecodec.layout.plan()` caches
