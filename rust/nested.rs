@@ -241,6 +241,9 @@ pub type PySlot = (
     Vec<(String, String)>,
 );
 
+/// More oneofs than this in one message are refused (a plan's oneof index is that of the message's oneof).
+const MAX_ONEOFS: usize = 1 << 12;
+
 /// A slot read from Python, with its name and metadata, before its Arrow types are known.
 type Parsed = (SlotDef, String, Vec<(String, String)>);
 
@@ -305,7 +308,12 @@ impl NestedPlan {
                     ),
                     other => return Err(format!("{}: unknown shape {other:?}", what())),
                 };
-                let oneof = usize::try_from(oneof).ok();
+                let oneof = match usize::try_from(oneof) {
+                    Ok(o) if o >= MAX_ONEOFS => {
+                        return Err(format!("{}: bad oneof index {o}", what()))
+                    }
+                    o => o.ok(),
+                };
                 let slot = SlotDef {
                     number,
                     value,
@@ -2008,6 +2016,9 @@ mod tests {
         assert!(NestedPlan::from_python(bad_child).is_err());
         let bad_kind = vec![("t.M".into(), vec![slot(1, "c", "int128", "single", -1)])];
         assert!(NestedPlan::from_python(bad_kind).is_err());
+        let mut far = slot(1, "c", "int32", "optional", -1);
+        far.6 = 1 << 40;
+        assert!(NestedPlan::from_python(vec![("t.M".into(), vec![far])]).is_err());
         assert!(NestedPlan::from_python(Vec::new()).is_err());
     }
 }
