@@ -12,6 +12,8 @@
 //! and at the end.
 
 use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
@@ -1573,17 +1575,52 @@ fn prefetch(bytes: &[u8]) {
     let _ = bytes;
 }
 
-/// The nested table of the records at `spans` (in `buffers`): one batch per thread used (at least one), in
-/// order.
+/// The most record bytes one batch is read from. Each byte of a record ends in one column at most (a string,
+/// bytes, cut bytes, `_rest`), so no column of a batch outgrows Arrow's 32-bit offsets.
+const MAX_BATCH_BYTES: usize = i32::MAX as usize;
+
+/// The records of each batch: contiguous runs of at most `size` records and `max_bytes` bytes (at least one
+/// record each; one empty run for no records).
+fn runs(spans: &[Span], size: usize, max_bytes: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    for (i, span) in spans.iter().enumerate() {
+        let len = span.end - span.start;
+        if i > start && (i - start == size || bytes.saturating_add(len) > max_bytes) {
+            out.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes = bytes.saturating_add(len);
+    }
+    if start < spans.len() || out.is_empty() {
+        out.push(start..spans.len());
+    }
+    out
+}
+
+/// The nested table of the records at `spans` (in `buffers`): one batch per thread used (at least one; more
+/// when a thread's records are over [`MAX_BATCH_BYTES`]), in order.
 pub fn build(
     plan: &NestedPlan,
     buffers: &[&[u8]],
     spans: &[Span],
     threads: usize,
 ) -> Result<Vec<NestedBatch>, String> {
+    build_in(plan, buffers, spans, threads, MAX_BATCH_BYTES)
+}
+
+fn build_in(
+    plan: &NestedPlan,
+    buffers: &[&[u8]],
+    spans: &[Span],
+    threads: usize,
+    max_bytes: usize,
+) -> Result<Vec<NestedBatch>, String> {
     let threads = threads.clamp(1, spans.len() / MIN_ROWS_PER_THREAD + 1);
     let size = spans.len().div_ceil(threads).max(1);
-    let chunk = |first: usize, part: &[Span]| -> Result<ArrayData, String> {
+    let runs = runs(spans, size, max_bytes);
+    let batch = |run: &Range<usize>| -> Result<ArrayData, String> {
+        let part = &spans[run.clone()];
         let mut builders = plan.builders(part.len());
         let mut reader = plan.reader();
         for (i, span) in part.iter().enumerate() {
@@ -1598,27 +1635,42 @@ pub fn build(
                 span.end,
                 i,
             )
-            .map_err(|e| format!("record {}: {e}", first + i))?;
+            .map_err(|e| format!("record {}: {e}", run.start + i))?;
         }
         plan.finish(&mut builders, part.len())
     };
-    let batches: Vec<Result<ArrayData, String>> = if threads == 1 || spans.is_empty() {
-        vec![chunk(0, spans)]
+    let batches: Vec<Result<ArrayData, String>> = if threads == 1 || runs.len() == 1 {
+        runs.iter().map(batch).collect()
     } else {
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = spans
-                .chunks(size)
-                .enumerate()
-                .map(|(k, part)| scope.spawn(move || chunk(k * size, part)))
+        // each worker takes the next run until none is left
+        let next = AtomicUsize::new(0);
+        let done: Vec<Vec<(usize, Result<ArrayData, String>)>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.min(runs.len()))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut made = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(run) = runs.get(k) else {
+                                return made;
+                            };
+                            made.push((k, batch(run)));
+                        }
+                    })
+                })
                 .collect();
             workers
                 .into_iter()
                 .map(|w| {
-                    w.join()
-                        .unwrap_or_else(|_| Err("a nested builder thread panicked".into()))
+                    w.join().unwrap_or_else(|_| {
+                        vec![(0, Err("a nested builder thread panicked".into()))]
+                    })
                 })
                 .collect()
-        })
+        });
+        let mut all: Vec<(usize, Result<ArrayData, String>)> = done.into_iter().flatten().collect();
+        all.sort_by_key(|(k, _)| *k);
+        all.into_iter().map(|(_, made)| made).collect()
     };
     batches
         .into_iter()
@@ -2008,6 +2060,40 @@ mod tests {
             }
         }
         assert_eq!(row, 10_000);
+    }
+
+    #[test]
+    fn batches_are_cut_by_bytes_too() {
+        let plan = test_plan();
+        let records: Vec<Vec<u8>> = (0..7u8).map(|i| ld(2, &[b'a' + i; 10])).collect();
+        let buffers: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        let spans: Vec<Span> = (0..records.len())
+            .map(|i| Span {
+                buffer: i,
+                start: 0,
+                end: records[i].len(),
+                offset: 0,
+            })
+            .collect();
+        // 12 bytes a record, at most 30 bytes a batch: runs of two
+        let batches = build_in(&plan, &buffers, &spans, 2, 30).unwrap();
+        assert_eq!(
+            batches.iter().map(|b| b.data.len()).collect::<Vec<_>>(),
+            vec![2, 2, 2, 1]
+        );
+        let strings: Vec<String> = batches
+            .into_iter()
+            .flat_map(|b| {
+                let array = StructArray::from(b.data);
+                let s = column(&array, "s").as_string::<i32>().clone();
+                (0..s.len()).map(move |i| s.value(i).to_string())
+            })
+            .collect();
+        let expected: Vec<String> = (0..7u8)
+            .map(|i| String::from_utf8(vec![b'a' + i; 10]).unwrap())
+            .collect();
+        assert_eq!(strings, expected);
+        assert_eq!(runs(&[], 5, 30), vec![0..0]);
     }
 
     #[test]
