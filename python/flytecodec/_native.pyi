@@ -54,9 +54,10 @@ class RecordList:
         self, plan: tuple[tuple[str, tuple[tuple], ...], ...], threads: int | None = None
     ) -> list[NestedBatch]:
         """The nested layout (``docs/nested.md``) of every record, read from its bytes without the GIL on ``threads``
-        threads (default: the machine's cores): one batch per thread used, at least one, in order, each with the
-        schema ``flytecodec.layout.schema()`` gives (field and schema metadata included). ``plan`` is
-        ``flytecodec.layout.plan()`` of the records' message: its ``Node``s and their ``Slot``s, read as tuples.
+        threads (default: the machine's cores): one batch per thread used (at least one; more where a thread's
+        records are over 2 GiB), in order, each with the schema ``flytecodec.layout.schema()`` gives (field and
+        schema metadata included). ``plan`` is ``flytecodec.layout.plan()`` of the records' message: its ``Node``s
+        and their ``Slot``s, read as tuples (a tuple plan is converted once and kept).
         Raises ``ValueError`` for a plan it cannot read."""
 
 class ArrowBatch:
