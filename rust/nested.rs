@@ -7,9 +7,14 @@
 //! last scalar wins, a sub-message's occurrences merge, a oneof is the member that came last, repeated scalars
 //! may be packed or not, a map's later key wins; what no column can hold goes to the message's `_rest`.
 //!
+//! Each message of a record is walked once ([`crate::wire::walk`], without validating again: the records of a
+//! `RecordList` are valid): a singular scalar outside a oneof goes to its column as the walk meets it (a later
+//! occurrence replacing it); the occurrences of the other fields are gathered, then read once the message's
+//! walk is over (a sub-message from all its occurrences, a oneof from the member that came last).
+//!
 //! Most fields of a plan are absent in a given record, so nothing is appended for them: each column knows its
 //! length and catches up with defaults (zero, "", empty, null) in one step when a value comes for a later row,
-//! and at the end.
+//! and at the end. The rows are split in contiguous runs over threads, one record batch each, in order.
 
 use std::collections::HashMap;
 use std::ops::Range;
