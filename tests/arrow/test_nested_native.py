@@ -560,3 +560,17 @@ def test_generated_messages_read_as_upb_reads_them(kind):
             _against_upb(plan, 0, message_class.FromString(record), row, f"record {i}")
 
     check()
+
+
+def test_records_of_a_list_page_read_as_the_same_records_alone():
+    from flytecodec import _native
+
+    descriptor = _descriptor("execution")
+    page = corpus.execution_list(40, seed=9, token="next")
+    decoded, token = _native.decode_records(descriptor.full_name, page.SerializeToString(), "list", 1, 2)
+    assert token == "next"
+    parts = decoded.arrow_nested(layout.plan(descriptor))
+    in_page = pa.Table.from_batches([pa.record_batch(part) for part in parts])
+    alone = _nested(descriptor, [r.SerializeToString() for r in page.executions])
+    assert in_page.equals(alone)
+    assert in_page.num_rows == 40
