@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 from flyteidl.admin import common_pb2
 from flyteidl.core import literals_pb2
-from google.protobuf import timestamp_pb2
+from google.protobuf import message_factory, timestamp_pb2
 from google.protobuf.message import DecodeError
 from google.protobuf.unknown_fields import UnknownFieldSet
 from hypothesis import given
@@ -466,23 +466,30 @@ def _against_upb(plan, node: int, message, got: dict, where: str) -> None:
     rest = _fields(got[layout.REST] or b"")
     assert got[layout.REST] != b"", f"{where}._rest is empty, not null"
     kept = [f for f in rest if not (f[0] in fell_back and f[1] == 2)]
-    maps = {slot.number for slot in plan[node].slots if slot.shape == "map"}
+    maps = {
+        field.number: field.message_type.fields_by_number[2]
+        for field in message.DESCRIPTOR.fields
+        if field.message_type is not None and field.message_type.GetOptions().map_entry
+    }
     assert _entries(kept, maps) == _entries(_unknown(message), maps), f"{where}._rest"
 
 
-def _entries(fields: list, maps: set[int]) -> list:
+def _entries(fields: list, maps: dict) -> list:
     """``fields`` with each map entry (every map of flyteidl has string keys, and values written
-    length-delimited) as ``(last key, last value, its other fields in order)``: upb keeps an entry with a foreign
-    field as an unknown field, but written again key and value first, where ``_rest`` has its bytes as they
-    came."""
+    length-delimited) as ``(last key, value, its other fields in order)``, a message value as the merge of its
+    occurrences: upb keeps an entry with a foreign field as an unknown field, but written again (key and value
+    first, the value's occurrences merged), where ``_rest`` has its bytes as they came."""
     out = []
     for number, wire, value in fields:
         if number in maps and wire == 2:
             inner = _fields(value)
             key = [v for n, w, v in inner if (n, w) == (1, 2)][-1:]
-            item = [v for n, w, v in inner if (n, w) == (2, 2)][-1:]
+            items = [v for n, w, v in inner if (n, w) == (2, 2)]
+            value_field = maps[number]
+            if value_field.message_type is not None and items:
+                items = [message_factory.GetMessageClass(value_field.message_type).FromString(b"".join(items))]
             others = [f for f in inner if f[:2] not in ((1, 2), (2, 2))]
-            value = (key, item, others)
+            value = (key, items[-1:], others)
         out.append((number, wire, value))
     return out
 
