@@ -1164,6 +1164,22 @@ impl Reader {
         row: usize,
         entry_base: usize,
     ) -> Result<bool, String> {
+        let wk = matches!(
+            slot.value,
+            Value::Timestamp | Value::Duration | Value::Wrapper(_)
+        );
+        let known = |reader: &Reader, i: usize| {
+            let e = reader.entries[i];
+            well_known(
+                buffer,
+                slot.value,
+                reader.parts[e.parts.0..e.parts.1].iter().copied(),
+            )
+        };
+        // one value that does not fit sends the whole map to `_rest`, even one a later key replaces
+        if wk && (entry_base..self.entries.len()).any(|i| known(self, i).is_err()) {
+            return Ok(false);
+        }
         let entries = &mut self.entries[entry_base..];
         // sort by key, the later of equal keys last; keep the last of each key
         let bytes = |k: &Key| match *k {
@@ -1187,21 +1203,6 @@ impl Reader {
         }
         let end = entry_base + kept;
         self.entries.truncate(end);
-        let wk = matches!(
-            slot.value,
-            Value::Timestamp | Value::Duration | Value::Wrapper(_)
-        );
-        let known = |reader: &Reader, i: usize| {
-            let e = reader.entries[i];
-            well_known(
-                buffer,
-                slot.value,
-                reader.parts[e.parts.0..e.parts.1].iter().copied(),
-            )
-        };
-        if wk && (entry_base..end).any(|i| known(self, i).is_err()) {
-            return Ok(false);
-        }
         {
             let col = &mut b.cols[slot.id];
             col.pad(row, &mut b.nodes);
@@ -1767,6 +1768,7 @@ mod tests {
             slot(13, "u32", "uint32", "single", -1),
             e,
             slot(15, "kids", "message", "map", 3),
+            slot(16, "times", "timestamp", "map", -1),
         ];
         let child = vec![
             slot(1, "x", "int64", "single", -1),
@@ -1815,8 +1817,8 @@ mod tests {
     fn schema_follows_the_plan() {
         let plan = test_plan();
         let fields = plan.schema.fields();
-        assert_eq!(fields.len(), 16);
-        assert_eq!(fields[15].name(), REST);
+        assert_eq!(fields.len(), 17);
+        assert_eq!(fields[16].name(), REST);
         assert!(!fields[0].is_nullable() && fields[1].is_nullable());
         assert_eq!(
             fields[3].data_type(),
@@ -2013,6 +2015,26 @@ mod tests {
             Some([overflow, extra, ld(11, &vi(1, 5))].concat())
         );
         assert!(rest(&array, 0).is_none());
+    }
+
+    #[test]
+    fn a_map_with_a_value_that_does_not_fit_goes_whole_to_rest() {
+        let plan = test_plan();
+        let entry = |key: &[u8], nanos: u64| ld(16, &[ld(1, key), ld(2, &vi(2, nanos))].concat());
+        // the bad value is replaced by a later key, yet the map goes to _rest whole
+        let record = [entry(b"k", u64::MAX), vi(1, 3), entry(b"k", 5)].concat();
+        let good = [entry(b"b", 7), entry(b"a", 1)].concat();
+        let array = read(&plan, &[record, good]);
+        let map = column(&array, "times").as_map();
+        assert_eq!(map.value_length(0), 0);
+        assert_eq!(
+            rest(&array, 0),
+            Some([entry(b"k", u64::MAX), entry(b"k", 5)].concat())
+        );
+        assert_eq!(map.value_length(1), 2);
+        let values = map.values().as_primitive::<TimestampNanosecondType>();
+        assert_eq!((values.value(0), values.value(1)), (1, 7));
+        assert!(rest(&array, 1).is_none());
     }
 
     #[test]
