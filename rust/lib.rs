@@ -3,8 +3,8 @@
 //! format as upb does), `decode` (framing and batch validation across threads), `record` (one record's bytes
 //! and reading a field of it), `model` (the model base and its property descriptor), `record_list` (the
 //! records of a decoded batch, and `decode_records` that makes them), `rows` (flyteadmin's rows rebuilt as
-//! messages), `values` (Python values), `columns` and `export` (Arrow columns for `Batch.to_arrow`), `nested` (the nested layout), `errors`
-//! (DecodeError, panics as InternalError).
+//! messages), `values` (Python values), `columns` and `export` (Arrow columns for `Batch.to_arrow`), `nested`
+//! (the nested layout for `Batch.to_arrow(layout="nested")`), `errors` (DecodeError, panics as InternalError).
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod columns;
