@@ -15,6 +15,7 @@ use crate::errors::{self, guard, message_index};
 use crate::export::{self, ArrowBatch};
 use crate::messages::{self, schema};
 use crate::model::{new_model, Source};
+use crate::nested::{self, NestedBatch};
 use crate::record::Record;
 use crate::wire;
 
@@ -261,6 +262,25 @@ impl RecordList {
             let buffers: Vec<&[u8]> = self.buffers.iter().map(|b| b.as_bytes(py)).collect();
             let threads = threads.unwrap_or_else(default_threads);
             py.detach(|| export::build(&plan, &buffers, &self.spans, threads))
+                .map_err(PyValueError::new_err)
+        })
+    }
+
+    /// The nested layout of every record (`plan`: `flytecodec.layout.plan()` of the records' message), built
+    /// without the GIL: one `NestedBatch` per thread used (`threads`: all cores by default), in order, each
+    /// with the layout's schema.
+    #[pyo3(signature = (plan, threads = None))]
+    fn arrow_nested(
+        &self,
+        py: Python<'_>,
+        plan: &Bound<'_, PyAny>,
+        threads: Option<usize>,
+    ) -> PyResult<Vec<NestedBatch>> {
+        guard(py, || {
+            let plan = nested::plan_of(plan)?;
+            let buffers: Vec<&[u8]> = self.buffers.iter().map(|b| b.as_bytes(py)).collect();
+            let threads = threads.unwrap_or_else(default_threads);
+            py.detach(|| nested::build(&plan, &buffers, &self.spans, threads))
                 .map_err(PyValueError::new_err)
         })
     }
