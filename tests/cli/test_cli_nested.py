@@ -84,7 +84,8 @@ def test_restore_errors_say_what_to_do_and_leave_no_file(dump, tmp_path, args, c
 
 
 def test_decode_nested_refuses_columns(dump, tmp_path):
-    done = run(f"decode {dump} --kind execution --framing list --layout nested --columns name --to {tmp_path / 'x.csv'}")
+    out = tmp_path / "x.csv"
+    done = run(f"decode {dump} --kind execution --framing list --layout nested --columns name --to {out}")
     assert done.returncode == 2 and "--columns is for the flat layout" in done.stderr
     assert os.listdir(tmp_path) == []
 
