@@ -4,10 +4,12 @@
 //! Beyond "no panic", each target asserts what the decoder promises: spans in bounds and in order, the same
 //! outcome on 1, 2 and more threads, records that re-walk cleanly once valid, and agreement between the fast
 //! framing walk and a whole-message validation of the `*List` response (which is how upb sees the input);
-//! and the column builders (`columns`) follow protobuf's merge rules on every record validation accepts.
+//! and the column builders (`columns`) follow protobuf's merge rules on every record validation accepts; and
+//! the deterministic re-serialization (`canonical`) accepts what validation accepts and is a fixed point.
 
 use std::sync::OnceLock;
 
+use _native::canonical::canonical;
 use _native::columns::{ColumnSpec, Leaf, OutOfRange, Plan};
 use _native::decode::{frame, frame_and_validate, validate_all, Checked, Framed, Framing, Span};
 use _native::messages::{schema, Check, Kind, Schema};
@@ -286,6 +288,29 @@ fn check_walk(s: &Schema, message: usize, bytes: &[u8]) {
 
 /// `wire` target: the input as each of [`WIRE_MESSAGES`]; its top level through `walk` and [`Fields`]; and
 /// the varint, tag and length readers at every position. Nothing may panic, and the readers must agree.
+/// The deterministic re-serialization (`canonical`, what `from_arrow` and upb's `deterministic=True` give)
+/// takes exactly the valid messages, gives a valid message, and is a fixed point: made canonical again, the
+/// bytes do not change.
+fn check_canonical(s: &Schema, message: usize, name: &str, data: &[u8], valid: bool) {
+    let made = canonical(s, message, data);
+    assert_eq!(
+        made.is_ok(),
+        valid,
+        "{name}: canonical {made:?} but validate says {valid}"
+    );
+    if let Ok(bytes) = made {
+        assert!(
+            validate(s, message, &bytes).is_ok(),
+            "{name}: canonical bytes do not validate"
+        );
+        assert_eq!(
+            canonical(s, message, &bytes).as_ref(),
+            Ok(&bytes),
+            "{name}: canonical is not a fixed point"
+        );
+    }
+}
+
 pub fn wire(data: &[u8]) {
     let s = schema();
     let walked = {
@@ -308,11 +333,13 @@ pub fn wire(data: &[u8]) {
     }
     for name in WIRE_MESSAGES {
         let message = find(s, name);
-        if validate(s, message, data).is_ok() {
+        let valid = validate(s, message, data).is_ok();
+        if valid {
             // a valid message is well-formed at its top level
             assert!(walked.is_ok(), "{name} is valid but does not walk");
             check_walk(s, message, data);
         }
+        check_canonical(s, message, name, data, valid);
     }
     for pos in 0..=data.len() + 1 {
         let varint = read_varint(data, pos);
