@@ -5,8 +5,8 @@ Same bytes for every contender, in the same run:
 - "executions: nested Arrow": ptars (Rust, protobuf -> Arrow: ``list_to_record_batch`` of the records' bytes,
   every field, one thread; given the list of payloads ready-made, which flytecodec must split from the
   ``ExecutionList`` itself) against ``Batch.to_arrow(layout="nested")``, decode included, on all cores and on
-  one; the python backend and protarrow (``messages_to_record_batch``, recursive messages skipped) on the
-  first ``SLOW_N`` records only. pybufarrow (Go, compiles ``.proto`` files: printed from the descriptors by
+  one; the python backend and protarrow (``messages_to_record_batch``, recursive messages skipped), one round
+  each. pybufarrow (Go, compiles ``.proto`` files: printed from the descriptors by
   ``benches/_protos.py``) is tried with every recursive type ended as JSON (its ``json_termination``) and empty
   messages pruned; with pybufarrow 0.6.3 it cannot build flyteidl's ``Execution`` ("max depth reached"), and
   the benchmark is skipped saying so.
@@ -30,19 +30,14 @@ from flytecodec import layout
 from flytecodec.models.execution import Execution
 
 BACKENDS = flytecodec.available_backends()
-SLOW_N = 1000
 DESCRIPTOR = execution_pb2.Execution.DESCRIPTOR
 
 
 @pytest.fixture(scope="module")
 def payloads(execution_list_bytes) -> list[bytes]:
-    return [e.SerializeToString() for e in execution_pb2.ExecutionList.FromString(execution_list_bytes).executions]
-
-
-@pytest.fixture(scope="module")
-def slow_list_bytes(payloads) -> bytes:
-    executions = [execution_pb2.Execution.FromString(p) for p in payloads[:SLOW_N]]
-    return execution_pb2.ExecutionList(executions=executions).SerializeToString()
+    """Each record's bytes as they are in the ``ExecutionList``."""
+    records = flytecodec.decode_executions(execution_list_bytes, framing="list")._records
+    return [records.raw(i) for i in range(len(records))]
 
 
 @pytest.fixture(scope="module")
@@ -67,15 +62,13 @@ def test_nested_ptars(benchmark, payloads):
 
 @pytest.mark.benchmark(group="executions: nested Arrow")
 @pytest.mark.parametrize("name", BACKENDS)
-def test_nested_flytecodec(benchmark, execution_list_bytes, slow_list_bytes, name, nested_table):
-    data = execution_list_bytes if name == "native" else slow_list_bytes
-
+def test_nested_flytecodec(benchmark, execution_list_bytes, name, nested_table):
     def run():
         with flytecodec.using_backend(name):
-            return flytecodec.decode_executions(data, framing="list").to_arrow(layout="nested")
+            return flytecodec.decode_executions(execution_list_bytes, framing="list").to_arrow(layout="nested")
 
     table = benchmark.pedantic(run, rounds=5 if name == "native" else 1, iterations=1)
-    assert table.equals(nested_table.slice(0, table.num_rows))
+    assert table.equals(nested_table)
 
 
 @pytest.mark.benchmark(group="executions: nested Arrow")
@@ -95,15 +88,15 @@ def test_nested_native_1thread(benchmark, execution_list_bytes, nested_table):
 
 
 @pytest.mark.benchmark(group="executions: nested Arrow")
-def test_nested_protarrow(benchmark, slow_list_bytes):
+def test_nested_protarrow(benchmark, execution_list_bytes, payloads):
     protarrow = pytest.importorskip("protarrow")
     config = protarrow.ProtarrowConfig(skip_recursive_messages=True)
 
     def run():
-        pbs = execution_pb2.ExecutionList.FromString(slow_list_bytes).executions
+        pbs = execution_pb2.ExecutionList.FromString(execution_list_bytes).executions
         return protarrow.messages_to_record_batch(pbs, execution_pb2.Execution, config)
 
-    assert benchmark.pedantic(run, rounds=1, iterations=1).num_rows == SLOW_N
+    assert benchmark.pedantic(run, rounds=1, iterations=1).num_rows == len(payloads)
 
 
 @pytest.mark.benchmark(group="executions: nested Arrow")
@@ -145,7 +138,7 @@ def test_import_flytecodec(benchmark, payloads, nested_table, name):
         with flytecodec.using_backend(name):
             return flytecodec.from_arrow(nested_table, Execution)
 
-    batch = benchmark.pedantic(run, rounds=3, iterations=1)
+    batch = benchmark.pedantic(run, rounds=3 if name == "native" else 1, iterations=1)
     for i in (0, len(payloads) // 2, len(payloads) - 1):
         original = execution_pb2.Execution.FromString(payloads[i])
         assert batch[i].serialize_to_string() == original.SerializeToString(deterministic=True)
