@@ -1,8 +1,12 @@
 //! Columns across threads, and out to Python through the Arrow PyCapsule protocol: the record batches
 //! `Batch.to_arrow()` hands to `pyarrow.record_batch()` (or any consumer of `__arrow_c_array__`).
 
+use std::sync::Arc;
+
+use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_array::{Array, RecordBatch, StructArray};
 use arrow_data::ArrayData;
+use arrow_schema::Schema;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
@@ -12,10 +16,35 @@ use crate::decode::Span;
 /// Fewer records than this per thread are built on one thread.
 const MIN_ROWS_PER_THREAD: usize = 4096;
 
-/// One record batch, exported through the Arrow C data interface as a struct array.
+/// One record batch, exported through the Arrow C data interface as a struct array: the flat columns'
+/// (`export::build`) or the nested layout's (`nested::build`).
 #[pyclass(frozen, module = "flytecodec._native")]
 pub struct ArrowBatch {
     data: ArrayData,
+    /// The schema it goes out with, when it has metadata to carry (the nested layout's enum names and
+    /// message); otherwise the struct type of `data` is its schema.
+    schema: Option<Arc<Schema>>,
+}
+
+impl ArrowBatch {
+    pub fn new(data: ArrayData, schema: Option<Arc<Schema>>) -> ArrowBatch {
+        ArrowBatch { data, schema }
+    }
+
+    /// The batch's struct array.
+    pub fn into_data(self) -> ArrayData {
+        self.data
+    }
+
+    /// Its number of rows.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether it has no row.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
 }
 
 #[pymethods]
@@ -29,8 +58,12 @@ impl ArrowBatch {
         requested_schema: Option<Bound<'py, PyAny>>,
     ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyCapsule>)> {
         let _ = requested_schema;
-        let (array, schema) = arrow_array::ffi::to_ffi(&self.data)
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        let schema = match &self.schema {
+            Some(schema) => FFI_ArrowSchema::try_from(schema.as_ref()),
+            None => FFI_ArrowSchema::try_from(self.data.data_type()),
+        }
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        let array = FFI_ArrowArray::new(&self.data);
         Ok((
             PyCapsule::new_with_value(py, schema, c"arrow_schema")?,
             PyCapsule::new_with_value(py, array, c"arrow_array")?,
@@ -38,7 +71,7 @@ impl ArrowBatch {
     }
 
     fn __len__(&self) -> usize {
-        self.data.len()
+        self.len()
     }
 }
 
@@ -88,7 +121,7 @@ pub fn build(
         .into_iter()
         .map(|batch| {
             let data = StructArray::from(batch?).into_data();
-            Ok(ArrowBatch { data })
+            Ok(ArrowBatch::new(data, None))
         })
         .collect()
 }

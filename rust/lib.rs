@@ -48,7 +48,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(canonical::py_canonical, m)?)?;
     m.add_function(wrap_pyfunction!(nested_import::nested_to_records, m)?)?;
     m.add_class::<export::ArrowBatch>()?;
-    m.add_class::<nested::NestedBatch>()?;
     m.add_class::<NativeProperty>()?;
     m.add_class::<ModelBase>()?;
     m.add_class::<ModelIter>()?;

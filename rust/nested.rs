@@ -21,15 +21,15 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBuffer};
 use arrow_data::ArrayData;
 use arrow_schema::{DataType, Field, Fields, Schema as ArrowSchema, TimeUnit};
 use pyo3::prelude::*;
-use pyo3::types::{PyCapsule, PyTuple};
+use pyo3::types::PyTuple;
 use smallvec::SmallVec;
 
 use crate::decode::Span;
+use crate::export::ArrowBatch;
 use crate::wire::{little_endian, read_varint, walk};
 
 /// Fewer records than this per thread are built on one thread.
@@ -1530,38 +1530,6 @@ pub fn plan_of(plan: &Bound<'_, PyAny>) -> PyResult<Arc<NestedPlan>> {
     Ok(converted)
 }
 
-/// One record batch of the nested layout, exported through the Arrow PyCapsule protocol with its schema
-/// (field and schema metadata included).
-#[pyclass(frozen, module = "flytecodec._native")]
-pub struct NestedBatch {
-    data: ArrayData,
-    schema: Arc<ArrowSchema>,
-}
-
-#[pymethods]
-impl NestedBatch {
-    /// The Arrow PyCapsule protocol: `(schema capsule, array capsule)`; `requested_schema` is ignored.
-    #[pyo3(signature = (requested_schema = None))]
-    fn __arrow_c_array__<'py>(
-        &self,
-        py: Python<'py>,
-        requested_schema: Option<Bound<'py, PyAny>>,
-    ) -> PyResult<(Bound<'py, PyCapsule>, Bound<'py, PyCapsule>)> {
-        let _ = requested_schema;
-        let schema = FFI_ArrowSchema::try_from(self.schema.as_ref())
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-        let array = FFI_ArrowArray::new(&self.data);
-        Ok((
-            PyCapsule::new_with_value(py, schema, c"arrow_schema")?,
-            PyCapsule::new_with_value(py, array, c"arrow_array")?,
-        ))
-    }
-
-    fn __len__(&self) -> usize {
-        self.data.len()
-    }
-}
-
 /// How many records ahead of the one being read the next one's bytes are asked for.
 const PREFETCH_AHEAD: usize = 2;
 
@@ -1611,7 +1579,7 @@ pub fn build(
     buffers: &[&[u8]],
     spans: &[Span],
     threads: usize,
-) -> Result<Vec<NestedBatch>, String> {
+) -> Result<Vec<ArrowBatch>, String> {
     build_in(plan, buffers, spans, threads, MAX_BATCH_BYTES)
 }
 
@@ -1621,7 +1589,7 @@ fn build_in(
     spans: &[Span],
     threads: usize,
     max_bytes: usize,
-) -> Result<Vec<NestedBatch>, String> {
+) -> Result<Vec<ArrowBatch>, String> {
     let threads = threads.clamp(1, spans.len() / MIN_ROWS_PER_THREAD + 1);
     let size = spans.len().div_ceil(threads).max(1);
     let runs = runs(spans, size, max_bytes);
@@ -1680,12 +1648,7 @@ fn build_in(
     };
     batches
         .into_iter()
-        .map(|data| {
-            Ok(NestedBatch {
-                data: data?,
-                schema: plan.schema.clone(),
-            })
-        })
+        .map(|data| Ok(ArrowBatch::new(data?, Some(plan.schema.clone()))))
         .collect()
 }
 
@@ -1799,7 +1762,7 @@ mod tests {
             .collect();
         let batches = build(plan, &buffers, &spans, 1).unwrap();
         assert_eq!(batches.len(), 1);
-        let data = batches.into_iter().next().unwrap().data;
+        let data = batches.into_iter().next().unwrap().into_data();
         data.validate_full().unwrap();
         StructArray::from(data)
     }
@@ -2073,7 +2036,7 @@ mod tests {
         assert_eq!(batches.len(), 3);
         let mut row = 0u64;
         for batch in batches {
-            let array = StructArray::from(batch.data);
+            let array = StructArray::from(batch.into_data());
             let i32s = column(&array, "i32").as_primitive::<Int32Type>();
             let child = column(&array, "child").as_struct();
             let x = column(child, "x").as_primitive::<Int64Type>();
@@ -2105,13 +2068,13 @@ mod tests {
         // 12 bytes a record, at most 30 bytes a batch: runs of two
         let batches = build_in(&plan, &buffers, &spans, 2, 30).unwrap();
         assert_eq!(
-            batches.iter().map(|b| b.data.len()).collect::<Vec<_>>(),
+            batches.iter().map(ArrowBatch::len).collect::<Vec<_>>(),
             vec![2, 2, 2, 1]
         );
         let strings: Vec<String> = batches
             .into_iter()
             .flat_map(|b| {
-                let array = StructArray::from(b.data);
+                let array = StructArray::from(b.into_data());
                 let s = column(&array, "s").as_string::<i32>().clone();
                 (0..s.len()).map(move |i| s.value(i).to_string())
             })

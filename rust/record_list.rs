@@ -15,7 +15,7 @@ use crate::errors::{self, guard, message_index};
 use crate::export::{self, ArrowBatch};
 use crate::messages::{self, schema};
 use crate::model::{new_model, Source};
-use crate::nested::{self, NestedBatch};
+use crate::nested;
 use crate::record::Record;
 use crate::wire;
 
@@ -267,7 +267,7 @@ impl RecordList {
     }
 
     /// The nested layout of every record (`plan`: `flytecodec.layout.plan()` of the records' message), built
-    /// without the GIL: one `NestedBatch` per thread used (`threads`: all cores by default), in order, each
+    /// without the GIL: one `ArrowBatch` per thread used (`threads`: all cores by default), in order, each
     /// with the layout's schema.
     #[pyo3(signature = (plan, threads = None))]
     fn arrow_nested(
@@ -275,7 +275,7 @@ impl RecordList {
         py: Python<'_>,
         plan: &Bound<'_, PyAny>,
         threads: Option<usize>,
-    ) -> PyResult<Vec<NestedBatch>> {
+    ) -> PyResult<Vec<ArrowBatch>> {
         guard(py, || {
             let plan = nested::plan_of(plan)?;
             let buffers: Vec<&[u8]> = self.buffers.iter().map(|b| b.as_bytes(py)).collect();

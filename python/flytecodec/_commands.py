@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Callable
+from typing import Callable, NoReturn
 
 import click
 
@@ -426,18 +426,8 @@ def run_decode(
             writer.finish(_empty_table(model, columns, layout).schema)
             os.replace(partial, out)
             written = True
-        except OSError as error:
-            _discard(writer, partial)
-            raise Failure(f"cannot write {out}: {error.strerror or error}") from None
-        except _Stopped as stop:
-            _discard(writer, partial)
-            outcome = f"{out} is complete" if written else "no output written"
-            failure = Failure(f"stopped by {signal.Signals(stop.signum).name}: {outcome}")
-            failure.exit_code = 128 + stop.signum
-            raise failure from None
-        except BaseException:
-            _discard(writer, partial)
-            raise
+        except BaseException as error:
+            give_up(error, writer, partial, out, written)
     elapsed = time.perf_counter() - start
     if not quiet:
         rate = total / 1e6 / elapsed if elapsed > 0 else float("inf")
@@ -488,10 +478,26 @@ def _ignore_stop_signals() -> None:
             signal.signal(number, signal.SIG_IGN)
 
 
+def give_up(error: BaseException, writer, partial: str, out: str, written: bool) -> NoReturn:
+    """After ``error`` while writing ``out`` under the name ``partial`` (with ``writer``, if any): remove the
+    partial output and raise what to say — a one-line :class:`Failure` for a file that cannot be written or a
+    stop signal (exit status 128 + the signal's number), the error itself otherwise."""
+    _discard(writer, partial)
+    if isinstance(error, OSError):
+        raise Failure(f"cannot write {out}: {error.strerror or error}") from None
+    if isinstance(error, _Stopped):
+        outcome = f"{out} is complete" if written else "no output written"
+        failure = Failure(f"stopped by {signal.Signals(error.signum).name}: {outcome}")
+        failure.exit_code = 128 + error.signum
+        raise failure from None
+    raise error
+
+
 def _discard(writer, partial: str) -> None:
     _ignore_stop_signals()
-    with contextlib.suppress(Exception):
-        writer.abort()
+    if writer is not None:
+        with contextlib.suppress(Exception):
+            writer.abort()
     with contextlib.suppress(OSError):
         os.remove(partial)
 

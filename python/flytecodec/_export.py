@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 import flytecodec
-from flytecodec._commands import Failure, _discard, _mb, _progress
+from flytecodec._commands import Failure, _discard, _mb, _progress, give_up
 from flytecodec.exceptions import DecodeError
 from flytecodec.kinds import KINDS
 
@@ -88,12 +88,8 @@ def _write_tables(out: str, fmt: str, what: str, tables: Iterator[tuple[pyarrow.
     except (DecodeError, SourceError, ValueError, ImportError) as error:
         _discard(writer, partial)
         raise Failure(str(error)) from None
-    except OSError as error:
-        _discard(writer, partial)
-        raise Failure(f"cannot write {out}: {error.strerror or error}") from None
-    except BaseException:
-        _discard(writer, partial)
-        raise
+    except BaseException as error:
+        give_up(error, writer, partial, out, written=False)
     return progress.records, nbytes, time.perf_counter() - start
 
 

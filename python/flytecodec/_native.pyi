@@ -52,7 +52,7 @@ class RecordList:
 
     def arrow_nested(
         self, plan: tuple[tuple[str, tuple[tuple], ...], ...], threads: int | None = None
-    ) -> list[NestedBatch]:
+    ) -> list[ArrowBatch]:
         """The nested layout (``docs/nested.md``) of every record, read from its bytes without the GIL on ``threads``
         threads (default: the machine's cores): one batch per thread used (at least one; more where a thread's
         records are over 2 GiB), in order, each with the schema ``flytecodec.layout.schema()`` gives (field and
@@ -61,19 +61,12 @@ class RecordList:
         Raises ``ValueError`` for a plan it cannot read."""
 
 class ArrowBatch:
-    """One record batch of columns, exported through the Arrow PyCapsule protocol (``pyarrow.record_batch(it)``)."""
-
-    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]:
-        """``(schema capsule, array capsule)`` of the batch as a struct array; ``requested_schema`` is ignored."""
-    def __len__(self) -> int: ...
-
-class NestedBatch:
-    """One record batch of the nested layout, exported through the Arrow PyCapsule protocol with its schema
+    """One record batch of columns (flat or nested), exported through the Arrow PyCapsule protocol
     (``pyarrow.record_batch(it)``)."""
 
     def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]:
-        """``(schema capsule, array capsule)``: the schema with its metadata, the batch as a struct array;
-        ``requested_schema`` is ignored."""
+        """``(schema capsule, array capsule)`` of the batch as a struct array; the nested layout's schema carries
+        its field and schema metadata. ``requested_schema`` is ignored."""
     def __len__(self) -> int: ...
 
 class ModelBase:

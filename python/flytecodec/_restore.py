@@ -9,14 +9,13 @@ complete; ``cli.main`` adds this command to the group.
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections.abc import Iterator, Sequence
 
 import click
 
 from flytecodec import kinds
-from flytecodec._commands import Failure, _discard, _mb, _progress, _Stopped, _stopped_by_signals
+from flytecodec._commands import Failure, _mb, _progress, _stopped_by_signals, give_up
 
 FRAMINGS = ("delimited", "list")
 
@@ -127,7 +126,7 @@ def run_restore(
     # In a *List response each record is field 1 (the repeated records) of the response: tag, length, bytes.
     prefix = b"\x0a" if framing == "list" else b""
     partial = f"{out}.{os.getpid()}.part"
-    start, records, written = time.perf_counter(), 0, 0
+    start, records, size = time.perf_counter(), 0, 0
     with _stopped_by_signals():
         try:
             with (
@@ -143,25 +142,16 @@ def run_restore(
                         raws = [batch._records.raw(i) for i in range(len(batch))]
                         chunk = b"".join(prefix + _varint(len(raw)) + raw for raw in raws)
                         sink.write(chunk)
-                        written += len(chunk)
+                        size += len(chunk)
                         records += len(raws)
                         shown.read(source.size * len(raws) // max(source.rows, 1))
                         shown.decoded(len(raws))
             os.replace(partial, out)
-        except OSError as error:
-            _discard(None, partial)
-            raise Failure(f"cannot write {out}: {error.strerror or error}") from None
-        except _Stopped as stop:
-            _discard(None, partial)
-            failure = Failure(f"stopped by {signal.Signals(stop.signum).name}: no output written")
-            failure.exit_code = 128 + stop.signum
-            raise failure from None
-        except BaseException:
-            _discard(None, partial)
-            raise
+        except BaseException as error:
+            give_up(error, None, partial, out, written=False)
     if not quiet:
         elapsed = time.perf_counter() - start
         click.echo(
-            f"restored {records} {what} in {elapsed:.2f} s: wrote {out} ({_mb(written)}, {framing} framing)",
+            f"restored {records} {what} in {elapsed:.2f} s: wrote {out} ({_mb(size)}, {framing} framing)",
             err=True,
         )

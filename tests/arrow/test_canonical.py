@@ -22,6 +22,7 @@ from flytecodec.kinds import KINDS
 from flytecodec.testing import corpus, strategies
 from support import differential, examples
 from support import malformed as mf
+from support.malformed import read_varint
 
 native = pytest.importorskip("flytecodec._native")
 
@@ -52,31 +53,20 @@ def check(full_name: str, data: bytes) -> bytes:
 # -- re-serializing valid messages in another order ------------------------------------------------------------
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        value |= (byte & 0x7F) << shift
-        pos += 1
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-
-
 def _fields(data: bytes) -> list[tuple[int, int, bytes, bytes]]:
     """``(number, wire, tag and prefix, value)`` of each field of a valid message without groups."""
     out, pos = [], 0
     while pos < len(data):
-        key, after = _varint(data, pos)
+        key, after = read_varint(data, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            end = _varint(data, after)[1]
+            end = read_varint(data, after)[1]
             out.append((number, wire, data[pos:after], data[after:end]))
         elif wire in (1, 5):
             end = after + (8 if wire == 1 else 4)
             out.append((number, wire, data[pos:after], data[after:end]))
         elif wire == 2:
-            length, start = _varint(data, after)
+            length, start = read_varint(data, after)
             end = start + length
             out.append((number, wire, data[pos:start], data[start:end]))
         else:

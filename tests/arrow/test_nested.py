@@ -22,29 +22,16 @@ from hypothesis import given, settings
 
 import flytecodec
 from flytecodec import layout, nested
-from flytecodec.models.admin.task_execution import TaskExecution, TaskExecutionClosure
-from flytecodec.models.execution import Execution, ExecutionClosure, ExecutionSpec
-from flytecodec.models.node_execution import NodeExecution, NodeExecutionClosure
+from flytecodec.models.execution import Execution
 from flytecodec.testing import corpus, strategies
 from flytecodec.testing.corpus import varint
 from support.differential import mutated, seed_pool
 from support.examples import SETTINGS
+from support.kinds import EVERY_KIND, TOP_STRATEGIES
 from support.malformed import ld, tag
 
-KINDS = {  # every record kind: its model and its corpus
-    "execution": (Execution, corpus.executions),
-    "node-execution": (NodeExecution, corpus.node_executions),
-    "task-execution": (TaskExecution, corpus.task_executions),
-    "execution-spec": (ExecutionSpec, corpus.execution_specs),
-    "execution-closure": (ExecutionClosure, corpus.execution_closures),
-    "node-execution-closure": (NodeExecutionClosure, corpus.node_execution_closures),
-    "task-execution-closure": (TaskExecutionClosure, corpus.task_execution_closures),
-}
-TOP = {
-    "execution": strategies.executions,
-    "node-execution": strategies.node_executions,
-    "task-execution": strategies.task_executions,
-}
+KINDS = EVERY_KIND
+TOP = TOP_STRATEGIES
 
 
 def _rust_builder() -> bool:

@@ -19,30 +19,19 @@ from hypothesis import given, settings
 
 import flytecodec
 from flytecodec import layout
-from flytecodec.models.admin.task_execution import TaskExecution, TaskExecutionClosure
-from flytecodec.models.execution import Execution, ExecutionClosure, ExecutionSpec
-from flytecodec.models.node_execution import NodeExecution, NodeExecutionClosure
+from flytecodec.models.admin.task_execution import TaskExecution
+from flytecodec.models.execution import Execution
+from flytecodec.models.node_execution import NodeExecution
 from flytecodec.remote.executions import FlyteWorkflowExecution
 from flytecodec.testing import corpus, strategies
 from flytecodec.testing.corpus import varint
 from support.differential import mutated, seed_pool
 from support.examples import SETTINGS
+from support.kinds import EVERY_KIND, TOP_STRATEGIES
 from support.malformed import ld, tag
 
-KINDS = {
-    "execution": (Execution, corpus.executions),
-    "node-execution": (NodeExecution, corpus.node_executions),
-    "task-execution": (TaskExecution, corpus.task_executions),
-    "execution-spec": (ExecutionSpec, corpus.execution_specs),
-    "execution-closure": (ExecutionClosure, corpus.execution_closures),
-    "node-execution-closure": (NodeExecutionClosure, corpus.node_execution_closures),
-    "task-execution-closure": (TaskExecutionClosure, corpus.task_execution_closures),
-}
-TOP = {
-    "execution": strategies.executions,
-    "node-execution": strategies.node_executions,
-    "task-execution": strategies.task_executions,
-}
+KINDS = EVERY_KIND
+TOP = TOP_STRATEGIES
 
 
 def nested_table(model, records: list[bytes]) -> pa.Table:

@@ -21,6 +21,7 @@ from flytecodec.kinds import KINDS
 from flytecodec.testing import corpus, strategies
 from support import examples
 from support import malformed as mf
+from support.malformed import read_varint
 
 pa = pytest.importorskip("pyarrow")
 native = pytest.importorskip("flytecodec._native")
@@ -173,21 +174,10 @@ def closure_records(tbl) -> list[bytes]:
     data = records(tbl, CLOSURE.DESCRIPTOR)
     out, pos = [], 0
     while pos < len(data):
-        length, pos = _varint(data, pos)
+        length, pos = read_varint(data, pos)
         out.append(data[pos : pos + length])
         pos += length
     return out
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        value |= (byte & 0x7F) << shift
-        pos += 1
-        if byte < 0x80:
-            return value, pos
-        shift += 7
 
 
 def test_time_arithmetic_floor_and_truncate():

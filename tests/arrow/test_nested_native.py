@@ -30,7 +30,7 @@ from flytecodec.models.execution import Execution
 from flytecodec.testing import corpus, strategies
 from support.differential import mutated, seed_pool
 from support.examples import SETTINGS
-from support.malformed import ld, tag, varint
+from support.malformed import ld, read_varint, tag, varint
 
 pytestmark = pytest.mark.skipif("native" not in flytecodec.available_backends(), reason="no native backend")
 
@@ -373,46 +373,36 @@ def _fields(data: bytes) -> list[tuple[int, int, object]]:
     """The top-level fields of ``data``: ``(number, wire type, value)`` (a group's value is None)."""
     out, pos = [], 0
     while pos < len(data):
-        key, pos = _varint(data, pos)
+        key, pos = read_varint(data, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, pos = _varint(data, pos)
+            value, pos = read_varint(data, pos)
         elif wire == 1:
             value, pos = int.from_bytes(data[pos : pos + 8], "little"), pos + 8
         elif wire == 5:
             value, pos = int.from_bytes(data[pos : pos + 4], "little"), pos + 4
         elif wire == 2:
-            size, pos = _varint(data, pos)
+            size, pos = read_varint(data, pos)
             value, pos = data[pos : pos + size], pos + size
         else:  # a group: skip to its end tag
             depth, value = 1, None
             while depth:
-                inner, pos = _varint(data, pos)
+                inner, pos = read_varint(data, pos)
                 if inner & 7 == 3:
                     depth += 1
                 elif inner & 7 == 4:
                     depth -= 1
                 elif inner & 7 == 0:
-                    pos = _varint(data, pos)[1]
+                    pos = read_varint(data, pos)[1]
                 elif inner & 7 == 1:
                     pos += 8
                 elif inner & 7 == 5:
                     pos += 4
                 else:
-                    size, pos = _varint(data, pos)
+                    size, pos = read_varint(data, pos)
                     pos += size
         out.append((number, wire, value))
     return out
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        value |= (byte & 0x7F) << shift
-        pos, shift = pos + 1, shift + 7
-        if byte < 0x80:
-            return value & (2**64 - 1), pos
 
 
 def _unknown(message) -> list[tuple[int, int, object]]:

@@ -115,3 +115,32 @@ def assert_records(batch, sources, kind: Kind | None = None) -> None:
         if kind is not None:
             for path in kind.paths:
                 assert get_path(model, path) == get_path(source, path), path
+
+
+# -- every record kind, for the tests of whole records (the nested layout) -----------------------------------------
+
+
+def _every_kind() -> dict[str, tuple[type, Callable[..., list]]]:
+    from flytecodec import kinds
+
+    made = {**{name: make for name, (make, _) in corpus.KINDS.items()}, **corpus.PARTS}
+    return {name: (kind.load(), made[name]) for name, kind in kinds.KINDS.items()}
+
+
+EVERY_KIND = _every_kind()
+"""Every kind of :mod:`flytecodec.kinds` (the records and the parts): its model class and its corpus generator,
+``(n, seed) -> pb2 records``."""
+
+
+def _top_strategies() -> dict[str, Callable[[], Any]]:
+    from flytecodec.testing import strategies
+
+    return {
+        "execution": strategies.executions,
+        "node-execution": strategies.node_executions,
+        "task-execution": strategies.task_executions,
+    }
+
+
+TOP_STRATEGIES = _top_strategies()
+"""The hypothesis strategy of each whole-record kind (executions, node executions, task executions)."""
