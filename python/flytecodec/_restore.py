@@ -16,6 +16,7 @@ import click
 
 from flytecodec import kinds
 from flytecodec._commands import Failure, _mb, _progress, _stopped_by_signals, give_up
+from flytecodec.sources._rebuild import varint
 
 FRAMINGS = ("delimited", "list")
 
@@ -74,7 +75,7 @@ class _Table:
         except pa.ArrowInvalid:
             self._parquet = None
         try:
-            self._ipc = pa.ipc.open_file(path)
+            self._ipc = pa.ipc.open_file(pa.memory_map(path))  # mapped: counting the rows reads no data
             self.schema = self._ipc.schema
             self.rows = sum(self._ipc.get_batch(i).num_rows for i in range(self._ipc.num_record_batches))
         except pa.ArrowInvalid:
@@ -107,15 +108,6 @@ def _kind_of(sources: Sequence[_Table]) -> str:
     return named.pop()
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def run_restore(
     sources: Sequence[_Table], kind: str, out: str, framing: str, batch_size: int, *, quiet: bool = False
 ) -> None:
@@ -140,7 +132,7 @@ def run_restore(
                         except (ValueError, flytecodec.DecodeError) as error:
                             raise Failure(f"{source.path}, rows from {records}: {error}") from None
                         raws = [batch._records.raw(i) for i in range(len(batch))]
-                        chunk = b"".join(prefix + _varint(len(raw)) + raw for raw in raws)
+                        chunk = b"".join(prefix + varint(len(raw)) + raw for raw in raws)
                         sink.write(chunk)
                         size += len(chunk)
                         records += len(raws)

@@ -19,6 +19,7 @@ import struct
 from typing import TYPE_CHECKING, NamedTuple
 
 from flytecodec import layout as _layout
+from flytecodec.framing import read_varint
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -94,22 +95,10 @@ class Occurrence(NamedTuple):
     """Tag and value, as they are in the record."""
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    """The varint at ``pos`` (bits past 64 dropped, as protobuf does) and the position after it."""
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result & 0xFFFF_FFFF_FFFF_FFFF, pos
-        shift += 7
-
-
 def _skip_group(data: bytes, pos: int, number: int) -> int:
     """The position after the end-group tag closing the group ``number`` that starts at ``pos``."""
     while True:
-        key, pos = _varint(data, pos)
+        key, pos = read_varint(data, pos)
         wire = key & 7
         if wire == EGROUP:
             if key >> 3 != number:
@@ -120,13 +109,13 @@ def _skip_group(data: bytes, pos: int, number: int) -> int:
 
 def _skip_value(data: bytes, pos: int, wire: int, number: int) -> int:
     if wire == VARINT:
-        return _varint(data, pos)[1]
+        return read_varint(data, pos)[1]
     if wire == I64:
         return pos + 8
     if wire == I32:
         return pos + 4
     if wire == LEN:
-        length, pos = _varint(data, pos)
+        length, pos = read_varint(data, pos)
         return pos + length
     if wire == SGROUP:
         return _skip_group(data, pos, number)
@@ -140,17 +129,17 @@ def occurrences(data: bytes, start: int = 0) -> list[tuple[int, Occurrence]]:
     pos, end, index = 0, len(data), start
     while pos < end:
         tag_start = pos
-        key, pos = _varint(data, pos)
+        key, pos = read_varint(data, pos)
         number, wire = key >> 3, key & 7
         value: int | bytes | None
         if wire == VARINT:
-            value, pos = _varint(data, pos)
+            value, pos = read_varint(data, pos)
         elif wire == I64:
             value, pos = int.from_bytes(data[pos : pos + 8], "little"), pos + 8
         elif wire == I32:
             value, pos = int.from_bytes(data[pos : pos + 4], "little"), pos + 4
         elif wire == LEN:
-            length, pos = _varint(data, pos)
+            length, pos = read_varint(data, pos)
             value, pos = data[pos : pos + length], pos + length
         elif wire == SGROUP:
             value, pos = None, _skip_group(data, pos, number)
@@ -231,7 +220,7 @@ def unpacked(kind: str, run: bytes) -> list:
         return [scalar(kind, v) for (v,) in struct.iter_unpack("<I", run)]
     values, pos = [], 0
     while pos < len(run):
-        value, pos = _varint(run, pos)
+        value, pos = read_varint(run, pos)
         values.append(scalar(kind, value))
     return values
 
