@@ -96,7 +96,7 @@ def to_arrow(
     chosen, target, specs, names = _plan(batch.model, columns, errors)
     records = batch._records
     if hasattr(records, "arrow_columns"):  # a native batch: columns built in Rust
-        exported = records.arrow_columns(batch.model._pb_class.DESCRIPTOR.full_name, specs, names)
+        exported = records.arrow_columns(batch.model._pb_name, specs, names)
         table = pa.Table.from_batches([pa.record_batch(part) for part in exported])
     elif chosen:
         table = pa.Table.from_arrays(_python_columns(records, chosen, errors), schema=target)

@@ -27,7 +27,7 @@ M = TypeVar("M", bound=FlyteIdlEntity)
 
 def list_message_for(model: type[FlyteIdlEntity]):
     """``(list message class, repeated field name)`` of the ``*List`` response holding ``model`` records."""
-    kind = BY_MESSAGE.get(model._pb_class.DESCRIPTOR.full_name)
+    kind = BY_MESSAGE.get(model._pb_name)
     entry = None if kind is None else kind.list_message()
     if entry is None:
         listed = ", ".join(KINDS[name].message for name in LIST_KINDS)
@@ -36,7 +36,7 @@ def list_message_for(model: type[FlyteIdlEntity]):
 
 
 def _has_pages(model: type[FlyteIdlEntity]) -> bool:
-    kind = BY_MESSAGE.get(model._pb_class.DESCRIPTOR.full_name)
+    kind = BY_MESSAGE.get(model._pb_name)
     return kind is not None and kind.list_response is not None
 
 
@@ -260,6 +260,11 @@ def decode(model: type[M], data, *, framing: str | None = None, on_null: str = "
         data, it ends inside a record).
     :raises TypeError: for a ``model`` that is not a model class, or ``data`` of an unsupported type.
     """
+    if type(data) is bytes and (model, framing) in _native_args and on_null in ON_NULL and backend() == "native":
+        try:  # bytes of a model and framing decoded before: straight to the native decoder
+            return _decode_native(model, data, framing)
+        except DecodeError as e:
+            raise with_hint(e, data, framing, model) from None
     if not (isinstance(model, type) and issubclass(model, FlyteIdlEntity) and hasattr(model, "_pb_class")):
         raise TypeError(f"decode() needs a flytecodec model class, got {model!r}")
     if on_null not in ON_NULL:
@@ -379,16 +384,25 @@ def concat(batches: Sequence[Batch[M]], *, model: type[M] | None = None) -> Batc
 
 def _decode_native(model: type[M], data, framing: str) -> Batch[M]:
     """Split and validate in Rust, without the GIL and across cores; models read their fields from Rust."""
-    from flytecodec import _native
-
-    name = _name(model)
-    if framing == "list":
-        list_class, field = list_message_for(model)
-        fields = list_class.DESCRIPTOR.fields_by_name
-        records, token = _native.decode_records(name, data, framing, fields[field].number, fields["token"].number)
-    else:
-        records, token = _native.decode_records(name, data, framing)
+    args = _native_args.get((model, framing))
+    if args is None:
+        args = _native_args[model, framing] = _decode_arguments(model, framing)
+    records, token = args[0](args[1], data, *args[2:])
     return Batch(model, records, token)
+
+
+# (model, framing) -> the native decoder and its arguments but the data (which comes second)
+_native_args: dict[tuple[type, str], tuple] = {}
+
+
+def _decode_arguments(model: type, framing: str) -> tuple:
+    from flytecodec._native import decode_records
+
+    if framing != "list":
+        return (decode_records, _name(model), framing)
+    list_class, field = list_message_for(model)
+    fields = list_class.DESCRIPTOR.fields_by_name
+    return (decode_records, _name(model), framing, fields[field].number, fields["token"].number)
 
 
 def _decode_sequence(model: type[M], items: Sequence, offsets: list[int] | None = None) -> Batch[M]:
@@ -509,7 +523,7 @@ def _reason(error: Exception) -> str:
 
 
 def _name(model) -> str:
-    return model._pb_class.DESCRIPTOR.full_name
+    return model._pb_name
 
 
 def _kind_decoder(model_path: str, doc: str):

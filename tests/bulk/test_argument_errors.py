@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from flyteidl.admin import execution_pb2
 
-from flytecodec import DecodeError, decode
+from flytecodec import DecodeError, bulk, decode
 from flytecodec.models._entity import FlyteIdlEntity
 from flytecodec.models.admin.task_execution import TaskExecutionClosure
 from flytecodec.models.execution import Execution, ExecutionClosure, ExecutionSpec
@@ -88,3 +88,36 @@ def test_flytekit_model_class_is_not_accepted(backend):
 
     with pytest.raises(TypeError):
         decode(fk_execution.Execution, b"", framing="message")
+
+
+# -- a decode after the first takes a shorter path for bytes: the same checks and errors ----------------------
+
+
+@pytest.mark.parametrize("framing", ["list", "delimited", "message"])
+def test_a_repeated_decode_checks_and_reports_as_the_first(backend, framing):
+    good = {"list": execution_pb2.ExecutionList(), "delimited": None, "message": execution_pb2.Execution()}[framing]
+    decode(Execution, good.SerializeToString() if good is not None else b"", framing=framing)
+    with pytest.raises(ValueError, match="on_null"):
+        decode(Execution, b"", framing=framing, on_null="drop")
+    broken = b"\x0a\x05\x0a"  # a record (or its first field) whose length runs past the end
+    errors = []
+    for cold in (True, False):
+        if cold:
+            bulk._native_args.clear()
+        with pytest.raises(DecodeError) as info:
+            decode(Execution, broken, framing=framing)
+        errors.append((str(info.value), info.value.index, info.value.offset, info.value.hint))
+    assert errors[0] == errors[1]
+    assert errors[0][3] or framing == "message"  # a hint where there is one: another framing, where it ends
+
+
+class _Bytes(bytes):
+    pass
+
+
+def test_a_bytes_subclass_decodes_as_bytes(backend):
+    data = corpus.execution_list(3, seed=2).SerializeToString()
+    decode(Execution, data, framing="list")
+    assert [e.id.name for e in decode(Execution, _Bytes(data), framing="list")] == [
+        e.id.name for e in decode(Execution, data, framing="list")
+    ]

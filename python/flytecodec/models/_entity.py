@@ -48,6 +48,7 @@ class FlyteIdlEntity(Base):
     __slots__ = ("__dict__", "__weakref__")
 
     _pb_class: ClassVar[type]
+    _pb_name: ClassVar[str]  # the message's full name
     _fields: ClassVar[tuple[Field, ...]] = ()
     _all_fields: ClassVar[tuple[Field, ...]]
     _field_map: ClassVar[dict[str, Field]]
@@ -58,6 +59,7 @@ class FlyteIdlEntity(Base):
             return
         cls._pb_class = proto
         descriptor = proto.DESCRIPTOR
+        cls._pb_name = descriptor.full_name
         declared = list(cls.__dict__.get("_fields", ()))
         by_proto = {f.proto: f for f in declared}
         unknown = set(by_proto) - set(descriptor.fields_by_name)
@@ -88,16 +90,16 @@ class FlyteIdlEntity(Base):
         """A lazy model of ``pb2_object`` as it is now (later changes to the message do not show through): its
         serialization, read by the native backend, or a copy of it on the python backend."""
         pb_class = cls._pb_class
-        if type(pb2_object) is not pb_class:
+        if type(pb2_object) is pb_class:
+            if read_message is not None and _backend.backend() == "native":
+                return read_message(cls, cls._pb_name, pb2_object.SerializeToString())
+        else:
             descriptor = getattr(pb2_object, "DESCRIPTOR", None)
-            if getattr(descriptor, "full_name", None) != pb_class.DESCRIPTOR.full_name:
+            if getattr(descriptor, "full_name", None) != cls._pb_name:
                 raise TypeError(
-                    f"{cls.__name__}.from_flyte_idl expects a {pb_class.DESCRIPTOR.full_name} message, "
-                    f"got {type(pb2_object).__name__}"
+                    f"{cls.__name__}.from_flyte_idl expects a {cls._pb_name} message, got {type(pb2_object).__name__}"
                 )
             return over(cls, pb_class.FromString(pb2_object.SerializeToString()))
-        if read_message is not None and _backend.backend() == "native":
-            return read_message(cls, pb_class.DESCRIPTOR.full_name, pb2_object.SerializeToString())
         copy = pb_class()
         copy.CopyFrom(pb2_object)
         return over(cls, copy)
