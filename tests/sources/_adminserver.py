@@ -141,6 +141,9 @@ class _Servicer(admin_pb2_grpc.AdminServiceServicer):
             offset = int(request.token or "0")
         except ValueError:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"invalid pagination token {request.token}")
+        key = (method, request.SerializeToString(deterministic=True))
+        if self.cache is not None and key in self.cache:
+            return self.cache[key]
         chosen = [record for record in records if test(record.closure.phase)] if request.filters else list(records)
         if request.HasField("sort_by"):
             if request.sort_by.key != "created_at":
@@ -153,9 +156,7 @@ class _Servicer(admin_pb2_grpc.AdminServiceServicer):
             return self.tamper(offset, response(page, token))
         if self.cache is None:
             return response(page, token).SerializeToString()
-        key = (method, request.SerializeToString(deterministic=True))
-        if key not in self.cache:
-            self.cache[key] = response(page, token).SerializeToString()
+        self.cache[key] = response(page, token).SerializeToString()
         return self.cache[key]
 
     def ListExecutions(self, request, context):
