@@ -152,7 +152,10 @@ impl Parser {
     }
 
     fn error(&self, what: String) -> CopyError {
-        CopyError(format!("malformed COPY data at row {}: {what}", self.tuples))
+        CopyError(format!(
+            "malformed COPY data at row {}: {what}",
+            self.tuples
+        ))
     }
 
     /// The end of the header in `buf`, once all of it is there.
@@ -289,9 +292,14 @@ impl CopyStream {
     fn push(&mut self, py: Python<'_>, chunk: &Bound<'_, PyAny>) -> PyResult<usize> {
         crate::errors::guard(py, || {
             let buffer = PyBuffer::<u8>::get(chunk)?;
-            let mut data = vec![0; buffer.item_count()];
-            buffer.copy_to_slice(py, &mut data)?;
-            Ok(self.parser.push(&data)?)
+            let Some(cells) = buffer.as_slice(py) else {
+                return Ok(self.parser.push(&buffer.to_vec(py)?)?); // not contiguous: copied first
+            };
+            // SAFETY: `ReadOnlyCell<u8>` is a transparent `u8`; the buffer stays exported (and, the GIL held,
+            // unchanged) while `push` copies from it
+            let data =
+                unsafe { std::slice::from_raw_parts(cells.as_ptr().cast::<u8>(), cells.len()) };
+            Ok(self.parser.push(data)?)
         })
     }
 
@@ -379,7 +387,9 @@ impl CopyRows {
         }
         let buf = self.buffer.bind(py).as_bytes();
         let width = self.width();
-        rebuild(py, message, self.rows(), |out, i| {
+        // the stored bytes, and for each row its id and flyteadmin's changes (a hundred bytes or so)
+        let capacity = buf.len() + self.rows() * 128;
+        rebuild(py, message, self.rows(), capacity, |out, i| {
             let cells = CopyCells {
                 buf,
                 cells: &self.cells[i * width..(i + 1) * width],
@@ -388,7 +398,12 @@ impl CopyRows {
         })
     }
 
-    fn cell_object<'py>(&self, py: Python<'py>, column: usize, cell: &Cell) -> PyResult<Bound<'py, PyAny>> {
+    fn cell_object<'py>(
+        &self,
+        py: Python<'py>,
+        column: usize,
+        cell: &Cell,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let buf = self.buffer.bind(py).as_bytes();
         let Some(value) = cell.value(buf) else {
             return Ok(py.None().into_bound(py));
@@ -414,6 +429,12 @@ impl CopyRows {
         self.rows()
     }
 
+    /// How many columns each row has.
+    #[getter(width)]
+    fn py_width(&self) -> usize {
+        self.width()
+    }
+
     /// Each row's first `columns` cells (every cell by default) as the tuple psycopg gives for them: text as
     /// str, bytea as bytes, bool, int, timestamptz as int microseconds since 2000, NULL as None.
     #[pyo3(signature = (columns = None))]
@@ -436,7 +457,12 @@ impl CopyRows {
 
     /// The stored bytes of bytea `column` of every row (NULL: empty) validated as `message` records, with
     /// their total size; `flytecodec.DecodeError` (its index: the row) for the first that is not valid.
-    fn records(&self, py: Python<'_>, message: &str, column: usize) -> PyResult<(RecordList, usize)> {
+    fn records(
+        &self,
+        py: Python<'_>,
+        message: &str,
+        column: usize,
+    ) -> PyResult<(RecordList, usize)> {
         crate::errors::guard(py, || {
             let spans = self
                 .column_cells(column)?
@@ -450,7 +476,10 @@ impl CopyRows {
             let size = spans.iter().map(|s| s.end - s.start).sum();
             let buffer = self.buffer.bind(py).clone();
             let threads = crate::decode::default_threads();
-            Ok((sequence_records(py, message, vec![buffer], spans, threads)?, size))
+            Ok((
+                sequence_records(py, message, vec![buffer], spans, threads)?,
+                size,
+            ))
         })
     }
 
@@ -466,7 +495,11 @@ impl CopyRows {
             let shift = match self.types.get(column) {
                 Some(Type::Int) => 0,
                 Some(Type::Timestamptz) => PG_EPOCH_MICROS,
-                _ => return Err(PyValueError::new_err(format!("column {column} is not an integer"))),
+                _ => {
+                    return Err(PyValueError::new_err(format!(
+                        "column {column} is not an integer"
+                    )))
+                }
             };
             let buf = self.buffer.bind(py).as_bytes();
             let rows = self.rows();
@@ -492,6 +525,51 @@ impl CopyRows {
             }
             let valid = nulls.then(|| PyBytes::new(py, &valid));
             Ok((valid, PyBytes::new(py, &values)))
+        })
+    }
+
+    /// Text `column` as the buffers of an Arrow large_string array: `(validity bitmap or None, int64 offsets,
+    /// data)`; `ValueError` for a value that is not UTF-8.
+    #[allow(clippy::type_complexity)]
+    fn strings<'py>(
+        &self,
+        py: Python<'py>,
+        column: usize,
+    ) -> PyResult<(
+        Option<Bound<'py, PyBytes>>,
+        Bound<'py, PyBytes>,
+        Bound<'py, PyBytes>,
+    )> {
+        crate::errors::guard(py, || {
+            if self.types.get(column) != Some(&Type::Text) {
+                return Err(PyValueError::new_err(format!(
+                    "column {column} is not text"
+                )));
+            }
+            let buf = self.buffer.bind(py).as_bytes();
+            let rows = self.rows();
+            let mut offsets = Vec::with_capacity((rows + 1) * 8);
+            offsets.extend_from_slice(&0i64.to_le_bytes());
+            let mut data = Vec::new();
+            let mut valid = vec![0u8; rows.div_ceil(8)];
+            let mut nulls = false;
+            for (i, cell) in self.column_cells(column)?.enumerate() {
+                match cell.value(buf) {
+                    Some(value) => {
+                        std::str::from_utf8(value).map_err(|_| {
+                            PyValueError::new_err(format!(
+                                "row {i}: text column {column} is not UTF-8"
+                            ))
+                        })?;
+                        valid[i / 8] |= 1 << (i % 8);
+                        data.extend_from_slice(value);
+                    }
+                    None => nulls = true,
+                }
+                offsets.extend_from_slice(&(data.len() as i64).to_le_bytes());
+            }
+            let valid = nulls.then(|| PyBytes::new(py, &valid));
+            Ok((valid, PyBytes::new(py, &offsets), PyBytes::new(py, &data)))
         })
     }
 
@@ -571,7 +649,11 @@ mod tests {
         parser.take(|buf, cells| {
             cells
                 .chunks(5)
-                .map(|row| row.iter().map(|c| c.value(buf).map(<[u8]>::to_vec)).collect())
+                .map(|row| {
+                    row.iter()
+                        .map(|c| c.value(buf).map(<[u8]>::to_vec))
+                        .collect()
+                })
                 .collect()
         })
     }
@@ -642,11 +724,26 @@ mod tests {
             (with(1, body), "flags 0x1"),
             (with(1 << 20, &TRAILER), ""), // a compatible flag: ignored
             (SIGNATURE[..5].to_vec(), "ended inside its header"),
-            (data[..data.len() - 2].to_vec(), "at row 3: the stream ended without its trailer"),
-            (data[..data.len() - 3].to_vec(), "at row 2: the stream ended inside it"),
-            ([data.as_slice(), b"\x00"].concat(), "1 bytes after the trailer"),
-            ([header(), tuple(&[Some(b"x")])].concat(), "at row 0: 1 fields, not the 5 selected"),
-            ([header(), one.clone(), (-2i16).to_be_bytes().to_vec()].concat(), "at row 1: -2 fields"),
+            (
+                data[..data.len() - 2].to_vec(),
+                "at row 3: the stream ended without its trailer",
+            ),
+            (
+                data[..data.len() - 3].to_vec(),
+                "at row 2: the stream ended inside it",
+            ),
+            (
+                [data.as_slice(), b"\x00"].concat(),
+                "1 bytes after the trailer",
+            ),
+            (
+                [header(), tuple(&[Some(b"x")])].concat(),
+                "at row 0: 1 fields, not the 5 selected",
+            ),
+            (
+                [header(), one.clone(), (-2i16).to_be_bytes().to_vec()].concat(),
+                "at row 1: -2 fields",
+            ),
             (
                 [header(), tuple(&[None, None, Some(b"no"), None, None])].concat(),
                 "column 2 has length 2, not one of a Bool",
@@ -660,7 +757,12 @@ mod tests {
                 "column 4 has length 4, not one of a Timestamptz",
             ),
             (
-                [header(), 5i16.to_be_bytes().to_vec(), (-3i32).to_be_bytes().to_vec()].concat(),
+                [
+                    header(),
+                    5i16.to_be_bytes().to_vec(),
+                    (-3i32).to_be_bytes().to_vec(),
+                ]
+                .concat(),
                 "column 0 has length -3",
             ),
         ];
@@ -669,7 +771,10 @@ mod tests {
             match parser.push(&data).and_then(|_| parser.finish()) {
                 Ok(()) => assert!(expected.is_empty(), "{data:?} passed"),
                 Err(CopyError(message)) => {
-                    assert!(!expected.is_empty() && message.contains(expected), "{message:?} lacks {expected:?}")
+                    assert!(
+                        !expected.is_empty() && message.contains(expected),
+                        "{message:?} lacks {expected:?}"
+                    )
                 }
             }
         }

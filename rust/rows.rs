@@ -33,14 +33,13 @@ struct Field {
     end: usize,
 }
 
-/// The top-level fields of `buf`, or `None` when it is not plainly well formed (broken, or holding a group:
-/// the Python rules handle those).
-fn fields(buf: &[u8]) -> Option<Vec<Field>> {
-    let mut out = Vec::new();
+/// Calls `visit` with each top-level field of `buf`; `None` when `buf` is not plainly well formed (broken, or
+/// holding a group: the Python rules handle those).
+fn each_field(buf: &[u8], mut visit: impl FnMut(Field)) -> Option<()> {
     let mut group = false;
     walk(buf, |number, wire, start, end, _| {
         group |= wire == 3;
-        out.push(Field {
+        visit(Field {
             number,
             wire,
             start,
@@ -48,7 +47,14 @@ fn fields(buf: &[u8]) -> Option<Vec<Field>> {
         });
     })
     .ok()?;
-    (!group).then_some(out)
+    (!group).then_some(())
+}
+
+/// The top-level fields of `buf`, or `None` when it is not plainly well formed (see `each_field`).
+fn fields(buf: &[u8]) -> Option<Vec<Field>> {
+    let mut out = Vec::new();
+    each_field(buf, |f| out.push(f))?;
+    Some(out)
 }
 
 /// The values of the length-delimited field `number` of the message made of `parts`, in order.
@@ -120,9 +126,9 @@ fn scan<'a>(closure: &'a [u8], oneof: &[u32]) -> Option<Scan<'a>> {
         last: 0,
         errors: Vec::new(),
     };
-    for f in fields(closure)? {
+    each_field(closure, |f| {
         if f.wire != 2 {
-            continue; // a known message field with another wire type is an unknown field to protobuf
+            return; // a known message field with another wire type is an unknown field to protobuf
         }
         found.details |= f.number == STATE_CHANGE_DETAILS;
         if oneof.contains(&f.number) {
@@ -134,7 +140,7 @@ fn scan<'a>(closure: &'a [u8], oneof: &[u32]) -> Option<Scan<'a>> {
                 found.errors.push(&closure[f.start..f.end]);
             }
         }
-    }
+    })?;
     Some(found)
 }
 
@@ -434,16 +440,17 @@ impl Table {
     }
 }
 
-/// The messages of `rows` rows, row `i` appended to one buffer by `row(out, i)` (`None`: the row is for the
-/// Python rules), validated as `message` into a record list, with their total size; `None` when a row is for
+/// The messages of `rows` rows, row `i` appended to one buffer (of `capacity` bytes to begin with) by
+/// `row(out, i)` (`None`: the row is for the Python rules), validated as `message` into a record list, with their total size; `None` when a row is for
 /// the Python rules (broken stored bytes, an infinite or NULL time).
 pub fn rebuild(
     py: Python<'_>,
     message: &str,
     rows: usize,
+    capacity: usize,
     mut row: impl FnMut(&mut Vec<u8>, usize) -> PyResult<Option<()>>,
 ) -> PyResult<Option<(RecordList, usize)>> {
-    let mut buffer = Vec::new();
+    let mut buffer = Vec::with_capacity(capacity);
     let mut spans = Vec::with_capacity(rows);
     for i in 0..rows {
         let start = buffer.len();
@@ -488,7 +495,7 @@ pub fn rebuild_rows(
         }
         let rows = rows.cast::<PyList>()?;
         let table = Table::named(table)?;
-        rebuild(py, message, rows.len(), |out, i| {
+        rebuild(py, message, rows.len(), 0, |out, i| {
             let cells = TupleCells::new(rows.get_item(i)?.cast::<PyTuple>()?, table.width())?;
             table.write(out, &cells, trim, namespace.as_bytes())
         })
