@@ -612,9 +612,12 @@ mod tests {
 
     const TRAILER: [u8; 2] = [0xFF, 0xFF];
 
+    /// Each row's cells, owned (None: NULL).
+    type Rows = Vec<Vec<Option<Vec<u8>>>>;
+
     /// Text, bytea, bool, int8, timestamptz: three rows, with NULLs, an empty value and an int4.
-    fn stream() -> (Vec<u8>, Vec<Vec<Option<Vec<u8>>>>) {
-        let rows: Vec<Vec<Option<Vec<u8>>>> = vec![
+    fn stream() -> (Vec<u8>, Rows) {
+        let rows: Rows = vec![
             vec![
                 Some(b"flytesnacks".to_vec()),
                 Some(b"\x0a\x03abc".to_vec()),
@@ -645,7 +648,7 @@ mod tests {
     }
 
     /// Every cell of every row taken from `parser`, as owned values.
-    fn cells_of(parser: &mut Parser) -> Vec<Vec<Option<Vec<u8>>>> {
+    fn cells_of(parser: &mut Parser) -> Rows {
         parser.take(|buf, cells| {
             cells
                 .chunks(5)
