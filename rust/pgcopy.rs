@@ -19,7 +19,7 @@ use pyo3::types::{PyBool, PyBytes, PyList, PyString, PyTuple};
 
 use crate::decode::Span;
 use crate::record_list::{sequence_records, RecordList};
-use crate::rows::{rebuild, Cells, Table};
+use crate::rows::{validated, write_rows, Cells, Table};
 
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 const HEADER: usize = 19; // the signature, the flags and the extension length
@@ -244,14 +244,17 @@ impl Parser {
         Ok(())
     }
 
-    /// Hands the complete tuples waiting — the bytes up to the end of the last one, and their cells, which
-    /// point into those bytes — to `f`, and keeps only what follows them.
-    pub fn take<R>(&mut self, f: impl FnOnce(&[u8], Vec<Cell>) -> R) -> R {
-        let cells = std::mem::take(&mut self.cells);
-        let out = f(&self.buf[..self.pos], cells);
-        self.buf.drain(..self.pos);
+    /// The complete tuples waiting: the bytes up to the end of the last one (the buffer itself, without a copy)
+    /// and their cells, which point into those bytes; what follows them stays, in a buffer of the same capacity.
+    pub fn take(&mut self) -> (Vec<u8>, Vec<Cell>) {
+        let mut rest = Vec::with_capacity(self.buf.capacity());
+        rest.extend_from_slice(&self.buf[self.pos..]);
+        self.buf.truncate(self.pos);
         self.pos = 0;
-        out
+        (
+            std::mem::replace(&mut self.buf, rest),
+            std::mem::take(&mut self.cells),
+        )
     }
 
     /// Checks that the stream ended with its trailer.
@@ -304,15 +307,13 @@ impl CopyStream {
     }
 
     /// The complete tuples waiting, as a batch.
-    fn take(&mut self, py: Python<'_>) -> PyResult<CopyRows> {
-        crate::errors::guard(py, || {
-            let types = self.parser.types.clone();
-            Ok(self.parser.take(|buf, cells| CopyRows {
-                buffer: PyBytes::new(py, buf).unbind(),
-                cells,
-                types,
-            }))
-        })
+    fn take(&mut self) -> CopyRows {
+        let (buffer, cells) = self.parser.take();
+        CopyRows {
+            buffer,
+            cells,
+            types: self.parser.types.clone(),
+        }
     }
 
     /// Raises `ValueError` unless the stream ended with its trailer.
@@ -324,7 +325,7 @@ impl CopyStream {
 /// A batch of complete tuples: their bytes and the span of each cell.
 #[pyclass(frozen, module = "flytecodec._native")]
 pub struct CopyRows {
-    buffer: Py<PyBytes>,
+    buffer: Vec<u8>,
     cells: Vec<Cell>,
     types: Vec<Type>,
 }
@@ -385,17 +386,20 @@ impl CopyRows {
                 table.width()
             )));
         }
-        let buf = self.buffer.bind(py).as_bytes();
+        let buf = self.buffer.as_slice();
         let width = self.width();
         // the stored bytes, and for each row its id and flyteadmin's changes (a hundred bytes or so)
         let capacity = buf.len() + self.rows() * 128;
-        rebuild(py, message, self.rows(), capacity, |out, i| {
-            let cells = CopyCells {
-                buf,
-                cells: &self.cells[i * width..(i + 1) * width],
-            };
-            table.write(out, &cells, trim, namespace.as_bytes())
-        })
+        let written = py.detach(|| {
+            write_rows(self.rows(), capacity, |out, i| {
+                let cells = CopyCells {
+                    buf,
+                    cells: &self.cells[i * width..(i + 1) * width],
+                };
+                table.write(out, &cells, trim, namespace.as_bytes())
+            })
+        })?;
+        written.map(|w| validated(py, message, w)).transpose()
     }
 
     fn cell_object<'py>(
@@ -404,7 +408,7 @@ impl CopyRows {
         column: usize,
         cell: &Cell,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let buf = self.buffer.bind(py).as_bytes();
+        let buf = self.buffer.as_slice();
         let Some(value) = cell.value(buf) else {
             return Ok(py.None().into_bound(py));
         };
@@ -474,7 +478,7 @@ impl CopyRows {
                 })
                 .collect::<Vec<_>>();
             let size = spans.iter().map(|s| s.end - s.start).sum();
-            let buffer = self.buffer.bind(py).clone();
+            let buffer = PyBytes::new(py, &self.buffer); // the records keep a copy
             let threads = crate::decode::default_threads();
             Ok((
                 sequence_records(py, message, vec![buffer], spans, threads)?,
@@ -501,7 +505,7 @@ impl CopyRows {
                     )))
                 }
             };
-            let buf = self.buffer.bind(py).as_bytes();
+            let buf = self.buffer.as_slice();
             let rows = self.rows();
             let mut values = Vec::with_capacity(rows * 8);
             let mut valid = vec![0u8; rows.div_ceil(8)];
@@ -546,7 +550,7 @@ impl CopyRows {
                     "column {column} is not text"
                 )));
             }
-            let buf = self.buffer.bind(py).as_bytes();
+            let buf = self.buffer.as_slice();
             let rows = self.rows();
             let mut offsets = Vec::with_capacity((rows + 1) * 8);
             offsets.extend_from_slice(&0i64.to_le_bytes());
@@ -574,8 +578,8 @@ impl CopyRows {
     }
 
     /// The first row whose timestamptz `column` is ±infinity, if any.
-    fn first_infinite(&self, py: Python<'_>, column: usize) -> PyResult<Option<usize>> {
-        let buf = self.buffer.bind(py).as_bytes();
+    fn first_infinite(&self, column: usize) -> PyResult<Option<usize>> {
+        let buf = self.buffer.as_slice();
         Ok(self.column_cells(column)?.position(|cell| {
             cell.value(buf)
                 .is_some_and(|v| integer(v).unsigned_abs() >= i64::MAX.unsigned_abs())

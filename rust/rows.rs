@@ -441,15 +441,13 @@ impl Table {
 }
 
 /// The messages of `rows` rows, row `i` appended to one buffer (of `capacity` bytes to begin with) by
-/// `row(out, i)` (`None`: the row is for the Python rules), validated as `message` into a record list, with their total size; `None` when a row is for
-/// the Python rules (broken stored bytes, an infinite or NULL time).
-pub fn rebuild(
-    py: Python<'_>,
-    message: &str,
+/// `row(out, i)`, and the span of each; `None` when a row is for the Python rules (`row` gave `None`: broken
+/// stored bytes, an infinite or NULL time).
+pub fn write_rows(
     rows: usize,
     capacity: usize,
     mut row: impl FnMut(&mut Vec<u8>, usize) -> PyResult<Option<()>>,
-) -> PyResult<Option<(RecordList, usize)>> {
+) -> PyResult<Option<(Vec<u8>, Vec<Span>)>> {
     let mut buffer = Vec::with_capacity(capacity);
     let mut spans = Vec::with_capacity(rows);
     for i in 0..rows {
@@ -464,22 +462,28 @@ pub fn rebuild(
             offset: 0,
         });
     }
+    Ok(Some((buffer, spans)))
+}
+
+/// The messages `spans` of `buffer` validated as `message` records, and their total size.
+pub fn validated(
+    py: Python<'_>,
+    message: &str,
+    (buffer, spans): (Vec<u8>, Vec<Span>),
+) -> PyResult<(RecordList, usize)> {
     let size = buffer.len();
     let buffer = PyBytes::new(py, &buffer);
-    let records = sequence_records(
-        py,
-        message,
-        vec![buffer],
-        spans,
-        crate::decode::default_threads(),
-    )?;
-    Ok(Some((records, size)))
+    let threads = crate::decode::default_threads();
+    Ok((
+        sequence_records(py, message, vec![buffer], spans, threads)?,
+        size,
+    ))
 }
 
 /// The messages of flyteadmin's `table` (`executions`, `node_executions` or `task_executions`) rebuilt as
 /// `message` from `rows`, psycopg's row tuples (see `execution_row`, `node_execution_row`,
 /// `task_execution_row`; times as microseconds since 2000) or a batch of a COPY stream
-/// (`crate::pgcopy::CopyRows`), as `rebuild` gives them; `namespace` is used for executions only.
+/// (`crate::pgcopy::CopyRows`), validated; `None` when a row is for the Python rules; `namespace` is used for executions only.
 #[pyfunction]
 pub fn rebuild_rows(
     py: Python<'_>,
@@ -495,10 +499,11 @@ pub fn rebuild_rows(
         }
         let rows = rows.cast::<PyList>()?;
         let table = Table::named(table)?;
-        rebuild(py, message, rows.len(), 0, |out, i| {
+        let written = write_rows(rows.len(), 0, |out, i| {
             let cells = TupleCells::new(rows.get_item(i)?.cast::<PyTuple>()?, table.width())?;
             table.write(out, &cells, trim, namespace.as_bytes())
-        })
+        })?;
+        written.map(|w| validated(py, message, w)).transpose()
     })
 }
 
