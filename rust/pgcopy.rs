@@ -653,16 +653,15 @@ mod tests {
 
     /// Every cell of every row taken from `parser`, as owned values.
     fn cells_of(parser: &mut Parser) -> Rows {
-        parser.take(|buf, cells| {
-            cells
-                .chunks(5)
-                .map(|row| {
-                    row.iter()
-                        .map(|c| c.value(buf).map(<[u8]>::to_vec))
-                        .collect()
-                })
-                .collect()
-        })
+        let (buf, cells) = parser.take();
+        cells
+            .chunks(5)
+            .map(|row| {
+                row.iter()
+                    .map(|c| c.value(&buf).map(<[u8]>::to_vec))
+                    .collect()
+            })
+            .collect()
     }
 
     #[test]
