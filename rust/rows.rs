@@ -24,6 +24,9 @@ const ERROR_MESSAGE: u32 = 2;
 const STATE_CHANGE_DETAILS: u32 = 14;
 const ABORT_METADATA: u32 = 12;
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000; // 2000-01-01, PostgreSQL's epoch, in Unix microseconds
+/// The room of the small buffers a message's ids and timestamps are written in first (no reallocation for the
+/// usual ones)
+const SCRATCH: usize = 128;
 
 /// A top-level field: its number, wire type and value span (a length-delimited value's without its length).
 struct Field {
@@ -166,14 +169,14 @@ fn closure_patch(closure: &[u8], row: &Row<'_>, trim: bool) -> Option<Vec<u8>> {
     error_patch(&mut patch, &found, trim)?;
     if !found.details {
         let micros = row.created_at.checked_add(PG_EPOCH_MICROS)?; // past i64 in the year 294247: Python's ints
-        let mut timestamp = Vec::new();
+        let mut timestamp = Vec::with_capacity(SCRATCH);
         uint(&mut timestamp, 1, micros.div_euclid(1_000_000) as u64);
         uint(
             &mut timestamp,
             2,
             (micros.rem_euclid(1_000_000) * 1000) as u64,
         );
-        let mut details = Vec::new();
+        let mut details = Vec::with_capacity(SCRATCH);
         field(&mut details, 2, &[&timestamp]);
         string(&mut details, 3, row.user);
         field(&mut patch, STATE_CHANGE_DETAILS, &[&details]);
@@ -209,7 +212,7 @@ fn workflow_execution_id(out: &mut Vec<u8>, project: &[u8], domain: &[u8], name:
 
 /// A `flyteidl.core.NodeExecutionIdentifier`.
 fn node_execution_id(out: &mut Vec<u8>, execution: [&[u8]; 3], node_id: &[u8]) {
-    let mut id = Vec::new();
+    let mut id = Vec::with_capacity(SCRATCH);
     workflow_execution_id(&mut id, execution[0], execution[1], execution[2]);
     string(out, 1, node_id);
     field(out, 2, &[&id]);
@@ -319,7 +322,7 @@ fn execution(out: &mut Vec<u8>, row: &Row<'_>, trim: bool, namespace: &[u8]) -> 
         }
     }
     let patch = closure_patch(row.closure, row, trim)?;
-    let mut id = Vec::new();
+    let mut id = Vec::with_capacity(SCRATCH);
     workflow_execution_id(&mut id, row.project, row.domain, row.name);
     field(out, 1, &[&id]);
     field(out, 2, &[row.spec, &spec_patch]);
@@ -353,7 +356,7 @@ fn node_execution_row(out: &mut Vec<u8>, cells: &impl Cells, trim: bool) -> PyRe
         }
     }
     let execution = [cells.bytes(0)?, cells.bytes(1)?, cells.bytes(2)?];
-    let mut id = Vec::new();
+    let mut id = Vec::with_capacity(SCRATCH);
     node_execution_id(&mut id, execution, cells.bytes(3)?);
     field(out, 1, &[&id]);
     string(out, 2, cells.bytes(4)?);
@@ -376,15 +379,15 @@ fn task_execution_row(out: &mut Vec<u8>, cells: &impl Cells, trim: bool) -> PyRe
     if error_patch(&mut patch, &found, trim).is_none() {
         return Ok(None);
     }
-    let mut task_id = Vec::new();
+    let mut task_id = Vec::with_capacity(SCRATCH);
     uint(&mut task_id, 1, RESOURCE_TYPE_TASK);
     for (number, column) in (2..=5).zip(0..4) {
         string(&mut task_id, number, cells.bytes(column)?);
     }
     let execution = [cells.bytes(4)?, cells.bytes(5)?, cells.bytes(6)?];
-    let mut node_id = Vec::new();
+    let mut node_id = Vec::with_capacity(SCRATCH);
     node_execution_id(&mut node_id, execution, cells.bytes(7)?);
-    let mut id = Vec::new();
+    let mut id = Vec::with_capacity(SCRATCH);
     field(&mut id, 1, &[&task_id]);
     field(&mut id, 2, &[&node_id]);
     uint(&mut id, 3, retry_attempt as u64);
