@@ -250,3 +250,13 @@ def test_native_rules_on_copy_cells_are_the_python_rules(flyteadmin_db, trim, na
     assert len(expected) == len(rows) > 300
     assert [records.raw(i) for i in range(len(rows))] == expected
     assert size == sum(map(len, expected))
+
+
+def test_the_callers_transaction_keeps_its_settings(flyteadmin_db):
+    """The read walks the key's index rather than sort (a setting local to a transaction), and puts the setting
+    back: a caller's connection inside a transaction of its own keeps it after the read."""
+    with psycopg.connect(flyteadmin_db.url) as conn, flytecodec.using_backend("native"):
+        conn.execute("SELECT 1")  # a transaction is open
+        assert sum(map(len, postgres.read(conn, "execution", batch_size=100))) > 300
+        assert conn.execute("SHOW enable_sort").fetchone() == ("on",)
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS

@@ -556,7 +556,8 @@ def _copy_batches(
     copy_query = sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(query)
     with conn.cursor() as cursor:
         if indexed:  # a COPY is planned for all of its rows, and would rather sort the table than walk its index
-            cursor.execute("SET LOCAL enable_sort = off")
+            sort = "SELECT current_setting('enable_sort'), set_config('enable_sort', %s, true)"
+            previous = cursor.execute(sort, ["off"]).fetchone()[0]
         with cursor.copy(copy_query, params) as copy:
             for chunk in copy:
                 try:
@@ -565,6 +566,8 @@ def _copy_batches(
                     raise _MalformedCopy(str(error)) from None
                 if waiting >= batch_size:
                     yield stream.take()
+        if indexed:  # as it was: a caller's connection may be inside a transaction of its own, which it outlives
+            cursor.execute(sort, [previous])
     try:
         stream.finish()
     except ValueError as error:
