@@ -1,9 +1,11 @@
 //! flyteadmin's rows → its API's messages, a batch per call: `executions` → `flyteidl.admin.Execution`,
 //! `node_executions` → `NodeExecution`, `task_executions` → `TaskExecution`, by the rules of
 //! `flytecodec.sources._rebuild` (flyteadmin's From*Model transformers), written into one buffer whose spans
-//! become the batch's records. Rows whose stored bytes are not plainly well formed (a broken length, a
-//! group, a field number 0) or whose `created_at` is infinite are left to the Python rules, which say what is
-//! wrong: the call then returns `None`.
+//! become the batch's records. The rules read a row's cells through `Cells`, from psycopg's row tuples or from
+//! a batch of a binary COPY stream (`crate::pgcopy`, which writes without the GIL): one rule set for both.
+//! Rows whose stored bytes are not plainly well formed (a broken length, a group, a field number 0) or whose
+//! `created_at` is NULL or infinite are left to the Python rules, which say what is wrong: the call then
+//! returns `None`.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
