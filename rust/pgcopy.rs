@@ -334,19 +334,38 @@ pub struct CopyRows {
 struct CopyCells<'a> {
     buf: &'a [u8],
     cells: &'a [Cell],
+    types: &'a [Type],
+}
+
+impl CopyCells<'_> {
+    /// Cell `column`'s value (`None`: NULL), when the column is of one of the types `wanted`.
+    fn value(&self, column: usize, wanted: [Type; 2]) -> PyResult<Option<&[u8]>> {
+        let ty = self.types[column];
+        if !wanted.contains(&ty) {
+            return Err(PyValueError::new_err(format!(
+                "column {column} is {ty:?}, where the rules read {:?}",
+                wanted[0]
+            )));
+        }
+        Ok(self.cells[column].value(self.buf))
+    }
 }
 
 impl Cells for CopyCells<'_> {
     fn bytes(&self, column: usize) -> PyResult<&[u8]> {
-        Ok(self.cells[column].value(self.buf).unwrap_or_default())
+        Ok(self
+            .value(column, [Type::Text, Type::Bytea])?
+            .unwrap_or_default())
     }
 
     fn int(&self, column: usize) -> PyResult<Option<i64>> {
-        Ok(self.cells[column].value(self.buf).map(integer))
+        Ok(self
+            .value(column, [Type::Int, Type::Timestamptz])?
+            .map(integer))
     }
 
     fn flag(&self, column: usize) -> PyResult<Option<bool>> {
-        Ok(self.cells[column].value(self.buf).map(|v| v[0] != 0))
+        Ok(self.value(column, [Type::Bool; 2])?.map(|v| v[0] != 0))
     }
 }
 
@@ -395,6 +414,7 @@ impl CopyRows {
                 let cells = CopyCells {
                     buf,
                     cells: &self.cells[i * width..(i + 1) * width],
+                    types: &self.types,
                 };
                 table.write(out, &cells, trim, namespace.as_bytes())
             })

@@ -260,3 +260,19 @@ def test_the_callers_transaction_keeps_its_settings(flyteadmin_db):
         assert sum(map(len, postgres.read(conn, "execution", batch_size=100))) > 300
         assert conn.execute("SHOW enable_sort").fetchone() == ("on",)
         assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+
+
+def test_cells_of_another_kind_are_refused(flyteadmin_db):
+    """The rules read each cell as the type they expect: a batch of another kind's columns is a ValueError."""
+    from flytecodec import _native
+
+    def batch(kind):
+        stream = _native.CopyStream(postgres.KINDS[kind].types)
+        stream.push(copy_bytes(flyteadmin_db.url, kind))
+        return stream.take()
+
+    message = "flyteidl.admin.NodeExecution"
+    with pytest.raises(ValueError, match="column 8 is Int, where the rules read Text"):
+        _native.rebuild_rows("node_executions", message, batch("task-execution"), False, "")
+    with pytest.raises(ValueError, match="5 columns: the rules read 9"):
+        _native.rebuild_rows("executions", "flyteidl.admin.Execution", batch("execution-closure"), False, "")
