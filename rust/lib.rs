@@ -3,8 +3,9 @@
 //! format as upb does), `decode` (framing and batch validation across threads), `record` (one record's bytes
 //! and reading a field of it), `model` (the model base and its property descriptor), `record_list` (the
 //! records of a decoded batch, and `decode_records` that makes them), `rows` (flyteadmin's rows rebuilt as
-//! messages), `values` (Python values), `columns` and `export` (Arrow columns for `Batch.to_arrow`), `nested`
-//! (the nested layout for `Batch.to_arrow(layout="nested")`), `errors` (DecodeError, panics as InternalError).
+//! messages), `pgcopy` (PostgreSQL's binary COPY stream, where those rows come from on the native backend),
+//! `values` (Python values), `columns` and `export` (Arrow columns for `Batch.to_arrow`), `nested` (the nested
+//! layout for `Batch.to_arrow(layout="nested")`), `errors` (DecodeError, panics as InternalError).
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod canonical;
@@ -16,6 +17,7 @@ pub mod messages;
 pub mod model;
 pub mod nested;
 pub mod nested_import;
+pub mod pgcopy;
 pub mod record;
 pub mod record_list;
 pub mod rows;
@@ -48,6 +50,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(canonical::py_canonical, m)?)?;
     m.add_function(wrap_pyfunction!(nested_import::nested_to_records, m)?)?;
     m.add_class::<export::ArrowBatch>()?;
+    m.add_class::<pgcopy::CopyStream>()?;
+    m.add_class::<pgcopy::CopyRows>()?;
     m.add_class::<NativeProperty>()?;
     m.add_class::<ModelBase>()?;
     m.add_class::<ModelIter>()?;

@@ -1,15 +1,18 @@
 //! flyteadmin's rows → its API's messages, a batch per call: `executions` → `flyteidl.admin.Execution`,
 //! `node_executions` → `NodeExecution`, `task_executions` → `TaskExecution`, by the rules of
 //! `flytecodec.sources._rebuild` (flyteadmin's From*Model transformers), written into one buffer whose spans
-//! become the batch's records. Rows whose stored bytes are not plainly well formed (a broken length, a
-//! group, a field number 0) or whose `created_at` is infinite are left to the Python rules, which say what is
-//! wrong: the call then returns `None`.
+//! become the batch's records. The rules read a row's cells through `Cells`, from psycopg's row tuples or from
+//! a batch of a binary COPY stream (`crate::pgcopy`, which writes without the GIL): one rule set for both.
+//! Rows whose stored bytes are not plainly well formed (a broken length, a group, a field number 0) or whose
+//! `created_at` is NULL or infinite are left to the Python rules, which say what is wrong: the call then
+//! returns `None`.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use crate::decode::Span;
+use crate::pgcopy::CopyRows;
 use crate::record_list::{sequence_records, RecordList};
 use crate::wire::walk;
 
@@ -23,6 +26,9 @@ const ERROR_MESSAGE: u32 = 2;
 const STATE_CHANGE_DETAILS: u32 = 14;
 const ABORT_METADATA: u32 = 12;
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000; // 2000-01-01, PostgreSQL's epoch, in Unix microseconds
+/// The room of the small buffers a message's ids and timestamps are written in first (no reallocation for the
+/// usual ones)
+const SCRATCH: usize = 128;
 
 /// A top-level field: its number, wire type and value span (a length-delimited value's without its length).
 struct Field {
@@ -32,14 +38,13 @@ struct Field {
     end: usize,
 }
 
-/// The top-level fields of `buf`, or `None` when it is not plainly well formed (broken, or holding a group:
-/// the Python rules handle those).
-fn fields(buf: &[u8]) -> Option<Vec<Field>> {
-    let mut out = Vec::new();
+/// Calls `visit` with each top-level field of `buf`; `None` when `buf` is not plainly well formed (broken, or
+/// holding a group: the Python rules handle those).
+fn each_field(buf: &[u8], mut visit: impl FnMut(Field)) -> Option<()> {
     let mut group = false;
     walk(buf, |number, wire, start, end, _| {
         group |= wire == 3;
-        out.push(Field {
+        visit(Field {
             number,
             wire,
             start,
@@ -47,7 +52,14 @@ fn fields(buf: &[u8]) -> Option<Vec<Field>> {
         });
     })
     .ok()?;
-    (!group).then_some(out)
+    (!group).then_some(())
+}
+
+/// The top-level fields of `buf`, or `None` when it is not plainly well formed (see `each_field`).
+fn fields(buf: &[u8]) -> Option<Vec<Field>> {
+    let mut out = Vec::new();
+    each_field(buf, |f| out.push(f))?;
+    Some(out)
 }
 
 /// The values of the length-delimited field `number` of the message made of `parts`, in order.
@@ -119,9 +131,9 @@ fn scan<'a>(closure: &'a [u8], oneof: &[u32]) -> Option<Scan<'a>> {
         last: 0,
         errors: Vec::new(),
     };
-    for f in fields(closure)? {
+    each_field(closure, |f| {
         if f.wire != 2 {
-            continue; // a known message field with another wire type is an unknown field to protobuf
+            return; // a known message field with another wire type is an unknown field to protobuf
         }
         found.details |= f.number == STATE_CHANGE_DETAILS;
         if oneof.contains(&f.number) {
@@ -133,7 +145,7 @@ fn scan<'a>(closure: &'a [u8], oneof: &[u32]) -> Option<Scan<'a>> {
                 found.errors.push(&closure[f.start..f.end]);
             }
         }
-    }
+    })?;
     Some(found)
 }
 
@@ -159,14 +171,14 @@ fn closure_patch(closure: &[u8], row: &Row<'_>, trim: bool) -> Option<Vec<u8>> {
     error_patch(&mut patch, &found, trim)?;
     if !found.details {
         let micros = row.created_at.checked_add(PG_EPOCH_MICROS)?; // past i64 in the year 294247: Python's ints
-        let mut timestamp = Vec::new();
+        let mut timestamp = Vec::with_capacity(SCRATCH);
         uint(&mut timestamp, 1, micros.div_euclid(1_000_000) as u64);
         uint(
             &mut timestamp,
             2,
             (micros.rem_euclid(1_000_000) * 1000) as u64,
         );
-        let mut details = Vec::new();
+        let mut details = Vec::with_capacity(SCRATCH);
         field(&mut details, 2, &[&timestamp]);
         string(&mut details, 3, row.user);
         field(&mut patch, STATE_CHANGE_DETAILS, &[&details]);
@@ -202,10 +214,57 @@ fn workflow_execution_id(out: &mut Vec<u8>, project: &[u8], domain: &[u8], name:
 
 /// A `flyteidl.core.NodeExecutionIdentifier`.
 fn node_execution_id(out: &mut Vec<u8>, execution: [&[u8]; 3], node_id: &[u8]) {
-    let mut id = Vec::new();
+    let mut id = Vec::with_capacity(SCRATCH);
     workflow_execution_id(&mut id, execution[0], execution[1], execution[2]);
     string(out, 1, node_id);
     field(out, 2, &[&id]);
+}
+
+/// One row's cells, by position in the columns `flytecodec.sources.postgres` selects for its table: the rules
+/// below read rows through it, whether the cells are psycopg's tuple items (`TupleCells`) or a tuple of a
+/// `COPY ... (FORMAT BINARY)` stream (`crate::pgcopy`).
+pub trait Cells {
+    /// A text or bytea cell's bytes (NULL: empty).
+    fn bytes(&self, column: usize) -> PyResult<&[u8]>;
+    /// An integer cell, or a timestamptz as microseconds since 2000-01-01 UTC (NULL: `None`).
+    fn int(&self, column: usize) -> PyResult<Option<i64>>;
+    /// A bool cell (NULL: `None`).
+    fn flag(&self, column: usize) -> PyResult<Option<bool>>;
+}
+
+/// The items of a row tuple as psycopg gives them (str or bytes, int, bool, None).
+struct TupleCells<'py> {
+    items: Vec<Bound<'py, PyAny>>,
+}
+
+impl<'py> TupleCells<'py> {
+    fn new(tuple: &Bound<'py, PyTuple>, width: usize) -> PyResult<Self> {
+        let items = (0..width)
+            .map(|i| tuple.get_item(i))
+            .collect::<PyResult<_>>()?;
+        Ok(TupleCells { items })
+    }
+}
+
+impl Cells for TupleCells<'_> {
+    fn bytes(&self, column: usize) -> PyResult<&[u8]> {
+        let value = &self.items[column];
+        if value.is_none() {
+            return Ok(b"");
+        }
+        if let Ok(text) = value.cast::<PyString>() {
+            return Ok(text.to_str()?.as_bytes());
+        }
+        Ok(value.cast::<PyBytes>()?.as_bytes())
+    }
+
+    fn int(&self, column: usize) -> PyResult<Option<i64>> {
+        self.items[column].extract()
+    }
+
+    fn flag(&self, column: usize) -> PyResult<Option<bool>> {
+        self.items[column].extract()
+    }
 }
 
 /// The columns of an `executions` row as `flytecodec.sources.postgres` selects them (NULL: empty).
@@ -221,39 +280,26 @@ struct Row<'a> {
     created_at: i64, // microseconds since 2000-01-01 UTC; ±(2**63 - 1): ±infinity
 }
 
-fn text<'a>(value: &'a Bound<'_, PyAny>) -> PyResult<&'a [u8]> {
-    if value.is_none() {
-        return Ok(b"");
-    }
-    if let Ok(text) = value.cast::<PyString>() {
-        return Ok(text.to_str()?.as_bytes());
-    }
-    Ok(value.cast::<PyBytes>()?.as_bytes())
-}
-
-/// The message of the row `tuple`, appended to `out`; `None`: the row is for the Python rules.
+/// The message of the `executions` row `cells` (project, domain, name, spec, closure, phase, abort_cause,
+/// user, created_at, ...), appended to `out`; `None`: the row is for the Python rules.
 fn execution_row(
     out: &mut Vec<u8>,
-    tuple: &Bound<'_, PyTuple>,
+    cells: &impl Cells,
     trim: bool,
     namespace: &[u8],
 ) -> PyResult<Option<()>> {
-    let items = (0..9)
-        .map(|i| tuple.get_item(i))
-        .collect::<PyResult<Vec<_>>>()?;
-    let texts = items[..8].iter().map(text).collect::<PyResult<Vec<_>>>()?;
-    let Some(created_at) = items[8].extract::<Option<i64>>()? else {
+    let Some(created_at) = cells.int(8)? else {
         return Ok(None); // NULL: the Python rules say so
     };
     let row = Row {
-        project: texts[0],
-        domain: texts[1],
-        name: texts[2],
-        spec: texts[3],
-        closure: texts[4],
-        phase: texts[5],
-        abort_cause: texts[6],
-        user: texts[7],
+        project: cells.bytes(0)?,
+        domain: cells.bytes(1)?,
+        name: cells.bytes(2)?,
+        spec: cells.bytes(3)?,
+        closure: cells.bytes(4)?,
+        phase: cells.bytes(5)?,
+        abort_cause: cells.bytes(6)?,
+        user: cells.bytes(7)?,
         created_at,
     };
     Ok(execution(out, &row, trim, namespace))
@@ -278,7 +324,7 @@ fn execution(out: &mut Vec<u8>, row: &Row<'_>, trim: bool, namespace: &[u8]) -> 
         }
     }
     let patch = closure_patch(row.closure, row, trim)?;
-    let mut id = Vec::new();
+    let mut id = Vec::with_capacity(SCRATCH);
     workflow_execution_id(&mut id, row.project, row.domain, row.name);
     field(out, 1, &[&id]);
     field(out, 2, &[row.spec, &spec_patch]);
@@ -286,23 +332,12 @@ fn execution(out: &mut Vec<u8>, row: &Row<'_>, trim: bool, namespace: &[u8]) -> 
     Some(())
 }
 
-/// `flyteidl.admin.NodeExecution` for the `node_executions` row `tuple` (project, domain, name, node_id,
+/// `flyteidl.admin.NodeExecution` for the `node_executions` row `cells` (project, domain, name, node_id,
 /// input_uri, closure, metadata, has children, dynamic workflow reference, ...), appended to `out`; `None`: the
 /// row is for the Python rules.
-fn node_execution_row(
-    out: &mut Vec<u8>,
-    tuple: &Bound<'_, PyTuple>,
-    trim: bool,
-) -> PyResult<Option<()>> {
-    let items = (0..9)
-        .map(|i| tuple.get_item(i))
-        .collect::<PyResult<Vec<_>>>()?;
-    let texts = [0, 1, 2, 3, 4, 5, 6, 8]
-        .iter()
-        .map(|&i| text(&items[i]))
-        .collect::<PyResult<Vec<_>>>()?;
-    let has_children = items[7].extract::<Option<bool>>()?.unwrap_or(false);
-    let (closure, metadata, dynamic) = (texts[5], texts[6], texts[7]);
+fn node_execution_row(out: &mut Vec<u8>, cells: &impl Cells, trim: bool) -> PyResult<Option<()>> {
+    let (closure, metadata, dynamic) = (cells.bytes(5)?, cells.bytes(6)?, cells.bytes(8)?);
+    let has_children = cells.flag(7)?.unwrap_or(false);
     let Some(found) = scan(closure, &NODE_CLOSURE_ONEOF) else {
         return Ok(None);
     };
@@ -322,33 +357,23 @@ fn node_execution_row(
             }
         }
     }
-    let mut id = Vec::new();
-    node_execution_id(&mut id, [texts[0], texts[1], texts[2]], texts[3]);
+    let execution = [cells.bytes(0)?, cells.bytes(1)?, cells.bytes(2)?];
+    let mut id = Vec::with_capacity(SCRATCH);
+    node_execution_id(&mut id, execution, cells.bytes(3)?);
     field(out, 1, &[&id]);
-    string(out, 2, texts[4]);
+    string(out, 2, cells.bytes(4)?);
     field(out, 3, &[closure, &patch]);
     field(out, 4, &[metadata, &flags]);
     Ok(Some(()))
 }
 
-/// `flyteidl.admin.TaskExecution` for the `task_executions` row `tuple` (task project, domain, name,
+/// `flyteidl.admin.TaskExecution` for the `task_executions` row `cells` (task project, domain, name,
 /// version, execution project, domain, name, node_id, retry_attempt, input_uri, closure, has children, ...),
 /// appended to `out`; `None`: the row is for the Python rules.
-fn task_execution_row(
-    out: &mut Vec<u8>,
-    tuple: &Bound<'_, PyTuple>,
-    trim: bool,
-) -> PyResult<Option<()>> {
-    let items = (0..12)
-        .map(|i| tuple.get_item(i))
-        .collect::<PyResult<Vec<_>>>()?;
-    let texts = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10]
-        .iter()
-        .map(|&i| text(&items[i]))
-        .collect::<PyResult<Vec<_>>>()?;
-    let retry_attempt = items[8].extract::<Option<i64>>()?.unwrap_or(0);
-    let has_children = items[11].extract::<Option<bool>>()?.unwrap_or(false);
-    let closure = texts[9];
+fn task_execution_row(out: &mut Vec<u8>, cells: &impl Cells, trim: bool) -> PyResult<Option<()>> {
+    let closure = cells.bytes(10)?;
+    let retry_attempt = cells.int(8)?.unwrap_or(0);
+    let has_children = cells.flag(11)?.unwrap_or(false);
     let Some(found) = scan(closure, &TASK_CLOSURE_ONEOF) else {
         return Ok(None);
     };
@@ -356,87 +381,135 @@ fn task_execution_row(
     if error_patch(&mut patch, &found, trim).is_none() {
         return Ok(None);
     }
-    let mut task_id = Vec::new();
+    let mut task_id = Vec::with_capacity(SCRATCH);
     uint(&mut task_id, 1, RESOURCE_TYPE_TASK);
-    for (number, value) in (2..=5).zip(&texts[0..4]) {
-        string(&mut task_id, number, value);
+    for (number, column) in (2..=5).zip(0..4) {
+        string(&mut task_id, number, cells.bytes(column)?);
     }
-    let mut node_id = Vec::new();
-    node_execution_id(&mut node_id, [texts[4], texts[5], texts[6]], texts[7]);
-    let mut id = Vec::new();
+    let execution = [cells.bytes(4)?, cells.bytes(5)?, cells.bytes(6)?];
+    let mut node_id = Vec::with_capacity(SCRATCH);
+    node_execution_id(&mut node_id, execution, cells.bytes(7)?);
+    let mut id = Vec::with_capacity(SCRATCH);
     field(&mut id, 1, &[&task_id]);
     field(&mut id, 2, &[&node_id]);
     uint(&mut id, 3, retry_attempt as u64);
     field(out, 1, &[&id]);
-    string(out, 2, texts[8]);
+    string(out, 2, cells.bytes(9)?);
     field(out, 3, &[closure, &patch]);
     uint(out, 4, u64::from(has_children));
     Ok(Some(()))
 }
 
-/// The messages of `rows`, each appended to one buffer by `row` (`None`: the row is for the Python rules),
-/// validated as `message` into a record list, with their total size; `None` when a row is for the Python
-/// rules (broken stored bytes, an infinite or NULL time).
-fn rebuild<'py>(
-    py: Python<'py>,
-    message: &str,
-    rows: &Bound<'py, PyList>,
-    mut row: impl FnMut(&mut Vec<u8>, &Bound<'py, PyTuple>) -> PyResult<Option<()>>,
-) -> PyResult<Option<(RecordList, usize)>> {
-    crate::errors::guard(py, || {
-        let mut buffer = Vec::new();
-        let mut spans = Vec::with_capacity(rows.len());
-        for item in rows.iter() {
-            let start = buffer.len();
-            if row(&mut buffer, item.cast::<PyTuple>()?)?.is_none() {
-                return Ok(None);
-            }
-            spans.push(Span {
-                buffer: 0,
-                start,
-                end: buffer.len(),
-                offset: 0,
-            });
-        }
-        let size = buffer.len();
-        let buffer = PyBytes::new(py, &buffer);
-        let records = sequence_records(
-            py,
-            message,
-            vec![buffer],
-            spans,
-            crate::decode::default_threads(),
-        )?;
-        Ok(Some((records, size)))
-    })
+/// A flyteadmin table whose rows the rules above rebuild.
+#[derive(Clone, Copy)]
+pub enum Table {
+    Executions,
+    NodeExecutions,
+    TaskExecutions,
 }
 
-/// The messages of flyteadmin's `table` (`executions`, `node_executions` or `task_executions`) rebuilt from
-/// `rows` (tuples: see `execution_row`, `node_execution_row`, `task_execution_row`; times as microseconds since
-/// 2000) as `message`, as `rebuild` gives them; `namespace` is used for executions only.
+impl Table {
+    /// `executions`, `node_executions` or `task_executions`; `ValueError` for a table without rules.
+    pub fn named(name: &str) -> PyResult<Table> {
+        match name {
+            "executions" => Ok(Table::Executions),
+            "node_executions" => Ok(Table::NodeExecutions),
+            "task_executions" => Ok(Table::TaskExecutions),
+            other => Err(PyValueError::new_err(format!(
+                "no rebuild for table {other:?}: executions, node_executions or task_executions"
+            ))),
+        }
+    }
+
+    /// How many cells of a row the rules read (the first ones).
+    pub fn width(self) -> usize {
+        match self {
+            Table::Executions | Table::NodeExecutions => 9,
+            Table::TaskExecutions => 12,
+        }
+    }
+
+    /// The message of the row `cells`, appended to `out`; `None`: the row is for the Python rules.
+    pub fn write(
+        self,
+        out: &mut Vec<u8>,
+        cells: &impl Cells,
+        trim: bool,
+        namespace: &[u8],
+    ) -> PyResult<Option<()>> {
+        match self {
+            Table::Executions => execution_row(out, cells, trim, namespace),
+            Table::NodeExecutions => node_execution_row(out, cells, trim),
+            Table::TaskExecutions => task_execution_row(out, cells, trim),
+        }
+    }
+}
+
+/// The messages of `rows` rows, row `i` appended to one buffer (of `capacity` bytes to begin with) by
+/// `row(out, i)`, and the span of each; `None` when a row is for the Python rules (`row` gave `None`: broken
+/// stored bytes, an infinite or NULL time).
+pub fn write_rows(
+    rows: usize,
+    capacity: usize,
+    mut row: impl FnMut(&mut Vec<u8>, usize) -> PyResult<Option<()>>,
+) -> PyResult<Option<(Vec<u8>, Vec<Span>)>> {
+    let mut buffer = Vec::with_capacity(capacity);
+    let mut spans = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let start = buffer.len();
+        if row(&mut buffer, i)?.is_none() {
+            return Ok(None);
+        }
+        spans.push(Span {
+            buffer: 0,
+            start,
+            end: buffer.len(),
+            offset: 0,
+        });
+    }
+    Ok(Some((buffer, spans)))
+}
+
+/// The messages `spans` of `buffer` validated as `message` records, and their total size.
+pub fn validated(
+    py: Python<'_>,
+    message: &str,
+    (buffer, spans): (Vec<u8>, Vec<Span>),
+) -> PyResult<(RecordList, usize)> {
+    let size = buffer.len();
+    let buffer = PyBytes::new(py, &buffer);
+    let threads = crate::decode::default_threads();
+    Ok((
+        sequence_records(py, message, vec![buffer], spans, threads)?,
+        size,
+    ))
+}
+
+/// The messages of flyteadmin's `table` (`executions`, `node_executions` or `task_executions`) rebuilt as
+/// `message` from `rows`, psycopg's row tuples (see `execution_row`, `node_execution_row`,
+/// `task_execution_row`; times as microseconds since 2000) or a batch of a COPY stream
+/// (`crate::pgcopy::CopyRows`), validated; `None` when a row is for the Python rules; `namespace` is used for executions only.
 #[pyfunction]
 pub fn rebuild_rows(
     py: Python<'_>,
     table: &str,
     message: &str,
-    rows: &Bound<'_, PyList>,
+    rows: &Bound<'_, PyAny>,
     trim: bool,
     namespace: &str,
 ) -> PyResult<Option<(RecordList, usize)>> {
-    match table {
-        "executions" => rebuild(py, message, rows, |out, tuple| {
-            execution_row(out, tuple, trim, namespace.as_bytes())
-        }),
-        "node_executions" => rebuild(py, message, rows, |out, tuple| {
-            node_execution_row(out, tuple, trim)
-        }),
-        "task_executions" => rebuild(py, message, rows, |out, tuple| {
-            task_execution_row(out, tuple, trim)
-        }),
-        other => Err(PyValueError::new_err(format!(
-            "no rebuild for table {other:?}: executions, node_executions or task_executions"
-        ))),
-    }
+    crate::errors::guard(py, || {
+        if let Ok(batch) = rows.cast::<CopyRows>() {
+            return batch.get().rebuild(py, table, message, trim, namespace);
+        }
+        let rows = rows.cast::<PyList>()?;
+        let table = Table::named(table)?;
+        let written = write_rows(rows.len(), 0, |out, i| {
+            let cells = TupleCells::new(rows.get_item(i)?.cast::<PyTuple>()?, table.width())?;
+            table.write(out, &cells, trim, namespace.as_bytes())
+        })?;
+        written.map(|w| validated(py, message, w)).transpose()
+    })
 }
 
 #[cfg(test)]

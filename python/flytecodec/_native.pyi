@@ -100,13 +100,50 @@ def read_message(cls: type, message: str, data: bytes) -> object:
     parses: ``flytecodec.DecodeError`` when it is not valid."""
 
 def rebuild_rows(
-    table: str, message: str, rows: list[tuple], trim: bool, namespace: str
+    table: str, message: str, rows: list[tuple] | CopyRows, trim: bool, namespace: str
 ) -> tuple[RecordList, int] | None:
     """flyteadmin's rows of ``table`` (``executions``, ``node_executions`` or ``task_executions``, as
-    ``flytecodec.sources.postgres`` selects them, times in microseconds since 2000) rebuilt as ``message`` by the
-    rules of ``flytecodec.sources._rebuild``, validated as a sequence's records; with their total size. ``None``
-    when a row is left to the Python rules (stored bytes not plainly well formed, a NULL or infinite
-    ``created_at``). ``namespace`` is used for executions only."""
+    ``flytecodec.sources.postgres`` selects them: psycopg's tuples, times in microseconds since 2000, or a batch of
+    a COPY stream) rebuilt as ``message`` by the rules of ``flytecodec.sources._rebuild``, validated as a sequence's
+    records; with their total size. ``None`` when a row is left to the Python rules (stored bytes not plainly well
+    formed, a NULL or infinite ``created_at``). ``namespace`` is used for executions only."""
+
+class CopyStream:
+    """A ``COPY ... TO STDOUT (FORMAT BINARY)`` stream, read a chunk at a time (a tuple may span chunks), its
+    complete tuples taken a batch at a time. ``types``: one letter per selected column, ``t`` text, ``b`` bytea,
+    ``?`` bool, ``i`` integer (int2/int4/int8), ``T`` timestamptz. A malformed stream (no signature, OIDs,
+    unknown incompatible flags, another field count, a cell whose length its type cannot have, bytes after the
+    trailer) raises ``ValueError`` saying what and at which row."""
+
+    def __init__(self, types: str) -> None: ...
+    def push(self, chunk: bytes | bytearray | memoryview) -> int:
+        """Adds the next bytes of the stream; returns how many complete tuples are waiting."""
+    def take(self) -> CopyRows:
+        """The complete tuples waiting (possibly none), as a batch; a tuple cut by the chunk stays for later."""
+    def finish(self) -> None:
+        """Raises ``ValueError`` unless the stream ended with its trailer (and its header was complete)."""
+
+class CopyRows:
+    """A batch of complete tuples of a COPY stream: one buffer and the span of every cell."""
+
+    width: int
+    """How many columns each row has."""
+    def __len__(self) -> int: ...
+    def tuples(self, columns: int | None = None) -> list[tuple]:
+        """Each row's first ``columns`` cells (all by default) as psycopg's binary cursor gives them: text as str,
+        bytea as bytes, bool, integers and timestamptz (microseconds since 2000) as int, NULL as None."""
+    def records(self, message: str, column: int) -> tuple[RecordList, int]:
+        """The bytes of bytea ``column`` of each row (NULL: empty) validated as ``message`` records, without a
+        copy, and their total size; ``flytecodec.DecodeError`` (``index``: the row) for the first invalid one."""
+    def int64s(self, column: int) -> tuple[bytes | None, bytes]:
+        """Integer or timestamptz ``column`` as an Arrow int64 array's buffers, ``(validity bitmap or None,
+        little-endian values)``; a timestamptz in microseconds since the Unix epoch (``OverflowError`` past
+        int64, ±infinity among them)."""
+    def strings(self, column: int) -> tuple[bytes | None, bytes, bytes]:
+        """Text ``column`` as an Arrow large_string array's buffers, ``(validity bitmap or None, int64 offsets,
+        data)``; ``ValueError`` for a value that is not UTF-8."""
+    def first_infinite(self, column: int) -> int | None:
+        """The first row whose timestamptz ``column`` is ±infinity, if any."""
 
 class ModelIter:
     """The models of a :class:`RecordList`, in order (see :meth:`RecordList.models`)."""

@@ -1,8 +1,10 @@
 """flyteadmin's PostgreSQL database as a source of executions, node executions and task executions.
 
 Each message is rebuilt from its row exactly as flyteadmin's API rebuilds it (``flytecodec.sources._rebuild``)
-and decoded into lazy models a batch at a time, through one server-side cursor (bounded memory, one consistent
-snapshot). Needs psycopg 3: ``pip install 'flytecodec[postgres]'``.
+and decoded into lazy models a batch at a time (bounded memory), in one transaction (one consistent snapshot):
+on the native backend through ``COPY (SELECT ...) TO STDOUT (FORMAT BINARY)``, whose stream Rust parses and
+rebuilds without a Python object per row (``rust/pgcopy.rs``, ``rust/rows.rs``); on the python backend through
+a server-side cursor. Needs psycopg 3: ``pip install 'flytecodec[postgres]'``.
 
     from flytecodec.sources import postgres
 
@@ -14,6 +16,7 @@ snapshot). Needs psycopg 3: ``pip install 'flytecodec[postgres]'``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 import urllib.parse
@@ -46,8 +49,8 @@ class _Kind(NamedTuple):
     key: tuple[str, ...]
     columns: tuple[str, ...]  # selected after the key columns; the last one is updated_at
     model: str  # module.Class
-    # row -> message bytes (the native backend's `rebuild_rows` applies the same rules to the table's rows in a
-    # batch); None: the part as stored
+    # row -> message bytes (the native backend's `rebuild_rows` applies the same rules to a batch of the table's
+    # rows read through COPY); None: the part as stored
     build: Callable[[tuple, bool, str], bytes] | None
 
     def load(self) -> type:
@@ -55,6 +58,11 @@ class _Kind(NamedTuple):
 
         module, name = self.model.rsplit(".", 1)
         return getattr(importlib.import_module(module), name)
+
+    @property
+    def types(self) -> str:
+        """The type of each selected column, one letter each, as ``_native.CopyStream`` reads them."""
+        return "".join(_COLUMN_TYPES.get(column, "t") for column in (*self.key, *self.columns))
 
 
 def _execution(row: tuple, trim: bool, namespace: str) -> bytes:
@@ -98,6 +106,9 @@ _TASK_CHILDREN = (
     "EXISTS (SELECT 1 FROM node_executions c WHERE c.parent_task_execution_id = t.id AND c.deleted_at IS NULL)"
 )
 _DYNAMIC = "dynamic_workflow_remote_closure_reference"
+# the selected columns that are not text: b bytea, ? bool, i integer, T timestamptz
+_COLUMN_TYPES = {"spec": "b", "closure": "b", "node_execution_metadata": "b", _NODE_CHILDREN: "?",
+                 _TASK_CHILDREN: "?", "retry_attempt": "i", "created_at": "T", "updated_at": "T"}  # fmt: skip
 KINDS: dict[str, _Kind] = {
     "execution": _Kind(
         "executions",
@@ -148,28 +159,54 @@ class Rows(Generic[M], Sequence[M]):
     ``key_columns``), its ``updated_at`` (as microseconds since the Unix epoch: ``updated_micros``), and
     ``nbytes``, the size of the messages decoded (the stored bytes and, for rebuilt messages, the few bytes of
     their id and of flyteadmin's changes).
-    Iterating, indexing and ``len`` go to ``batch``."""
+    Iterating, indexing and ``len`` go to ``batch``. Read through COPY (the native backend), ``keys`` and
+    ``updated_micros`` are made on first access from the batch of COPY cells, which :meth:`to_arrow` reads
+    without them."""
 
-    __slots__ = ("batch", "key_columns", "keys", "nbytes", "part", "updated_micros")
+    __slots__ = ("_copy", "_keys", "_micros", "batch", "key_columns", "nbytes", "part")
 
     def __init__(
         self,
         batch: Batch,
         key_columns: tuple[str, ...],
-        keys: list[tuple],
-        updated_micros: list[int | None],
+        keys: list[tuple] | None,
+        updated_micros: list[int | None] | None,
         part: bool,
         nbytes: int = 0,
+        copy: Any = None,
     ):
         self.batch = batch
         self.nbytes = nbytes
         self.key_columns = key_columns
-        self.keys = keys
-        self.updated_micros = updated_micros
+        self._keys = keys
+        self._micros = updated_micros
+        self._copy = copy  # the _native.CopyRows the rows were read from (keys and times None until asked for)
         self.part = part  # a part (spec or closure) as stored: its table has no id, so to_arrow adds the key
 
     def __len__(self) -> int:
         return len(self.batch)
+
+    @property
+    def keys(self) -> list[tuple]:
+        """Each row's primary key, a tuple of the ``key_columns`` values."""
+        if self._keys is None:
+            self._keys = self._copy.tuples(len(self.key_columns))
+        return self._keys
+
+    @property
+    def updated_micros(self) -> list[int | None]:
+        """Each row's ``updated_at`` in microseconds since the Unix epoch (None where the column is NULL)."""
+        if self._micros is None:
+            import array
+
+            valid, data = self._copy.int64s(self._copy.width - 1)
+            values = array.array("q")
+            values.frombytes(data)
+            micros: list[int | None] = values.tolist()
+            if valid is not None:
+                micros = [value if valid[i >> 3] >> (i & 7) & 1 else None for i, value in enumerate(micros)]
+            self._micros = micros
+        return self._micros
 
     @property
     def updated_at(self) -> list[datetime.datetime | None]:
@@ -206,10 +243,17 @@ class Rows(Generic[M], Sequence[M]):
         arrays = {}
         for i, name in enumerate(self.key_columns):
             if name in wanted and self.part:
-                values = [key[i] for key in self.keys]
-                arrays[name] = _int64s(values) if name == "retry_attempt" else _strings(values)
+                if self._copy is not None:
+                    arrays[name] = _copy_column(self._copy, i, name == "retry_attempt")
+                else:
+                    values = [key[i] for key in self.keys]
+                    arrays[name] = _int64s(values) if name == "retry_attempt" else _strings(values)
         if UPDATED_AT in wanted:
-            arrays[UPDATED_AT] = _int64s(self.updated_micros).view(pa.timestamp("us", tz="UTC"))
+            if self._copy is not None:
+                updated = _copy_column(self._copy, self._copy.width - 1, True)
+            else:
+                updated = _int64s(self.updated_micros)
+            arrays[UPDATED_AT] = updated.view(pa.timestamp("us", tz="UTC"))
         if not wanted:
             return table  # no column, a row per record (pa.table of no arrays would have no rows)
         return pa.table([arrays[c] if c in arrays else table.column(c) for c in wanted], names=wanted)
@@ -228,6 +272,20 @@ def _int64s(values: list[int] | list[int | None]) -> pyarrow.Array:
         valid = pa.py_buffer(bits.to_bytes((len(values) + 7) // 8, "little"))
         values = [value or 0 for value in values]
     return pa.Array.from_buffers(pa.int64(), len(values), [valid, pa.py_buffer(array.array("q", values))])
+
+
+def _copy_column(rows: Any, column: int, integer: bool) -> pyarrow.Array:
+    """Column ``column`` of a batch of COPY cells (``_native.CopyRows``) as an int64 array (a timestamptz in
+    microseconds since the Unix epoch) or a string array, from the buffers Rust gives."""
+    import pyarrow as pa
+
+    if integer:
+        valid, data = rows.int64s(column)
+        buffers = [valid and pa.py_buffer(valid), pa.py_buffer(data)]
+        return pa.Array.from_buffers(pa.int64(), len(rows), buffers)
+    valid, offsets, data = rows.strings(column)
+    buffers = [valid and pa.py_buffer(valid), pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.large_string(), len(rows), buffers).cast(pa.string())
 
 
 def _strings(values: list[str]) -> pyarrow.Array:
@@ -379,7 +437,10 @@ def read(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     phases = [phase] if isinstance(phase, str) else (list(phase) if phase is not None else None)
     query, params = _query(spec, project, domain, name, parse_time(since), phases, archived, id_from, id_to)
-    return _stream(conninfo, spec, query, params, trim_errors, default_namespace, batch_size)
+    # a whole table (or what the filters keep of it) is read in key order by walking the primary key's index,
+    # as the cursor's fast-start plan does; a range of ids (a shard) is found by the id index and sorted
+    indexed = id_from is None and id_to is None
+    return _stream(conninfo, spec, query, params, trim_errors, default_namespace, batch_size, indexed)
 
 
 def _psycopg():
@@ -432,59 +493,111 @@ def hide_password(text: str, conninfo: str) -> str:
     return text
 
 
-def _stream(conninfo, spec: _Kind, query, params, trim: bool, namespace: str, batch_size: int) -> Iterator[Rows]:
+def _stream(
+    conninfo, spec: _Kind, query, params, trim: bool, namespace: str, batch_size: int, indexed: bool
+) -> Iterator[Rows]:
     psycopg = _psycopg()
-    from psycopg.types.numeric import Int8BinaryLoader
 
     own = isinstance(conninfo, str)
     conn = connect(conninfo) if own else conninfo
     model = spec.load()
     done = 0
     try:
-        with conn.transaction(), conn.cursor(name="flytecodec_read", binary=True) as cursor:
-            cursor.adapters.register_loader("timestamptz", Int8BinaryLoader)  # no datetime object per value
-            cursor.execute(query, params)
-            while True:
-                rows = cursor.fetchmany(batch_size)
-                if not rows:
-                    break
-                yield _decode(spec, model, rows, done, trim, namespace)
-                done += len(rows)
+        with conn.transaction():
+            if backend() == "native":
+                batches = _copy_batches(conn, spec, query, params, batch_size, indexed)
+            else:
+                batches = _cursor_batches(conn, query, params, batch_size)
+            with contextlib.closing(batches):  # a COPY left early is ended before the transaction
+                for rows in batches:
+                    yield _decode(spec, model, rows, done, trim, namespace)
+                    done += len(rows)
     except psycopg.OperationalError as error:
         raise SourceError(
             f"lost the connection to the database after {done} rows of {spec.table}: {_first_line(error)}"
         ) from None
     except psycopg.Error as error:
         raise SourceError(f"reading {spec.table} failed after {done} rows: {_first_line(error)}") from None
+    except _MalformedCopy as error:
+        raise SourceError(f"reading {spec.table} failed after {done} rows: {error}") from None
     finally:
         if own:
             conn.close()
 
 
-def _decode(spec: _Kind, model: type, rows: list[tuple], done: int, trim: bool, namespace: str) -> Rows:
+def _cursor_batches(conn: psycopg.Connection, query, params, batch_size: int) -> Iterator[list[tuple]]:
+    """The rows of ``query`` through a server-side cursor, ``batch_size`` tuples at a time."""
+    from psycopg.types.numeric import Int8BinaryLoader
+
+    with conn.cursor(name="flytecodec_read", binary=True) as cursor:
+        cursor.adapters.register_loader("timestamptz", Int8BinaryLoader)  # no datetime object per value
+        cursor.execute(query, params)
+        while True:
+            rows = cursor.fetchmany(batch_size)
+            if not rows:
+                return
+            yield rows
+
+
+class _MalformedCopy(Exception):
+    """The COPY stream is not what was asked for (what Rust's parser found wrong)."""
+
+
+def _copy_batches(
+    conn: psycopg.Connection, spec: _Kind, query, params, batch_size: int, indexed: bool
+) -> Iterator[Any]:
+    """The rows of ``query`` through ``COPY ... TO STDOUT (FORMAT BINARY)``, parsed in Rust, as batches of
+    ``batch_size`` rows (``_native.CopyRows``; the last may be shorter)."""
+    from psycopg import sql
+
+    from flytecodec import _native
+
+    stream = _native.CopyStream(spec.types)
+    copy_query = sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(query)
+    with conn.cursor() as cursor:
+        if indexed:  # a COPY is planned for all of its rows, and would rather sort the table than walk its index
+            sort = "SELECT current_setting('enable_sort'), set_config('enable_sort', %s, true)"
+            previous = cursor.execute(sort, ["off"]).fetchone()[0]
+        with cursor.copy(copy_query, params) as copy:
+            for chunk in copy:
+                try:
+                    waiting = stream.push(chunk)
+                except ValueError as error:
+                    raise _MalformedCopy(str(error)) from None
+                if waiting >= batch_size:
+                    yield stream.take()
+        if indexed:  # as it was: a caller's connection may be inside a transaction of its own, which it outlives
+            cursor.execute(sort, [previous])
+    try:
+        stream.finish()
+    except ValueError as error:
+        raise _MalformedCopy(str(error)) from None
+    rows = stream.take()
+    if len(rows):
+        yield rows
+
+
+def _decode(spec: _Kind, model: type, rows: Any, done: int, trim: bool, namespace: str) -> Rows:
+    """The batch of ``rows`` (psycopg's tuples, or a ``_native.CopyRows``) decoded; DecodeError naming the row.
+    Tuples go through the Python rules (``_rebuild``), the reference the native rules are tested against."""
+    if not isinstance(rows, list):
+        return _decode_copy(spec, model, rows, done, trim, namespace)
     width = len(spec.key)
     build = spec.build
+    if build is None:
+        messages = [row[width] or b"" for row in rows]
+    else:
+        messages = []
+        for i, row in enumerate(rows):
+            try:
+                messages.append(build(row, trim, namespace))
+            except _rebuild.Malformed as error:
+                raise _row_error(spec, model, rows, i, done, f"stored bytes: {error.args[0]}") from None
     try:
-        rebuilt = _native_rebuild(spec, model, rows, trim, namespace)
+        batch = decode(model, messages)
     except DecodeError as error:
         raise _row_error(spec, model, rows, error.index, done, error.reason) from None
-    if rebuilt is not None:
-        batch, nbytes = rebuilt
-    else:
-        if build is None:
-            messages = [row[width] or b"" for row in rows]
-        else:
-            messages = []
-            for i, row in enumerate(rows):
-                try:
-                    messages.append(build(row, trim, namespace))
-                except _rebuild.Malformed as error:
-                    raise _row_error(spec, model, rows, i, done, f"stored bytes: {error.args[0]}") from None
-        try:
-            batch = decode(model, messages)
-        except DecodeError as error:
-            raise _row_error(spec, model, rows, error.index, done, error.reason) from None
-        nbytes = sum(map(len, messages))
+    nbytes = sum(map(len, messages))
     keys = [row[:width] for row in rows]
     updated = [row[-1] for row in rows]
     try:
@@ -498,18 +611,27 @@ def _decode(spec: _Kind, model: type, rows: list[tuple], done: int, trim: bool, 
     return Rows(batch, spec.key, keys, micros, build is None, nbytes)
 
 
-def _native_rebuild(
-    spec: _Kind, model: type, rows: list[tuple], trim: bool, namespace: str
-) -> tuple[Batch, int] | None:
-    """The batch of ``rows``' messages and their size, rebuilt and decoded in one call of the native backend when
-    it has the kind's rules; None when it does not, or a row is not plainly well formed (the Python rules say
-    what is wrong with it)."""
-    if spec.build is None or backend() != "native":
-        return None
+def _decode_copy(spec: _Kind, model: type, rows: Any, done: int, trim: bool, namespace: str) -> Rows:
+    """A batch of COPY cells decoded in Rust: the stored parts as they are, or the messages rebuilt by the
+    native rules; a row those leave to the Python rules sends the batch to them, as psycopg's tuples."""
     from flytecodec import _native
 
-    rebuilt = _native.rebuild_rows(spec.table, model._pb_class.DESCRIPTOR.full_name, rows, trim, namespace)
-    return (Batch(model, rebuilt[0], ""), rebuilt[1]) if rebuilt is not None else None
+    message = model._pb_class.DESCRIPTOR.full_name
+    width = len(spec.key)
+    try:
+        if spec.build is None:
+            rebuilt = rows.records(message, width)
+        else:
+            rebuilt = _native.rebuild_rows(spec.table, message, rows, trim, namespace)
+    except DecodeError as error:
+        raise _row_error(spec, model, rows.tuples(width), error.index, done, error.reason) from None
+    if rebuilt is None:
+        return _decode(spec, model, rows.tuples(), done, trim, namespace)
+    records, nbytes = rebuilt
+    infinite = rows.first_infinite(rows.width - 1)
+    if infinite is not None:
+        raise _row_error(spec, model, rows.tuples(width), infinite, done, "updated_at is infinite")
+    return Rows(Batch(model, records, ""), spec.key, None, None, spec.build is None, nbytes, rows)
 
 
 def _row_error(spec: _Kind, model: type, rows: list[tuple], index: int, done: int, reason: str) -> DecodeError:
