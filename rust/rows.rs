@@ -1,15 +1,15 @@
 //! flyteadmin's rows → its API's messages, a batch per call: `executions` → `flyteidl.admin.Execution`,
 //! `node_executions` → `NodeExecution`, `task_executions` → `TaskExecution`, by the rules of
 //! `flytecodec.sources._rebuild` (flyteadmin's From*Model transformers), written into one buffer whose spans
-//! become the batch's records. The rules read a row's cells through `Cells`, from psycopg's row tuples or from
-//! a batch of a binary COPY stream (`crate::pgcopy`, which writes without the GIL): one rule set for both.
+//! become the batch's records. The rules read a row's cells through `Cells`, which a batch of a binary COPY
+//! stream gives (`crate::pgcopy`, which writes without the GIL).
 //! Rows whose stored bytes are not plainly well formed (a broken length, a group, a field number 0) or whose
 //! `created_at` is NULL or infinite are left to the Python rules, which say what is wrong: the call then
 //! returns `None`.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::PyBytes;
 
 use crate::decode::Span;
 use crate::pgcopy::CopyRows;
@@ -221,8 +221,7 @@ fn node_execution_id(out: &mut Vec<u8>, execution: [&[u8]; 3], node_id: &[u8]) {
 }
 
 /// One row's cells, by position in the columns `flytecodec.sources.postgres` selects for its table: the rules
-/// below read rows through it, whether the cells are psycopg's tuple items (`TupleCells`) or a tuple of a
-/// `COPY ... (FORMAT BINARY)` stream (`crate::pgcopy`).
+/// below read rows through it; a tuple of a `COPY ... (FORMAT BINARY)` stream gives them (`crate::pgcopy`).
 pub trait Cells {
     /// A text or bytea cell's bytes (NULL: empty).
     fn bytes(&self, column: usize) -> PyResult<&[u8]>;
@@ -230,41 +229,6 @@ pub trait Cells {
     fn int(&self, column: usize) -> PyResult<Option<i64>>;
     /// A bool cell (NULL: `None`).
     fn flag(&self, column: usize) -> PyResult<Option<bool>>;
-}
-
-/// The items of a row tuple as psycopg gives them (str or bytes, int, bool, None).
-struct TupleCells<'py> {
-    items: Vec<Bound<'py, PyAny>>,
-}
-
-impl<'py> TupleCells<'py> {
-    fn new(tuple: &Bound<'py, PyTuple>, width: usize) -> PyResult<Self> {
-        let items = (0..width)
-            .map(|i| tuple.get_item(i))
-            .collect::<PyResult<_>>()?;
-        Ok(TupleCells { items })
-    }
-}
-
-impl Cells for TupleCells<'_> {
-    fn bytes(&self, column: usize) -> PyResult<&[u8]> {
-        let value = &self.items[column];
-        if value.is_none() {
-            return Ok(b"");
-        }
-        if let Ok(text) = value.cast::<PyString>() {
-            return Ok(text.to_str()?.as_bytes());
-        }
-        Ok(value.cast::<PyBytes>()?.as_bytes())
-    }
-
-    fn int(&self, column: usize) -> PyResult<Option<i64>> {
-        self.items[column].extract()
-    }
-
-    fn flag(&self, column: usize) -> PyResult<Option<bool>> {
-        self.items[column].extract()
-    }
 }
 
 /// The columns of an `executions` row as `flytecodec.sources.postgres` selects them (NULL: empty).
@@ -486,29 +450,20 @@ pub fn validated(
 }
 
 /// The messages of flyteadmin's `table` (`executions`, `node_executions` or `task_executions`) rebuilt as
-/// `message` from `rows`, psycopg's row tuples (see `execution_row`, `node_execution_row`,
-/// `task_execution_row`; times as microseconds since 2000) or a batch of a COPY stream
-/// (`crate::pgcopy::CopyRows`), validated; `None` when a row is for the Python rules; `namespace` is used for executions only.
+/// `message` from `rows`, a batch of a COPY stream (`crate::pgcopy::CopyRows`; the columns of
+/// `execution_row`, `node_execution_row`, `task_execution_row`), validated; `None` when a row is for the
+/// Python rules; `namespace` is used for executions only.
 #[pyfunction]
 pub fn rebuild_rows(
     py: Python<'_>,
     table: &str,
     message: &str,
-    rows: &Bound<'_, PyAny>,
+    rows: &Bound<'_, CopyRows>,
     trim: bool,
     namespace: &str,
 ) -> PyResult<Option<(RecordList, usize)>> {
     crate::errors::guard(py, || {
-        if let Ok(batch) = rows.cast::<CopyRows>() {
-            return batch.get().rebuild(py, table, message, trim, namespace);
-        }
-        let rows = rows.cast::<PyList>()?;
-        let table = Table::named(table)?;
-        let written = write_rows(rows.len(), 0, |out, i| {
-            let cells = TupleCells::new(rows.get_item(i)?.cast::<PyTuple>()?, table.width())?;
-            table.write(out, &cells, trim, namespace.as_bytes())
-        })?;
-        written.map(|w| validated(py, message, w)).transpose()
+        rows.get().rebuild(py, table, message, trim, namespace)
     })
 }
 

@@ -99,14 +99,12 @@ def read_message(cls: type, message: str, data: bytes) -> object:
     """A model of class ``cls`` over ``data``, one serialized ``message`` (a proto full name), validated as upb
     parses: ``flytecodec.DecodeError`` when it is not valid."""
 
-def rebuild_rows(
-    table: str, message: str, rows: list[tuple] | CopyRows, trim: bool, namespace: str
-) -> tuple[RecordList, int] | None:
-    """flyteadmin's rows of ``table`` (``executions``, ``node_executions`` or ``task_executions``, as
-    ``flytecodec.sources.postgres`` selects them: psycopg's tuples, times in microseconds since 2000, or a batch of
-    a COPY stream) rebuilt as ``message`` by the rules of ``flytecodec.sources._rebuild``, validated as a sequence's
-    records; with their total size. ``None`` when a row is left to the Python rules (stored bytes not plainly well
-    formed, a NULL or infinite ``created_at``). ``namespace`` is used for executions only."""
+def rebuild_rows(table: str, message: str, rows: CopyRows, trim: bool, namespace: str) -> tuple[RecordList, int] | None:
+    """flyteadmin's rows of ``table`` (``executions``, ``node_executions`` or ``task_executions``, a batch of a
+    COPY stream of the columns ``flytecodec.sources.postgres`` selects) rebuilt as ``message`` by the rules of
+    ``flytecodec.sources._rebuild``, validated as a sequence's records; with their total size. ``None`` when a
+    row is left to the Python rules (stored bytes not plainly well formed, a NULL or infinite ``created_at``).
+    ``namespace`` is used for executions only."""
 
 class CopyStream:
     """A ``COPY ... TO STDOUT (FORMAT BINARY)`` stream, read a chunk at a time (a tuple may span chunks), its

@@ -329,30 +329,3 @@ def test_an_infinite_or_null_time_names_its_row(times_db, backend, which, what):
     row = rows[which]
     with pytest.raises(DecodeError, match=f"execution_name={row['execution_name']!r}.*{what}"):
         read_all(url, "execution", name=row["execution_name"])
-
-
-@pytest.mark.parametrize("kind", ["execution", "node-execution", "task-execution"])
-@pytest.mark.parametrize("namespace", ["", "flyte-ns"])
-@pytest.mark.parametrize("trim", [False, True], ids=["whole-errors", "trimmed-errors"])
-def test_native_rebuild_is_the_python_rules(flyteadmin_db, trim, namespace, kind):
-    """The native backend rebuilds every well-formed row itself (it returns None only to leave a row to the
-    Python rules), to the bytes the Python rules give."""
-    import flytecodec
-
-    if "native" not in flytecodec.available_backends():
-        pytest.skip("the native extension is not built")
-    from psycopg.types.numeric import Int8BinaryLoader
-
-    from flytecodec import _native
-
-    spec = postgres.KINDS[kind]
-    query, params = postgres._query(spec, None, None, None, None, None, True)
-    with postgres.connect(flyteadmin_db.url) as conn, conn.cursor(binary=True) as cursor:
-        cursor.adapters.register_loader("timestamptz", Int8BinaryLoader)
-        rows = cursor.execute(query, params).fetchall()
-    message = spec.load()._pb_class.DESCRIPTOR.full_name
-    records, size = _native.rebuild_rows(spec.table, message, rows, trim, namespace)
-    expected = [spec.build(row, trim, namespace) for row in rows]
-    assert len(rows) > 100
-    assert [records.raw(i) for i in range(len(rows))] == expected
-    assert size == sum(map(len, expected))
