@@ -237,7 +237,8 @@ def read_shard(
     backend: str | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The rows of ``shard`` as record batches of at most ``batch_size`` rows, of the columns of
-    :func:`empty_table` (or those in ``columns``), read through one server-side cursor in primary key order.
+    :func:`empty_table` (or those in ``columns``), read in primary key order (through one binary COPY on the
+    native backend, a server-side cursor on the python one).
 
     :raises DecodeError: a stored message that does not decode: the table, the shard's id range, and the row by
         its primary key; ``index`` counts rows from the shard's first.
