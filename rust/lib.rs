@@ -35,8 +35,7 @@ fn schema_digest() -> String {
 }
 
 /// `gil_used = true`: a free-threaded interpreter turns the GIL back on when importing the extension
-/// (docs/free-threading.md: `ModelBase` keeps its state behind PyO3's runtime borrow checks, which two
-/// threads first-reading one model at the same moment could trip without a GIL).
+/// (docs/free-threading.md: `ModelBase` changes its state in place with the GIL as its only lock).
 #[pymodule(gil_used = true)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

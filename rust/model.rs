@@ -10,6 +10,9 @@
 //! Instance attributes (`__dict__`) shadow the properties: a constructed model keeps its constructor's values
 //! there, and a value assigned to a decoded model is kept there too (and named in `_dirty`). The property is
 //! a data descriptor that looks in `__dict__` only for such models, so a decoded model's read never does.
+//!
+//! `ModelBase` is a frozen class (no runtime borrow flag, so no atomic operation on a read): its state sits in
+//! a [`GilCell`], which the GIL the module declares (`gil_used = true`) keeps to one thread at a time.
 
 use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
 use pyo3::ffi;
@@ -18,6 +21,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
+use smallvec::SmallVec;
+use std::cell::UnsafeCell;
+use std::mem;
 
 use crate::decode::DecodeFailure;
 use crate::errors::{decode_error, guard, message_index};
@@ -35,21 +41,220 @@ pub enum Source {
     Proto(Py<PyAny>),
 }
 
-/// The base of every model: its source and its cached field values.
-#[pyclass(subclass, module = "flytecodec._native")]
-pub struct ModelBase {
+impl Source {
+    fn clone_ref(&self, py: Python<'_>) -> Source {
+        match self {
+            Source::Empty => Source::Empty,
+            Source::Record(record) => Source::Record(record.clone_ref(py)),
+            Source::Proto(pb) => Source::Proto(pb.clone_ref(py)),
+        }
+    }
+}
+
+/// The cached field values of a model, by slot number: inline (allocated with the model) up to this many
+/// fields, which covers every model of a record list's hot path; a model with more keeps them on the heap.
+const INLINE_SLOTS: usize = 16;
+
+type Slots = SmallVec<[Option<Py<PyAny>>; INLINE_SLOTS]>;
+
+/// A model's mutable state.
+struct State {
     src: Source,
     /// A record parsed by protobuf: the source of the fields Rust leaves to protobuf (repeated fields,
     /// maps, raw messages, converted values), made once.
     parsed: Option<Py<PyAny>>,
-    /// The cached value of each field, by the field's slot number.
-    slots: Vec<Option<Py<PyAny>>>,
+    /// The cached value of each field, by the field's slot number (empty until a field is first read).
+    slots: Slots,
     /// The names of the fields assigned on a decoded model (a set), or None.
-    #[pyo3(get, set, name = "_dirty")]
     dirty: Option<Py<PyAny>>,
     /// The python backend's `(RecordBytes, index)` of a bulk-decoded record, or None.
-    #[pyo3(get, set, name = "_raw")]
     raw: Option<Py<PyAny>>,
+}
+
+/// The mutable state of a frozen class, changed in place by a thread attached to the interpreter.
+///
+/// The module declares `gil_used = true`, so an attached thread holds the GIL, and no two threads are inside
+/// [`GilCell::with`] at once as long as its closure never lets the GIL go. Its closures only read, move and
+/// take new references: they call nothing in Python, make no Python object (which could start a garbage
+/// collection) and drop none (a deallocation can run a finalizer); what they take out is dropped after.
+struct GilCell<T>(UnsafeCell<T>);
+
+// SAFETY: the value is reached only through `with` (one attached thread at a time, see above) and, for the
+// garbage collector, `peek`; what it holds (Python references, byte spans) may move between threads.
+unsafe impl<T: Send> Sync for GilCell<T> {}
+
+impl<T> GilCell<T> {
+    fn new(value: T) -> Self {
+        GilCell(UnsafeCell::new(value))
+    }
+
+    /// Run `f` on the value.
+    ///
+    /// # Safety
+    /// `f` must not run Python code or let the GIL go: no call into Python, no new Python object, no Python
+    /// object dropped (move it out and drop it after `with` returns), and no `with` on the same cell.
+    unsafe fn with<R>(&self, _py: Python<'_>, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: by the caller's promise and the GIL, no other reference to the value is alive meanwhile.
+        f(unsafe { &mut *self.0.get() })
+    }
+
+    /// The value, for the garbage collector's traversal.
+    ///
+    /// # Safety
+    /// Only inside `__traverse__`: the collector runs with the GIL held and no Python code, so no `with` is
+    /// under way (none allocates a Python object, which is what starts a collection).
+    unsafe fn peek(&self) -> &T {
+        // SAFETY: by the caller's promise, nothing changes the value while the reference lives.
+        unsafe { &*self.0.get() }
+    }
+}
+
+/// The base of every model: its source and its cached field values.
+#[pyclass(subclass, frozen, module = "flytecodec._native")]
+pub struct ModelBase {
+    state: GilCell<State>,
+}
+
+/// What a property's first look at a model finds.
+enum Cached {
+    /// The field's cached value.
+    Value(Py<PyAny>),
+    /// A constructed or assigned-to model: the instance attribute comes first.
+    Shadowed,
+    /// A decoded model without the value yet.
+    Missing,
+}
+
+impl ModelBase {
+    fn new(src: Source) -> Self {
+        ModelBase {
+            state: GilCell::new(State {
+                src,
+                parsed: None,
+                slots: Slots::new(),
+                dirty: None,
+                raw: None,
+            }),
+        }
+    }
+
+    /// A new reference to the model's source.
+    fn src(&self, py: Python<'_>) -> Source {
+        // SAFETY: reads and new references only.
+        unsafe { self.state.with(py, |s| s.src.clone_ref(py)) }
+    }
+
+    /// Replace the source, giving back the old one (to be dropped by the caller).
+    fn replace_src(&self, py: Python<'_>, src: Source) -> Source {
+        // SAFETY: a move only.
+        unsafe { self.state.with(py, |s| mem::replace(&mut s.src, src)) }
+    }
+
+    /// Slot `slot`'s value, or whether the instance attribute comes first.
+    fn cached(&self, py: Python<'_>, slot: usize) -> Cached {
+        // SAFETY: reads and a new reference only.
+        unsafe {
+            self.state.with(py, |s| {
+                if matches!(s.src, Source::Empty) || s.dirty.is_some() {
+                    return Cached::Shadowed;
+                }
+                match s.slots.get(slot) {
+                    Some(Some(value)) => Cached::Value(value.clone_ref(py)),
+                    _ => Cached::Missing,
+                }
+            })
+        }
+    }
+
+    /// Store `value` in slot `slot` of a model with `slots` slots, unless a value is there already (another
+    /// thread's, stored while this one converted): the value kept, or None when the model has no source now.
+    fn store<'py>(
+        &self,
+        slot: usize,
+        slots: usize,
+        value: Bound<'py, PyAny>,
+    ) -> Option<Bound<'py, PyAny>> {
+        let py = value.py();
+        // SAFETY: reads, moves and new references only (the slot array grows in Rust memory).
+        let kept = unsafe {
+            self.state.with(py, |s| {
+                if matches!(s.src, Source::Empty) {
+                    return None;
+                }
+                if s.slots.len() < slots {
+                    s.slots.resize_with(slots, || None);
+                }
+                Some(
+                    s.slots[slot]
+                        .get_or_insert_with(|| value.clone().unbind())
+                        .clone_ref(py),
+                )
+            })
+        };
+        kept.map(|v| v.into_bound(py))
+    }
+
+    fn get_field(
+        &self,
+        py: Python<'_>,
+        field: impl FnOnce(&State) -> &Option<Py<PyAny>>,
+    ) -> Py<PyAny> {
+        // SAFETY: reads and a new reference only.
+        unsafe {
+            self.state.with(py, |s| {
+                field(s)
+                    .as_ref()
+                    .map_or_else(|| py.None(), |v| v.clone_ref(py))
+            })
+        }
+    }
+
+    fn set_field(
+        &self,
+        py: Python<'_>,
+        value: Option<Py<PyAny>>,
+        field: impl FnOnce(&mut State) -> &mut Option<Py<PyAny>>,
+    ) {
+        let value = value.filter(|v| !v.is_none(py));
+        // SAFETY: a move only; the old value is dropped after.
+        let old = unsafe { self.state.with(py, |s| mem::replace(field(s), value)) };
+        drop(old);
+    }
+
+    /// The protobuf class of `slf`'s message (the class attribute `_pb_class`).
+    fn pb_class<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.get_type().getattr(intern!(slf.py(), "_pb_class"))
+    }
+
+    /// The record parsed by protobuf, made once and kept (never handed to the caller to change).
+    fn parsed<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = slf.py();
+        let this = slf.get();
+        // SAFETY: reads and new references only.
+        let (src, parsed) = unsafe {
+            this.state.with(py, |s| {
+                let parsed = s.parsed.as_ref().map(|pb| pb.clone_ref(py));
+                (s.src.clone_ref(py), parsed)
+            })
+        };
+        let record = match src {
+            Source::Empty => return Ok(None),
+            Source::Proto(pb) => return Ok(Some(pb.into_bound(py))),
+            Source::Record(_) if parsed.is_some() => return Ok(parsed.map(|pb| pb.into_bound(py))),
+            Source::Record(record) => record,
+        };
+        let pb =
+            Self::pb_class(slf)?.call_method1(intern!(py, "FromString"), (record.bytes(py),))?;
+        // SAFETY: reads, a move and new references only.
+        let kept = unsafe {
+            this.state.with(py, |s| {
+                s.parsed
+                    .get_or_insert_with(|| pb.clone().unbind())
+                    .clone_ref(py)
+            })
+        };
+        Ok(Some(kept.into_bound(py)))
+    }
 }
 
 /// A new instance of `cls` (a subclass of [`ModelBase`]) reading from `src`, made without running its
@@ -70,35 +275,8 @@ pub fn new_model<'py>(cls: &Bound<'py, PyType>, src: Source) -> PyResult<Bound<'
     let model = obj
         .cast::<ModelBase>()
         .map_err(|_| PyTypeError::new_err(format!("{cls} is not a model class")))?;
-    model.borrow_mut().src = src;
+    model.get().replace_src(py, src);
     Ok(obj)
-}
-
-impl ModelBase {
-    /// The protobuf class of `slf`'s message (the class attribute `_pb_class`).
-    fn pb_class<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        slf.get_type().getattr(intern!(slf.py(), "_pb_class"))
-    }
-
-    /// The record parsed by protobuf, made once and kept (never handed to the caller to change).
-    fn parsed<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let py = slf.py();
-        let bytes = {
-            let this = slf.borrow();
-            match &this.src {
-                Source::Empty => return Ok(None),
-                Source::Proto(pb) => return Ok(Some(pb.bind(py).clone())),
-                Source::Record(_) if this.parsed.is_some() => {
-                    return Ok(this.parsed.as_ref().map(|pb| pb.bind(py).clone()))
-                }
-                Source::Record(record) => record.bytes(py),
-            }
-        };
-        let pb = Self::pb_class(slf)?.call_method1(intern!(py, "FromString"), (bytes,))?;
-        let mut this = slf.borrow_mut();
-        let kept = this.parsed.get_or_insert_with(|| pb.clone().unbind());
-        Ok(Some(kept.bind(py).clone()))
-    }
 }
 
 #[pymethods]
@@ -107,13 +285,7 @@ impl ModelBase {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn py_new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyAny>>) -> Self {
-        ModelBase {
-            src: Source::Empty,
-            parsed: None,
-            slots: Vec::new(),
-            dirty: None,
-            raw: None,
-        }
+        ModelBase::new(Source::Empty)
     }
 
     /// A new model of class `cls` over the protobuf message `pb`, which the model takes over (no copy).
@@ -131,16 +303,45 @@ impl ModelBase {
 
     /// Set the source: None (a constructed model) or a protobuf message the model takes over.
     #[setter(_src)]
-    fn set_source(&mut self, value: Option<Py<PyAny>>) {
-        self.src = value.map_or(Source::Empty, Source::Proto);
-        self.parsed = None;
-        self.slots.clear();
+    fn set_source(&self, py: Python<'_>, value: Option<Py<PyAny>>) {
+        let src = value.map_or(Source::Empty, Source::Proto);
+        // SAFETY: moves only; the old source, parse and values are dropped after.
+        let old = unsafe {
+            self.state.with(py, |s| {
+                let src = mem::replace(&mut s.src, src);
+                (src, s.parsed.take(), mem::take(&mut s.slots))
+            })
+        };
+        drop(old);
+    }
+
+    /// The names of the fields assigned on a decoded model (a set), or None.
+    #[getter(_dirty)]
+    fn dirty(&self, py: Python<'_>) -> Py<PyAny> {
+        self.get_field(py, |s| &s.dirty)
+    }
+
+    #[setter(_dirty)]
+    fn set_dirty(&self, py: Python<'_>, value: Option<Py<PyAny>>) {
+        self.set_field(py, value, |s| &mut s.dirty);
+    }
+
+    /// The python backend's `(RecordBytes, index)` of a bulk-decoded record, or None.
+    #[getter(_raw)]
+    fn raw(&self, py: Python<'_>) -> Py<PyAny> {
+        self.get_field(py, |s| &s.raw)
+    }
+
+    #[setter(_raw)]
+    fn set_raw(&self, py: Python<'_>, value: Option<Py<PyAny>>) {
+        self.set_field(py, value, |s| &mut s.raw);
     }
 
     /// Whether the model was decoded (has a source), not made by its constructor.
     #[getter(_decoded)]
-    fn decoded(&self) -> bool {
-        !matches!(self.src, Source::Empty)
+    fn decoded(&self, py: Python<'_>) -> bool {
+        // SAFETY: a read only.
+        unsafe { self.state.with(py, |s| !matches!(s.src, Source::Empty)) }
     }
 
     /// A new protobuf message equal to the source (unknown fields included), or None for a constructed
@@ -148,10 +349,10 @@ impl ModelBase {
     fn _source_copy<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = slf.py();
         guard(py, || {
-            let src = match &slf.borrow().src {
+            let src = match slf.get().src(py) {
                 Source::Empty => return Ok(None),
                 Source::Record(record) => Err(record.bytes(py)),
-                Source::Proto(pb) => Ok(pb.clone_ref(py)),
+                Source::Proto(pb) => Ok(pb),
             };
             let cls = Self::pb_class(slf)?;
             match src {
@@ -173,7 +374,7 @@ impl ModelBase {
     fn _source_bytes<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = slf.py();
         guard(py, || {
-            if let Source::Record(record) = &slf.borrow().src {
+            if let Source::Record(record) = slf.get().src(py) {
                 if record.top {
                     return Ok(Some(record.bytes(py).into_any()));
                 }
@@ -190,7 +391,7 @@ impl ModelBase {
     fn _source_empty(slf: &Bound<'_, Self>) -> PyResult<Option<bool>> {
         let py = slf.py();
         guard(py, || {
-            if let Source::Record(record) = &slf.borrow().src {
+            if let Source::Record(record) = slf.get().src(py) {
                 if record.size() == 0 {
                     return Ok(Some(true));
                 }
@@ -207,25 +408,37 @@ impl ModelBase {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        match &self.src {
+        // SAFETY: called by the garbage collector only.
+        let s = unsafe { self.state.peek() };
+        match &s.src {
             Source::Empty => {}
             Source::Record(record) => visit.call(&record.buffer)?,
             Source::Proto(pb) => visit.call(pb)?,
         }
-        for value in self.slots.iter().flatten() {
+        for value in s.slots.iter().flatten() {
             visit.call(value)?;
         }
-        visit.call(&self.parsed)?;
-        visit.call(&self.dirty)?;
-        visit.call(&self.raw)
+        visit.call(&s.parsed)?;
+        visit.call(&s.dirty)?;
+        visit.call(&s.raw)
     }
 
-    fn __clear__(&mut self) {
-        self.src = Source::Empty;
-        self.parsed = None;
-        self.slots.clear();
-        self.dirty = None;
-        self.raw = None;
+    fn __clear__(slf: &Bound<'_, Self>) {
+        let py = slf.py();
+        // SAFETY: moves only; everything taken is dropped after.
+        let old = unsafe {
+            slf.get().state.with(py, |s| {
+                let src = mem::replace(&mut s.src, Source::Empty);
+                (
+                    src,
+                    s.parsed.take(),
+                    mem::take(&mut s.slots),
+                    s.dirty.take(),
+                    s.raw.take(),
+                )
+            })
+        };
+        drop(old);
     }
 }
 
@@ -270,52 +483,51 @@ impl NativeProperty {
     /// The field's value converted from `model`'s source.
     fn convert<'py>(&self, model: &Bound<'py, ModelBase>) -> PyResult<Bound<'py, PyAny>> {
         let py = model.py();
-        let proto = {
-            let this = model.borrow();
-            match (&this.src, &self.field) {
-                (Source::Empty, _) => return Ok(py.None().into_bound(py)),
-                (Source::Record(record), Some(field)) => {
-                    // read with the model's borrow released: making values can run Python (a collection)
-                    let record = record.clone_ref(py);
-                    drop(this);
-                    return match record.read(py, field)? {
-                        Read::Value(value) => Ok(value),
-                        Read::Message(parts) => {
-                            let sub = Record::new(record.buffer.clone_ref(py), parts, false);
-                            new_model(self.model_class(py)?, Source::Record(sub))
-                        }
-                        Read::Messages(spans) => {
-                            let buffer = &record.buffer;
-                            let cls = self.model_class(py)?;
-                            let list = PyList::empty(py);
-                            for (start, end) in spans {
-                                let sub = Record::whole(buffer.clone_ref(py), start, end, false);
-                                list.append(new_model(cls, Source::Record(sub))?)?;
-                            }
-                            Ok(list.into_any())
-                        }
-                        Read::Entries(entries) => {
-                            let buffer = &record.buffer;
-                            let cls = self.model_class(py)?;
-                            let dict = PyDict::new(py);
-                            for (key, parts) in entries {
-                                let sub = Record::new(buffer.clone_ref(py), parts, false);
-                                dict.set_item(key, new_model(cls, Source::Record(sub))?)?;
-                            }
-                            Ok(dict.into_any())
-                        }
-                    };
-                }
-                (Source::Record(_), None) => None,
-                (Source::Proto(pb), _) => Some(pb.clone_ref(py).into_bound(py)),
-            }
-        };
-        let pb = match proto {
-            Some(pb) => pb,
-            None => ModelBase::parsed(model)?
+        // a new reference to the source: making values can run Python (a collection), which could change it
+        let pb = match (model.get().src(py), &self.field) {
+            (Source::Empty, _) => return Ok(py.None().into_bound(py)),
+            (Source::Record(record), Some(field)) => return self.read(py, record, field),
+            (Source::Record(_), None) => ModelBase::parsed(model)?
                 .ok_or_else(|| PyValueError::new_err("a decoded model lost its source"))?,
+            (Source::Proto(pb), _) => pb.into_bound(py),
         };
         self.pb_reader(py)?.call1((pb,))
+    }
+
+    /// The field read from `record`'s bytes, its sub-messages made into models.
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        record: Record,
+        field: &NativeField,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match record.read(py, field)? {
+            Read::Value(value) => Ok(value),
+            Read::Message(parts) => {
+                let sub = Record::new(record.buffer, parts, false);
+                new_model(self.model_class(py)?, Source::Record(sub))
+            }
+            Read::Messages(spans) => {
+                let buffer = &record.buffer;
+                let cls = self.model_class(py)?;
+                let list = PyList::empty(py);
+                for (start, end) in spans {
+                    let sub = Record::whole(buffer.clone_ref(py), start, end, false);
+                    list.append(new_model(cls, Source::Record(sub))?)?;
+                }
+                Ok(list.into_any())
+            }
+            Read::Entries(entries) => {
+                let buffer = &record.buffer;
+                let cls = self.model_class(py)?;
+                let dict = PyDict::new(py);
+                for (key, parts) in entries {
+                    let sub = Record::new(buffer.clone_ref(py), parts, false);
+                    dict.set_item(key, new_model(cls, Source::Record(sub))?)?;
+                }
+                Ok(dict.into_any())
+            }
+        }
     }
 
     fn get<'py>(
@@ -328,38 +540,24 @@ impl NativeProperty {
         };
         let this = slf.get();
         let model = obj.cast::<ModelBase>()?;
-        let shadowed = {
-            let cache = model.borrow();
-            if let Some(Some(value)) = cache.slots.get(this.slot) {
-                if cache.dirty.is_none() {
-                    return Ok(value.bind(py).clone());
+        match model.get().cached(py, this.slot) {
+            Cached::Value(value) => return Ok(value.into_bound(py)),
+            Cached::Missing => {}
+            Cached::Shadowed => {
+                // a constructed model's values, and the values assigned to a decoded one, are instance
+                // attributes
+                if let Some(value) = instance_attribute(obj, this.name.bind(py))? {
+                    return Ok(value);
                 }
-            }
-            matches!(cache.src, Source::Empty) || cache.dirty.is_some()
-        };
-        if shadowed {
-            // a constructed model's values, and the values assigned to a decoded one, are instance attributes
-            if let Some(value) = instance_attribute(obj, this.name.bind(py))? {
-                return Ok(value);
             }
         }
         let value = this.convert(model)?;
-        let mut cache = model.borrow_mut();
-        if matches!(cache.src, Source::Empty) {
-            return Ok(value); // a constructed model without this attribute: nothing to cache
-        }
-        if cache.slots.len() < this.slots {
-            let more = this.slots - cache.slots.len();
-            cache.slots.reserve_exact(more); // one allocation of the model's slot array, no spare room
-            cache.slots.resize_with(this.slots, || None);
-        }
-        match &mut cache.slots[this.slot] {
-            Some(first) => Ok(first.bind(py).clone()), // another thread stored it first: give the same object
-            empty => {
-                *empty = Some(value.clone().unbind());
-                Ok(value)
-            }
-        }
+        // a constructed model without this attribute has nothing to cache; another thread's value stored
+        // first is given instead, so that every thread gets the same object
+        Ok(model
+            .get()
+            .store(this.slot, this.slots, value.clone())
+            .unwrap_or(value))
     }
 }
 

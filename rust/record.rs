@@ -200,7 +200,7 @@ impl Record {
     pub fn clone_ref(&self, py: Python<'_>) -> Self {
         Record {
             buffer: self.buffer.clone_ref(py),
-            parts: self.parts.clone(),
+            parts: Parts::from_slice(&self.parts),
             top: self.top,
         }
     }
