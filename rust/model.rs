@@ -20,8 +20,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::PyClassInitializer;
 use pyo3::{PyTraverseError, PyVisit};
-use smallvec::SmallVec;
 use std::cell::UnsafeCell;
 use std::mem;
 
@@ -51,11 +51,50 @@ impl Source {
     }
 }
 
-/// The cached field values of a model, by slot number: inline (allocated with the model) up to this many
-/// fields, which covers every model of a record list's hot path; a model with more keeps them on the heap.
+/// How many cached values a model holds inline, allocated with it: every model of a record list's hot path
+/// has at most this many fields.
 const INLINE_SLOTS: usize = 16;
 
-type Slots = SmallVec<[Option<Py<PyAny>>; INLINE_SLOTS]>;
+/// The cached field values of a model, by slot number: inline, or on the heap for a model with more fields
+/// than [`INLINE_SLOTS`] (moved there, all of its slots, when the first of those beyond is stored).
+enum Slots {
+    Inline([Option<Py<PyAny>>; INLINE_SLOTS]),
+    Heap(Box<[Option<Py<PyAny>>]>),
+}
+
+impl Slots {
+    fn new() -> Self {
+        Slots::Inline([const { None }; INLINE_SLOTS])
+    }
+
+    fn all(&self) -> &[Option<Py<PyAny>>] {
+        match self {
+            Slots::Inline(values) => values,
+            Slots::Heap(values) => values,
+        }
+    }
+
+    fn get(&self, slot: usize) -> Option<&Py<PyAny>> {
+        self.all().get(slot).and_then(Option::as_ref)
+    }
+
+    /// Slot `slot` of a model with `slots` slots (`slot < slots`).
+    fn slot_mut(&mut self, slot: usize, slots: usize) -> &mut Option<Py<PyAny>> {
+        if let Slots::Inline(values) = self {
+            if slot >= INLINE_SLOTS {
+                let mut heap: Box<[Option<Py<PyAny>>]> = (0..slots).map(|_| None).collect();
+                for (to, from) in heap.iter_mut().zip(values.iter_mut()) {
+                    *to = from.take();
+                }
+                *self = Slots::Heap(heap);
+            }
+        }
+        match self {
+            Slots::Inline(values) => &mut values[slot],
+            Slots::Heap(values) => &mut values[slot],
+        }
+    }
+}
 
 /// A model's mutable state.
 struct State {
@@ -63,7 +102,7 @@ struct State {
     /// A record parsed by protobuf: the source of the fields Rust leaves to protobuf (repeated fields,
     /// maps, raw messages, converted values), made once.
     parsed: Option<Py<PyAny>>,
-    /// The cached value of each field, by the field's slot number (empty until a field is first read).
+    /// The cached value of each field, by the field's slot number.
     slots: Slots,
     /// The names of the fields assigned on a decoded model (a set), or None.
     dirty: Option<Py<PyAny>>,
@@ -144,12 +183,6 @@ impl ModelBase {
         unsafe { self.state.with(py, |s| s.src.clone_ref(py)) }
     }
 
-    /// Replace the source, giving back the old one (to be dropped by the caller).
-    fn replace_src(&self, py: Python<'_>, src: Source) -> Source {
-        // SAFETY: a move only.
-        unsafe { self.state.with(py, |s| mem::replace(&mut s.src, src)) }
-    }
-
     /// Slot `slot`'s value, or whether the instance attribute comes first.
     fn cached(&self, py: Python<'_>, slot: usize) -> Cached {
         // SAFETY: reads and a new reference only.
@@ -159,8 +192,8 @@ impl ModelBase {
                     return Cached::Shadowed;
                 }
                 match s.slots.get(slot) {
-                    Some(Some(value)) => Cached::Value(value.clone_ref(py)),
-                    _ => Cached::Missing,
+                    Some(value) => Cached::Value(value.clone_ref(py)),
+                    None => Cached::Missing,
                 }
             })
         }
@@ -181,11 +214,9 @@ impl ModelBase {
                 if matches!(s.src, Source::Empty) {
                     return None;
                 }
-                if s.slots.len() < slots {
-                    s.slots.resize_with(slots, || None);
-                }
                 Some(
-                    s.slots[slot]
+                    s.slots
+                        .slot_mut(slot, slots)
                         .get_or_insert_with(|| value.clone().unbind())
                         .clone_ref(py),
                 )
@@ -257,26 +288,37 @@ impl ModelBase {
     }
 }
 
+/// A model class: a subclass of [`ModelBase`], checked once when made, so that making its instances does
+/// not check it again.
+pub struct ModelClass(Py<PyType>);
+
+impl ModelClass {
+    pub fn new(cls: &Bound<'_, PyType>) -> PyResult<Self> {
+        if cls.is_subclass_of::<ModelBase>()? {
+            Ok(ModelClass(cls.clone().unbind()))
+        } else {
+            Err(PyTypeError::new_err(format!("{cls} is not a model class")))
+        }
+    }
+
+    /// A new instance reading from `src`, made without running the class's constructor: allocated by the
+    /// class and its Rust part written in place, as PyO3's own `tp_new` does, without going through
+    /// `tp_new` (its argument parsing).
+    pub fn instance<'py>(&self, py: Python<'py>, src: Source) -> PyResult<Bound<'py, PyAny>> {
+        let init = PyClassInitializer::from(ModelBase::new(src));
+        // SAFETY: the class is a live type object (held) that derives from `ModelBase` (checked when this
+        // was made), the condition of `tp_new_impl`; it gives a new reference or an error.
+        unsafe {
+            let obj = pyo3::impl_::pymethods::tp_new_impl(py, init, self.0.bind(py).as_type_ptr())?;
+            Ok(Bound::from_owned_ptr(py, obj))
+        }
+    }
+}
+
 /// A new instance of `cls` (a subclass of [`ModelBase`]) reading from `src`, made without running its
 /// constructor.
 pub fn new_model<'py>(cls: &Bound<'py, PyType>, src: Source) -> PyResult<Bound<'py, PyAny>> {
-    let py = cls.py();
-    let tp = cls.as_type_ptr();
-    // SAFETY: `tp` is a live type object (borrowed from `cls`); its `tp_new` is called as CPython's
-    // `type.__call__` would, with an empty argument tuple and no keywords. The result is a new reference
-    // or NULL with an exception set, which `from_owned_ptr_or_err` takes over.
-    let obj = unsafe {
-        let new = (*tp)
-            .tp_new
-            .ok_or_else(|| PyTypeError::new_err("a model class must be instantiable"))?;
-        let args = PyTuple::empty(py);
-        Bound::from_owned_ptr_or_err(py, new(tp, args.as_ptr(), std::ptr::null_mut()))?
-    };
-    let model = obj
-        .cast::<ModelBase>()
-        .map_err(|_| PyTypeError::new_err(format!("{cls} is not a model class")))?;
-    model.get().replace_src(py, src);
-    Ok(obj)
+    ModelClass::new(cls)?.instance(cls.py(), src)
 }
 
 #[pymethods]
@@ -309,7 +351,11 @@ impl ModelBase {
         let old = unsafe {
             self.state.with(py, |s| {
                 let src = mem::replace(&mut s.src, src);
-                (src, s.parsed.take(), mem::take(&mut s.slots))
+                (
+                    src,
+                    s.parsed.take(),
+                    mem::replace(&mut s.slots, Slots::new()),
+                )
             })
         };
         drop(old);
@@ -415,7 +461,7 @@ impl ModelBase {
             Source::Record(record) => visit.call(&record.buffer)?,
             Source::Proto(pb) => visit.call(pb)?,
         }
-        for value in s.slots.iter().flatten() {
+        for value in s.slots.all().iter().flatten() {
             visit.call(value)?;
         }
         visit.call(&s.parsed)?;
@@ -432,7 +478,7 @@ impl ModelBase {
                 (
                     src,
                     s.parsed.take(),
-                    mem::take(&mut s.slots),
+                    mem::replace(&mut s.slots, Slots::new()),
                     s.dirty.take(),
                     s.raw.take(),
                 )
@@ -456,7 +502,7 @@ pub struct NativeProperty {
     field: Option<NativeField>,
     /// `() -> model class`, for a sub-message field; resolved on first use.
     resolve_model: Option<Py<PyAny>>,
-    model: PyOnceLock<Py<PyType>>,
+    model: PyOnceLock<ModelClass>,
     /// `() -> (protobuf message -> value)`, resolved on first use.
     make_pb_reader: Py<PyAny>,
     pb_reader: PyOnceLock<Py<PyAny>>,
@@ -470,14 +516,13 @@ impl NativeProperty {
         Ok(read.bind(py))
     }
 
-    fn model_class<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyType>> {
-        let cls = self.model.get_or_try_init(py, || -> PyResult<Py<PyType>> {
+    fn model_class(&self, py: Python<'_>) -> PyResult<&ModelClass> {
+        self.model.get_or_try_init(py, || {
             let resolve = self.resolve_model.as_ref().ok_or_else(|| {
                 PyTypeError::new_err("a sub-message property needs its model class")
             })?;
-            Ok(resolve.bind(py).call0()?.cast_into::<PyType>()?.unbind())
-        })?;
-        Ok(cls.bind(py))
+            ModelClass::new(&resolve.bind(py).call0()?.cast_into::<PyType>()?)
+        })
     }
 
     /// The field's value converted from `model`'s source.
@@ -505,7 +550,7 @@ impl NativeProperty {
             Read::Value(value) => Ok(value),
             Read::Message(parts) => {
                 let sub = Record::new(record.buffer, parts, false);
-                new_model(self.model_class(py)?, Source::Record(sub))
+                self.model_class(py)?.instance(py, Source::Record(sub))
             }
             Read::Messages(spans) => {
                 let buffer = &record.buffer;
@@ -513,7 +558,7 @@ impl NativeProperty {
                 let list = PyList::empty(py);
                 for (start, end) in spans {
                     let sub = Record::whole(buffer.clone_ref(py), start, end, false);
-                    list.append(new_model(cls, Source::Record(sub))?)?;
+                    list.append(cls.instance(py, Source::Record(sub))?)?;
                 }
                 Ok(list.into_any())
             }
@@ -523,7 +568,7 @@ impl NativeProperty {
                 let dict = PyDict::new(py);
                 for (key, parts) in entries {
                     let sub = Record::new(buffer.clone_ref(py), parts, false);
-                    dict.set_item(key, new_model(cls, Source::Record(sub))?)?;
+                    dict.set_item(key, cls.instance(py, Source::Record(sub))?)?;
                 }
                 Ok(dict.into_any())
             }
