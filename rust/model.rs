@@ -506,6 +506,9 @@ pub struct NativeProperty {
     /// `() -> (protobuf message -> value)`, resolved on first use.
     make_pb_reader: Py<PyAny>,
     pb_reader: PyOnceLock<Py<PyAny>>,
+    /// The class of the first model this property read (a subclass of `ModelBase`, kept alive here): its
+    /// instances need no subclass check.
+    seen: PyOnceLock<Py<PyType>>,
 }
 
 impl NativeProperty {
@@ -546,28 +549,29 @@ impl NativeProperty {
         record: Record,
         field: &NativeField,
     ) -> PyResult<Bound<'py, PyAny>> {
-        match record.read(py, field)? {
+        let read = record.read(py, field);
+        // the buffer is let go as a `Bound`: a plain decref (a `Py` asks whether this thread is attached)
+        let buffer = record.buffer.into_bound(py);
+        match read? {
             Read::Value(value) => Ok(value),
             Read::Message(parts) => {
-                let sub = Record::new(record.buffer, parts, false);
+                let sub = Record::new(buffer.unbind(), parts, false);
                 self.model_class(py)?.instance(py, Source::Record(sub))
             }
             Read::Messages(spans) => {
-                let buffer = &record.buffer;
                 let cls = self.model_class(py)?;
                 let list = PyList::empty(py);
                 for (start, end) in spans {
-                    let sub = Record::whole(buffer.clone_ref(py), start, end, false);
+                    let sub = Record::whole(buffer.clone().unbind(), start, end, false);
                     list.append(cls.instance(py, Source::Record(sub))?)?;
                 }
                 Ok(list.into_any())
             }
             Read::Entries(entries) => {
-                let buffer = &record.buffer;
                 let cls = self.model_class(py)?;
                 let dict = PyDict::new(py);
                 for (key, parts) in entries {
-                    let sub = Record::new(buffer.clone_ref(py), parts, false);
+                    let sub = Record::new(buffer.clone().unbind(), parts, false);
                     dict.set_item(key, cls.instance(py, Source::Record(sub))?)?;
                 }
                 Ok(dict.into_any())
@@ -584,7 +588,17 @@ impl NativeProperty {
             return Ok(slf.clone().into_any());
         };
         let this = slf.get();
-        let model = obj.cast::<ModelBase>()?;
+        let model = match this.seen.get(py) {
+            // SAFETY: `obj` is an instance of the class seen before, which derives from `ModelBase`.
+            Some(seen) if obj.get_type_ptr() == seen.bind(py).as_type_ptr() => unsafe {
+                obj.cast_unchecked::<ModelBase>()
+            },
+            _ => {
+                let model = obj.cast::<ModelBase>()?;
+                let _ = this.seen.set(py, obj.get_type().unbind());
+                model
+            }
+        };
         match model.get().cached(py, this.slot) {
             Cached::Value(value) => return Ok(value.into_bound(py)),
             Cached::Missing => {}
@@ -658,6 +672,7 @@ impl NativeProperty {
             model: PyOnceLock::new(),
             make_pb_reader,
             pb_reader: PyOnceLock::new(),
+            seen: PyOnceLock::new(),
         })
     }
 
