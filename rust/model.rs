@@ -14,7 +14,7 @@
 //! `ModelBase` is a frozen class (no runtime borrow flag, so no atomic operation on a read): its state sits in
 //! a [`GilCell`], which the GIL the module declares (`gil_used = true`) keeps to one thread at a time.
 
-use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyAttributeError, PyImportError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -146,6 +146,21 @@ impl<T> GilCell<T> {
         // SAFETY: by the caller's promise, nothing changes the value while the reference lives.
         unsafe { &*self.0.get() }
     }
+}
+
+/// Refuse to load where the GIL is off: a free-threaded interpreter turns it back on when it imports this
+/// module (`gil_used = true`) unless told to keep it off (`PYTHON_GIL=0`, `-X gil=0`), and [`GilCell`] relies
+/// on it. The package then runs on its python backend, as when the extension is not built.
+pub fn require_gil(py: Python<'_>) -> PyResult<()> {
+    let sys = py.import("sys")?;
+    if let Ok(enabled) = sys.getattr("_is_gil_enabled") {
+        if !enabled.call0()?.is_truthy()? {
+            return Err(PyImportError::new_err(
+                "flytecodec._native needs the GIL, which this interpreter was told to keep off",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The base of every model: its source and its cached field values.
