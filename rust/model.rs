@@ -41,16 +41,6 @@ pub enum Source {
     Proto(Py<PyAny>),
 }
 
-impl Source {
-    fn clone_ref(&self, py: Python<'_>) -> Source {
-        match self {
-            Source::Empty => Source::Empty,
-            Source::Record(record) => Source::Record(record.clone_ref(py)),
-            Source::Proto(pb) => Source::Proto(pb.clone_ref(py)),
-        }
-    }
-}
-
 /// How many cached values a model holds inline, allocated with it: every model of a record list's hot path
 /// has at most this many fields.
 const INLINE_SLOTS: usize = 16;
@@ -98,7 +88,9 @@ impl Slots {
 
 /// A model's mutable state.
 struct State {
-    src: Source,
+    /// Whether the constructor ran again on a decoded model: it then reads as a constructed one (its
+    /// source is kept, unread, until the model goes).
+    reset: bool,
     /// A record parsed by protobuf: the source of the fields Rust leaves to protobuf (repeated fields,
     /// maps, raw messages, converted values), made once.
     parsed: Option<Py<PyAny>>,
@@ -166,6 +158,8 @@ pub fn require_gil(py: Python<'_>) -> PyResult<()> {
 /// The base of every model: its source and its cached field values.
 #[pyclass(subclass, frozen, module = "flytecodec._native")]
 pub struct ModelBase {
+    /// Set when the model is made and never changed, so that a read borrows it across calls into Python.
+    src: Source,
     state: GilCell<State>,
 }
 
@@ -182,8 +176,9 @@ enum Cached {
 impl ModelBase {
     fn new(src: Source) -> Self {
         ModelBase {
+            src,
             state: GilCell::new(State {
-                src,
+                reset: false,
                 parsed: None,
                 slots: Slots::new(),
                 dirty: None,
@@ -192,10 +187,20 @@ impl ModelBase {
         }
     }
 
-    /// A new reference to the model's source.
-    fn src(&self, py: Python<'_>) -> Source {
-        // SAFETY: reads and new references only.
-        unsafe { self.state.with(py, |s| s.src.clone_ref(py)) }
+    /// The model's source: nothing for a constructed model (or one whose constructor ran again).
+    fn src(&self, py: Python<'_>) -> &Source {
+        // SAFETY: a read only.
+        if unsafe { self.state.with(py, |s| s.reset) } {
+            &Source::Empty
+        } else {
+            &self.src
+        }
+    }
+
+    /// Whether reads find the values in the instance attributes (a constructed model, or one whose
+    /// constructor ran again): nothing is cached.
+    fn constructed(&self, s: &State) -> bool {
+        s.reset || matches!(self.src, Source::Empty)
     }
 
     /// Slot `slot`'s value, or whether the instance attribute comes first.
@@ -203,7 +208,7 @@ impl ModelBase {
         // SAFETY: reads and a new reference only.
         unsafe {
             self.state.with(py, |s| {
-                if matches!(s.src, Source::Empty) || s.dirty.is_some() {
+                if self.constructed(s) || s.dirty.is_some() {
                     return Cached::Shadowed;
                 }
                 match s.slots.get(slot) {
@@ -226,7 +231,7 @@ impl ModelBase {
         // SAFETY: reads, moves and new references only (the slot array grows in Rust memory).
         let kept = unsafe {
             self.state.with(py, |s| {
-                if matches!(s.src, Source::Empty) {
+                if self.constructed(s) {
                     return None;
                 }
                 Some(
@@ -276,19 +281,19 @@ impl ModelBase {
     fn parsed<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = slf.py();
         let this = slf.get();
-        // SAFETY: reads and new references only.
-        let (src, parsed) = unsafe {
-            this.state.with(py, |s| {
-                let parsed = s.parsed.as_ref().map(|pb| pb.clone_ref(py));
-                (s.src.clone_ref(py), parsed)
-            })
-        };
-        let record = match src {
+        let record = match this.src(py) {
             Source::Empty => return Ok(None),
-            Source::Proto(pb) => return Ok(Some(pb.into_bound(py))),
-            Source::Record(_) if parsed.is_some() => return Ok(parsed.map(|pb| pb.into_bound(py))),
+            Source::Proto(pb) => return Ok(Some(pb.bind(py).clone())),
             Source::Record(record) => record,
         };
+        // SAFETY: a read and a new reference only.
+        let parsed = unsafe {
+            this.state
+                .with(py, |s| s.parsed.as_ref().map(|pb| pb.clone_ref(py)))
+        };
+        if let Some(pb) = parsed {
+            return Ok(Some(pb.into_bound(py)));
+        }
         let pb =
             Self::pb_class(slf)?.call_method1(intern!(py, "FromString"), (record.bytes(py),))?;
         // SAFETY: reads, a move and new references only.
@@ -358,22 +363,24 @@ impl ModelBase {
         guard(slf.py(), || Self::parsed(slf))
     }
 
-    /// Set the source: None (a constructed model) or a protobuf message the model takes over.
+    /// Make the model a constructed one (its constructor sets None): a source is given when a model is
+    /// made, by `_over` or a decoder, and cannot be set afterwards.
     #[setter(_src)]
-    fn set_source(&self, py: Python<'_>, value: Option<Py<PyAny>>) {
-        let src = value.map_or(Source::Empty, Source::Proto);
-        // SAFETY: moves only; the old source, parse and values are dropped after.
+    fn set_source(&self, py: Python<'_>, value: Option<Py<PyAny>>) -> PyResult<()> {
+        if value.is_some() {
+            return Err(PyTypeError::new_err(
+                "a model's source is given when it is made: only None (a constructed model) can be set",
+            ));
+        }
+        // SAFETY: moves only; the parse and the values are dropped after.
         let old = unsafe {
             self.state.with(py, |s| {
-                let src = mem::replace(&mut s.src, src);
-                (
-                    src,
-                    s.parsed.take(),
-                    mem::replace(&mut s.slots, Slots::new()),
-                )
+                s.reset = true;
+                (s.parsed.take(), mem::replace(&mut s.slots, Slots::new()))
             })
         };
         drop(old);
+        Ok(())
     }
 
     /// The names of the fields assigned on a decoded model (a set), or None.
@@ -401,8 +408,7 @@ impl ModelBase {
     /// Whether the model was decoded (has a source), not made by its constructor.
     #[getter(_decoded)]
     fn decoded(&self, py: Python<'_>) -> bool {
-        // SAFETY: a read only.
-        unsafe { self.state.with(py, |s| !matches!(s.src, Source::Empty)) }
+        !matches!(self.src(py), Source::Empty)
     }
 
     /// A new protobuf message equal to the source (unknown fields included), or None for a constructed
@@ -422,7 +428,7 @@ impl ModelBase {
                     .map(Some),
                 Ok(pb) => {
                     let copy = cls.call0()?;
-                    copy.call_method1(intern!(py, "CopyFrom"), (pb,))?;
+                    copy.call_method1(intern!(py, "CopyFrom"), (pb.bind(py),))?;
                     Ok(Some(copy))
                 }
             }
@@ -471,7 +477,7 @@ impl ModelBase {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         // SAFETY: called by the garbage collector only.
         let s = unsafe { self.state.peek() };
-        match &s.src {
+        match &self.src {
             Source::Empty => {}
             Source::Record(record) => visit.call(&record.buffer)?,
             Source::Proto(pb) => visit.call(pb)?,
@@ -484,14 +490,13 @@ impl ModelBase {
         visit.call(&s.raw)
     }
 
+    /// Drop the references a cycle can go through (the source, bytes or a protobuf message, holds none).
     fn __clear__(slf: &Bound<'_, Self>) {
         let py = slf.py();
         // SAFETY: moves only; everything taken is dropped after.
         let old = unsafe {
             slf.get().state.with(py, |s| {
-                let src = mem::replace(&mut s.src, Source::Empty);
                 (
-                    src,
                     s.parsed.take(),
                     mem::replace(&mut s.slots, Slots::new()),
                     s.dirty.take(),
@@ -546,13 +551,13 @@ impl NativeProperty {
     /// The field's value converted from `model`'s source.
     fn convert<'py>(&self, model: &Bound<'py, ModelBase>) -> PyResult<Bound<'py, PyAny>> {
         let py = model.py();
-        // a new reference to the source: making values can run Python (a collection), which could change it
+        // the source never changes once the model is made: borrowed while values are made (which can run Python)
         let pb = match (model.get().src(py), &self.field) {
             (Source::Empty, _) => return Ok(py.None().into_bound(py)),
             (Source::Record(record), Some(field)) => return self.read(py, record, field),
             (Source::Record(_), None) => ModelBase::parsed(model)?
                 .ok_or_else(|| PyValueError::new_err("a decoded model lost its source"))?,
-            (Source::Proto(pb), _) => pb.into_bound(py),
+            (Source::Proto(pb), _) => pb.bind(py).clone(),
         };
         self.pb_reader(py)?.call1((pb,))
     }
@@ -561,16 +566,14 @@ impl NativeProperty {
     fn read<'py>(
         &self,
         py: Python<'py>,
-        record: Record,
+        record: &Record,
         field: &NativeField,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let read = record.read(py, field);
-        // the buffer is let go as a `Bound`: a plain decref (a `Py` asks whether this thread is attached)
-        let buffer = record.buffer.into_bound(py);
-        match read? {
+        let buffer = record.buffer.bind(py);
+        match record.read(py, field)? {
             Read::Value(value) => Ok(value),
             Read::Message(parts) => {
-                let sub = Record::new(buffer.unbind(), parts, false);
+                let sub = Record::new(buffer.clone().unbind(), parts, false);
                 self.model_class(py)?.instance(py, Source::Record(sub))
             }
             Read::Messages(spans) => {
