@@ -45,21 +45,23 @@ pub enum Source {
 /// has at most this many fields.
 const INLINE_SLOTS: usize = 16;
 
-/// The cached field values of a model, by slot number: inline, or on the heap for a model with more fields
-/// than [`INLINE_SLOTS`] (moved there, all of its slots, when the first of those beyond is stored).
+/// The cached field values of a model, by slot number: inline (with how many of them lead up to the last one
+/// stored, all that the garbage collector visits), or on the heap for a model with more fields than
+/// [`INLINE_SLOTS`] (moved there, all of its slots, when the first of those beyond is stored).
 enum Slots {
-    Inline([Option<Py<PyAny>>; INLINE_SLOTS]),
+    Inline([Option<Py<PyAny>>; INLINE_SLOTS], usize),
     Heap(Box<[Option<Py<PyAny>>]>),
 }
 
 impl Slots {
     fn new() -> Self {
-        Slots::Inline([const { None }; INLINE_SLOTS])
+        Slots::Inline([const { None }; INLINE_SLOTS], 0)
     }
 
+    /// The slots up to the last one stored (or all of them).
     fn all(&self) -> &[Option<Py<PyAny>>] {
         match self {
-            Slots::Inline(values) => values,
+            Slots::Inline(values, used) => &values[..*used],
             Slots::Heap(values) => values,
         }
     }
@@ -70,7 +72,7 @@ impl Slots {
 
     /// Slot `slot` of a model with `slots` slots (`slot < slots`).
     fn slot_mut(&mut self, slot: usize, slots: usize) -> &mut Option<Py<PyAny>> {
-        if let Slots::Inline(values) = self {
+        if let Slots::Inline(values, _) = self {
             if slot >= INLINE_SLOTS {
                 let mut heap: Box<[Option<Py<PyAny>>]> = (0..slots).map(|_| None).collect();
                 for (to, from) in heap.iter_mut().zip(values.iter_mut()) {
@@ -80,7 +82,10 @@ impl Slots {
             }
         }
         match self {
-            Slots::Inline(values) => &mut values[slot],
+            Slots::Inline(values, used) => {
+                *used = (*used).max(slot + 1);
+                &mut values[slot]
+            }
             Slots::Heap(values) => &mut values[slot],
         }
     }
