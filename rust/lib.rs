@@ -36,11 +36,12 @@ fn schema_digest() -> String {
     schema::digest_hex()
 }
 
-/// `gil_used = true`: a free-threaded interpreter turns the GIL back on when importing the extension
-/// (docs/free-threading.md: `ModelBase` keeps its state behind PyO3's runtime borrow checks, which two
-/// threads first-reading one model at the same moment could trip without a GIL).
+/// `gil_used = true`: a free-threaded interpreter turns the GIL back on when importing the extension, and the
+/// import fails where it was told to keep it off (docs/free-threading.md: `ModelBase` changes its state in
+/// place with the GIL as its only lock).
 #[pymodule(gil_used = true)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    model::require_gil(m.py())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("flyteidl_version", schema::FLYTEIDL_VERSION)?;
     m.add_function(wrap_pyfunction!(schema_digest, m)?)?;

@@ -10,14 +10,20 @@
 //! Instance attributes (`__dict__`) shadow the properties: a constructed model keeps its constructor's values
 //! there, and a value assigned to a decoded model is kept there too (and named in `_dirty`). The property is
 //! a data descriptor that looks in `__dict__` only for such models, so a decoded model's read never does.
+//!
+//! `ModelBase` is a frozen class (no runtime borrow flag, so no atomic operation on a read): its state sits in
+//! a [`GilCell`], which the GIL the module declares (`gil_used = true`) keeps to one thread at a time.
 
-use pyo3::exceptions::{PyAttributeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyAttributeError, PyImportError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::PyClassInitializer;
 use pyo3::{PyTraverseError, PyVisit};
+use std::cell::UnsafeCell;
+use std::mem;
 
 use crate::decode::DecodeFailure;
 use crate::errors::{decode_error, guard, message_index};
@@ -35,46 +41,242 @@ pub enum Source {
     Proto(Py<PyAny>),
 }
 
-/// The base of every model: its source and its cached field values.
-#[pyclass(subclass, module = "flytecodec._native")]
-pub struct ModelBase {
-    src: Source,
+/// How many cached values a model holds inline, allocated with it: every model of a record list's hot path
+/// has at most this many fields.
+const INLINE_SLOTS: usize = 16;
+
+/// The cached field values of a model, by slot number: inline (with how many of them lead up to the last one
+/// stored, all that the garbage collector visits), or on the heap for a model with more fields than
+/// [`INLINE_SLOTS`] (moved there, all of its slots, when the first of those beyond is stored).
+enum Slots {
+    Inline([Option<Py<PyAny>>; INLINE_SLOTS], usize),
+    Heap(Box<[Option<Py<PyAny>>]>),
+}
+
+impl Slots {
+    fn new() -> Self {
+        Slots::Inline([const { None }; INLINE_SLOTS], 0)
+    }
+
+    /// The slots up to the last one stored (or all of them).
+    fn all(&self) -> &[Option<Py<PyAny>>] {
+        match self {
+            Slots::Inline(values, used) => &values[..*used],
+            Slots::Heap(values) => values,
+        }
+    }
+
+    fn get(&self, slot: usize) -> Option<&Py<PyAny>> {
+        self.all().get(slot).and_then(Option::as_ref)
+    }
+
+    /// Slot `slot` of a model with `slots` slots (`slot < slots`).
+    fn slot_mut(&mut self, slot: usize, slots: usize) -> &mut Option<Py<PyAny>> {
+        if let Slots::Inline(values, _) = self {
+            if slot >= INLINE_SLOTS {
+                let mut heap: Box<[Option<Py<PyAny>>]> = (0..slots).map(|_| None).collect();
+                for (to, from) in heap.iter_mut().zip(values.iter_mut()) {
+                    *to = from.take();
+                }
+                *self = Slots::Heap(heap);
+            }
+        }
+        match self {
+            Slots::Inline(values, used) => {
+                *used = (*used).max(slot + 1);
+                &mut values[slot]
+            }
+            Slots::Heap(values) => &mut values[slot],
+        }
+    }
+}
+
+/// A model's mutable state.
+struct State {
+    /// Whether the constructor ran again on a decoded model: it then reads as a constructed one (its
+    /// source is kept, unread, until the model goes).
+    reset: bool,
     /// A record parsed by protobuf: the source of the fields Rust leaves to protobuf (repeated fields,
     /// maps, raw messages, converted values), made once.
     parsed: Option<Py<PyAny>>,
     /// The cached value of each field, by the field's slot number.
-    slots: Vec<Option<Py<PyAny>>>,
+    slots: Slots,
     /// The names of the fields assigned on a decoded model (a set), or None.
-    #[pyo3(get, set, name = "_dirty")]
     dirty: Option<Py<PyAny>>,
     /// The python backend's `(RecordBytes, index)` of a bulk-decoded record, or None.
-    #[pyo3(get, set, name = "_raw")]
     raw: Option<Py<PyAny>>,
 }
 
-/// A new instance of `cls` (a subclass of [`ModelBase`]) reading from `src`, made without running its
-/// constructor.
-pub fn new_model<'py>(cls: &Bound<'py, PyType>, src: Source) -> PyResult<Bound<'py, PyAny>> {
-    let py = cls.py();
-    let tp = cls.as_type_ptr();
-    // SAFETY: `tp` is a live type object (borrowed from `cls`); its `tp_new` is called as CPython's
-    // `type.__call__` would, with an empty argument tuple and no keywords. The result is a new reference
-    // or NULL with an exception set, which `from_owned_ptr_or_err` takes over.
-    let obj = unsafe {
-        let new = (*tp)
-            .tp_new
-            .ok_or_else(|| PyTypeError::new_err("a model class must be instantiable"))?;
-        let args = PyTuple::empty(py);
-        Bound::from_owned_ptr_or_err(py, new(tp, args.as_ptr(), std::ptr::null_mut()))?
-    };
-    let model = obj
-        .cast::<ModelBase>()
-        .map_err(|_| PyTypeError::new_err(format!("{cls} is not a model class")))?;
-    model.borrow_mut().src = src;
-    Ok(obj)
+/// The mutable state of a frozen class, changed in place by a thread attached to the interpreter.
+///
+/// The module declares `gil_used = true`, so an attached thread holds the GIL, and no two threads are inside
+/// [`GilCell::with`] at once as long as its closure never lets the GIL go. Its closures only read, move and
+/// take new references: they call nothing in Python, make no Python object (which could start a garbage
+/// collection) and drop none (a deallocation can run a finalizer); what they take out is dropped after.
+struct GilCell<T>(UnsafeCell<T>);
+
+// SAFETY: the value is reached only through `with` (one attached thread at a time, see above) and, for the
+// garbage collector, `peek`; what it holds (Python references, byte spans) may move between threads.
+unsafe impl<T: Send> Sync for GilCell<T> {}
+
+impl<T> GilCell<T> {
+    fn new(value: T) -> Self {
+        GilCell(UnsafeCell::new(value))
+    }
+
+    /// Run `f` on the value.
+    ///
+    /// # Safety
+    /// `f` must not run Python code or let the GIL go: no call into Python, no new Python object, no Python
+    /// object dropped (move it out and drop it after `with` returns), and no `with` on the same cell.
+    unsafe fn with<R>(&self, _py: Python<'_>, f: impl FnOnce(&mut T) -> R) -> R {
+        // SAFETY: by the caller's promise and the GIL, no other reference to the value is alive meanwhile.
+        f(unsafe { &mut *self.0.get() })
+    }
+
+    /// The value, for the garbage collector's traversal.
+    ///
+    /// # Safety
+    /// Only inside `__traverse__`: the collector runs with the GIL held and no Python code, so no `with` is
+    /// under way (none allocates a Python object, which is what starts a collection).
+    unsafe fn peek(&self) -> &T {
+        // SAFETY: by the caller's promise, nothing changes the value while the reference lives.
+        unsafe { &*self.0.get() }
+    }
+}
+
+/// Refuse to load where the GIL is off: a free-threaded interpreter turns it back on when it imports this
+/// module (`gil_used = true`) unless told to keep it off (`PYTHON_GIL=0`, `-X gil=0`), and [`GilCell`] relies
+/// on it. The package then runs on its python backend, as when the extension is not built.
+pub fn require_gil(py: Python<'_>) -> PyResult<()> {
+    let sys = py.import("sys")?;
+    if let Ok(enabled) = sys.getattr("_is_gil_enabled") {
+        if !enabled.call0()?.is_truthy()? {
+            return Err(PyImportError::new_err(
+                "flytecodec._native needs the GIL, which this interpreter was told to keep off",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The base of every model: its source and its cached field values.
+#[pyclass(subclass, frozen, module = "flytecodec._native")]
+pub struct ModelBase {
+    /// Set when the model is made and never changed, so that a read borrows it across calls into Python.
+    src: Source,
+    state: GilCell<State>,
+}
+
+/// What a property's first look at a model finds.
+enum Cached {
+    /// The field's cached value.
+    Value(Py<PyAny>),
+    /// A constructed or assigned-to model: the instance attribute comes first.
+    Shadowed,
+    /// A decoded model without the value yet.
+    Missing,
 }
 
 impl ModelBase {
+    fn new(src: Source) -> Self {
+        ModelBase {
+            src,
+            state: GilCell::new(State {
+                reset: false,
+                parsed: None,
+                slots: Slots::new(),
+                dirty: None,
+                raw: None,
+            }),
+        }
+    }
+
+    /// The model's source: nothing for a constructed model (or one whose constructor ran again).
+    fn src(&self, py: Python<'_>) -> &Source {
+        // SAFETY: a read only.
+        if unsafe { self.state.with(py, |s| s.reset) } {
+            &Source::Empty
+        } else {
+            &self.src
+        }
+    }
+
+    /// Whether reads find the values in the instance attributes (a constructed model, or one whose
+    /// constructor ran again): nothing is cached.
+    fn constructed(&self, s: &State) -> bool {
+        s.reset || matches!(self.src, Source::Empty)
+    }
+
+    /// Slot `slot`'s value, or whether the instance attribute comes first.
+    fn cached(&self, py: Python<'_>, slot: usize) -> Cached {
+        // SAFETY: reads and a new reference only.
+        unsafe {
+            self.state.with(py, |s| {
+                if self.constructed(s) || s.dirty.is_some() {
+                    return Cached::Shadowed;
+                }
+                match s.slots.get(slot) {
+                    Some(value) => Cached::Value(value.clone_ref(py)),
+                    None => Cached::Missing,
+                }
+            })
+        }
+    }
+
+    /// Store `value` in slot `slot` of a model with `slots` slots, unless a value is there already (another
+    /// thread's, stored while this one converted): the value kept, or None when the model has no source now.
+    fn store<'py>(
+        &self,
+        slot: usize,
+        slots: usize,
+        value: Bound<'py, PyAny>,
+    ) -> Option<Bound<'py, PyAny>> {
+        let py = value.py();
+        // SAFETY: reads, moves and new references only (the slot array grows in Rust memory).
+        let kept = unsafe {
+            self.state.with(py, |s| {
+                if self.constructed(s) {
+                    return None;
+                }
+                Some(
+                    s.slots
+                        .slot_mut(slot, slots)
+                        .get_or_insert_with(|| value.clone().unbind())
+                        .clone_ref(py),
+                )
+            })
+        };
+        kept.map(|v| v.into_bound(py))
+    }
+
+    fn get_field(
+        &self,
+        py: Python<'_>,
+        field: impl FnOnce(&State) -> &Option<Py<PyAny>>,
+    ) -> Py<PyAny> {
+        // SAFETY: reads and a new reference only.
+        unsafe {
+            self.state.with(py, |s| {
+                field(s)
+                    .as_ref()
+                    .map_or_else(|| py.None(), |v| v.clone_ref(py))
+            })
+        }
+    }
+
+    fn set_field(
+        &self,
+        py: Python<'_>,
+        value: Option<Py<PyAny>>,
+        field: impl FnOnce(&mut State) -> &mut Option<Py<PyAny>>,
+    ) {
+        let value = value.filter(|v| !v.is_none(py));
+        // SAFETY: a move only; the old value is dropped after.
+        let old = unsafe { self.state.with(py, |s| mem::replace(field(s), value)) };
+        drop(old);
+    }
+
     /// The protobuf class of `slf`'s message (the class attribute `_pb_class`).
     fn pb_class<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         slf.get_type().getattr(intern!(slf.py(), "_pb_class"))
@@ -83,22 +285,65 @@ impl ModelBase {
     /// The record parsed by protobuf, made once and kept (never handed to the caller to change).
     fn parsed<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = slf.py();
-        let bytes = {
-            let this = slf.borrow();
-            match &this.src {
-                Source::Empty => return Ok(None),
-                Source::Proto(pb) => return Ok(Some(pb.bind(py).clone())),
-                Source::Record(_) if this.parsed.is_some() => {
-                    return Ok(this.parsed.as_ref().map(|pb| pb.bind(py).clone()))
-                }
-                Source::Record(record) => record.bytes(py),
-            }
+        let this = slf.get();
+        let record = match this.src(py) {
+            Source::Empty => return Ok(None),
+            Source::Proto(pb) => return Ok(Some(pb.bind(py).clone())),
+            Source::Record(record) => record,
         };
-        let pb = Self::pb_class(slf)?.call_method1(intern!(py, "FromString"), (bytes,))?;
-        let mut this = slf.borrow_mut();
-        let kept = this.parsed.get_or_insert_with(|| pb.clone().unbind());
-        Ok(Some(kept.bind(py).clone()))
+        // SAFETY: a read and a new reference only.
+        let parsed = unsafe {
+            this.state
+                .with(py, |s| s.parsed.as_ref().map(|pb| pb.clone_ref(py)))
+        };
+        if let Some(pb) = parsed {
+            return Ok(Some(pb.into_bound(py)));
+        }
+        let pb =
+            Self::pb_class(slf)?.call_method1(intern!(py, "FromString"), (record.bytes(py),))?;
+        // SAFETY: reads, a move and new references only.
+        let kept = unsafe {
+            this.state.with(py, |s| {
+                s.parsed
+                    .get_or_insert_with(|| pb.clone().unbind())
+                    .clone_ref(py)
+            })
+        };
+        Ok(Some(kept.into_bound(py)))
     }
+}
+
+/// A model class: a subclass of [`ModelBase`], checked once when made, so that making its instances does
+/// not check it again.
+pub struct ModelClass(Py<PyType>);
+
+impl ModelClass {
+    pub fn new(cls: &Bound<'_, PyType>) -> PyResult<Self> {
+        if cls.is_subclass_of::<ModelBase>()? {
+            Ok(ModelClass(cls.clone().unbind()))
+        } else {
+            Err(PyTypeError::new_err(format!("{cls} is not a model class")))
+        }
+    }
+
+    /// A new instance reading from `src`, made without running the class's constructor: allocated by the
+    /// class and its Rust part written in place, as PyO3's own `tp_new` does, without going through
+    /// `tp_new` (its argument parsing).
+    pub fn instance<'py>(&self, py: Python<'py>, src: Source) -> PyResult<Bound<'py, PyAny>> {
+        let init = PyClassInitializer::from(ModelBase::new(src));
+        // SAFETY: the class is a live type object (held) that derives from `ModelBase` (checked when this
+        // was made), the condition of `tp_new_impl`; it gives a new reference or an error.
+        unsafe {
+            let obj = pyo3::impl_::pymethods::tp_new_impl(py, init, self.0.bind(py).as_type_ptr())?;
+            Ok(Bound::from_owned_ptr(py, obj))
+        }
+    }
+}
+
+/// A new instance of `cls` (a subclass of [`ModelBase`]) reading from `src`, made without running its
+/// constructor.
+pub fn new_model<'py>(cls: &Bound<'py, PyType>, src: Source) -> PyResult<Bound<'py, PyAny>> {
+    ModelClass::new(cls)?.instance(cls.py(), src)
 }
 
 #[pymethods]
@@ -107,13 +352,7 @@ impl ModelBase {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn py_new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyAny>>) -> Self {
-        ModelBase {
-            src: Source::Empty,
-            parsed: None,
-            slots: Vec::new(),
-            dirty: None,
-            raw: None,
-        }
+        ModelBase::new(Source::Empty)
     }
 
     /// A new model of class `cls` over the protobuf message `pb`, which the model takes over (no copy).
@@ -129,18 +368,52 @@ impl ModelBase {
         guard(slf.py(), || Self::parsed(slf))
     }
 
-    /// Set the source: None (a constructed model) or a protobuf message the model takes over.
+    /// Make the model a constructed one (its constructor sets None): a source is given when a model is
+    /// made, by `_over` or a decoder, and cannot be set afterwards.
     #[setter(_src)]
-    fn set_source(&mut self, value: Option<Py<PyAny>>) {
-        self.src = value.map_or(Source::Empty, Source::Proto);
-        self.parsed = None;
-        self.slots.clear();
+    fn set_source(&self, py: Python<'_>, value: Option<Py<PyAny>>) -> PyResult<()> {
+        if value.is_some() {
+            return Err(PyTypeError::new_err(
+                "a model's source is given when it is made: only None (a constructed model) can be set",
+            ));
+        }
+        // SAFETY: moves only; the parse and the values are dropped after.
+        let old = unsafe {
+            self.state.with(py, |s| {
+                s.reset = true;
+                (s.parsed.take(), mem::replace(&mut s.slots, Slots::new()))
+            })
+        };
+        drop(old);
+        Ok(())
+    }
+
+    /// The names of the fields assigned on a decoded model (a set), or None.
+    #[getter(_dirty)]
+    fn dirty(&self, py: Python<'_>) -> Py<PyAny> {
+        self.get_field(py, |s| &s.dirty)
+    }
+
+    #[setter(_dirty)]
+    fn set_dirty(&self, py: Python<'_>, value: Option<Py<PyAny>>) {
+        self.set_field(py, value, |s| &mut s.dirty);
+    }
+
+    /// The python backend's `(RecordBytes, index)` of a bulk-decoded record, or None.
+    #[getter(_raw)]
+    fn raw(&self, py: Python<'_>) -> Py<PyAny> {
+        self.get_field(py, |s| &s.raw)
+    }
+
+    #[setter(_raw)]
+    fn set_raw(&self, py: Python<'_>, value: Option<Py<PyAny>>) {
+        self.set_field(py, value, |s| &mut s.raw);
     }
 
     /// Whether the model was decoded (has a source), not made by its constructor.
     #[getter(_decoded)]
-    fn decoded(&self) -> bool {
-        !matches!(self.src, Source::Empty)
+    fn decoded(&self, py: Python<'_>) -> bool {
+        !matches!(self.src(py), Source::Empty)
     }
 
     /// A new protobuf message equal to the source (unknown fields included), or None for a constructed
@@ -148,10 +421,10 @@ impl ModelBase {
     fn _source_copy<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = slf.py();
         guard(py, || {
-            let src = match &slf.borrow().src {
+            let src = match slf.get().src(py) {
                 Source::Empty => return Ok(None),
                 Source::Record(record) => Err(record.bytes(py)),
-                Source::Proto(pb) => Ok(pb.clone_ref(py)),
+                Source::Proto(pb) => Ok(pb),
             };
             let cls = Self::pb_class(slf)?;
             match src {
@@ -160,7 +433,7 @@ impl ModelBase {
                     .map(Some),
                 Ok(pb) => {
                     let copy = cls.call0()?;
-                    copy.call_method1(intern!(py, "CopyFrom"), (pb,))?;
+                    copy.call_method1(intern!(py, "CopyFrom"), (pb.bind(py),))?;
                     Ok(Some(copy))
                 }
             }
@@ -173,7 +446,7 @@ impl ModelBase {
     fn _source_bytes<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = slf.py();
         guard(py, || {
-            if let Source::Record(record) = &slf.borrow().src {
+            if let Source::Record(record) = slf.get().src(py) {
                 if record.top {
                     return Ok(Some(record.bytes(py).into_any()));
                 }
@@ -190,7 +463,7 @@ impl ModelBase {
     fn _source_empty(slf: &Bound<'_, Self>) -> PyResult<Option<bool>> {
         let py = slf.py();
         guard(py, || {
-            if let Source::Record(record) = &slf.borrow().src {
+            if let Source::Record(record) = slf.get().src(py) {
                 if record.size() == 0 {
                     return Ok(Some(true));
                 }
@@ -207,25 +480,36 @@ impl ModelBase {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // SAFETY: called by the garbage collector only.
+        let s = unsafe { self.state.peek() };
         match &self.src {
             Source::Empty => {}
             Source::Record(record) => visit.call(&record.buffer)?,
             Source::Proto(pb) => visit.call(pb)?,
         }
-        for value in self.slots.iter().flatten() {
+        for value in s.slots.all().iter().flatten() {
             visit.call(value)?;
         }
-        visit.call(&self.parsed)?;
-        visit.call(&self.dirty)?;
-        visit.call(&self.raw)
+        visit.call(&s.parsed)?;
+        visit.call(&s.dirty)?;
+        visit.call(&s.raw)
     }
 
-    fn __clear__(&mut self) {
-        self.src = Source::Empty;
-        self.parsed = None;
-        self.slots.clear();
-        self.dirty = None;
-        self.raw = None;
+    /// Drop the references a cycle can go through (the source, bytes or a protobuf message, holds none).
+    fn __clear__(slf: &Bound<'_, Self>) {
+        let py = slf.py();
+        // SAFETY: moves only; everything taken is dropped after.
+        let old = unsafe {
+            slf.get().state.with(py, |s| {
+                (
+                    s.parsed.take(),
+                    mem::replace(&mut s.slots, Slots::new()),
+                    s.dirty.take(),
+                    s.raw.take(),
+                )
+            })
+        };
+        drop(old);
     }
 }
 
@@ -243,10 +527,13 @@ pub struct NativeProperty {
     field: Option<NativeField>,
     /// `() -> model class`, for a sub-message field; resolved on first use.
     resolve_model: Option<Py<PyAny>>,
-    model: PyOnceLock<Py<PyType>>,
+    model: PyOnceLock<ModelClass>,
     /// `() -> (protobuf message -> value)`, resolved on first use.
     make_pb_reader: Py<PyAny>,
     pb_reader: PyOnceLock<Py<PyAny>>,
+    /// The class of the first model this property read (a subclass of `ModelBase`, kept alive here): its
+    /// instances need no subclass check.
+    seen: PyOnceLock<Py<PyType>>,
 }
 
 impl NativeProperty {
@@ -257,65 +544,62 @@ impl NativeProperty {
         Ok(read.bind(py))
     }
 
-    fn model_class<'py>(&self, py: Python<'py>) -> PyResult<&Bound<'py, PyType>> {
-        let cls = self.model.get_or_try_init(py, || -> PyResult<Py<PyType>> {
+    fn model_class(&self, py: Python<'_>) -> PyResult<&ModelClass> {
+        self.model.get_or_try_init(py, || {
             let resolve = self.resolve_model.as_ref().ok_or_else(|| {
                 PyTypeError::new_err("a sub-message property needs its model class")
             })?;
-            Ok(resolve.bind(py).call0()?.cast_into::<PyType>()?.unbind())
-        })?;
-        Ok(cls.bind(py))
+            ModelClass::new(&resolve.bind(py).call0()?.cast_into::<PyType>()?)
+        })
     }
 
     /// The field's value converted from `model`'s source.
     fn convert<'py>(&self, model: &Bound<'py, ModelBase>) -> PyResult<Bound<'py, PyAny>> {
         let py = model.py();
-        let proto = {
-            let this = model.borrow();
-            match (&this.src, &self.field) {
-                (Source::Empty, _) => return Ok(py.None().into_bound(py)),
-                (Source::Record(record), Some(field)) => {
-                    // read with the model's borrow released: making values can run Python (a collection)
-                    let record = record.clone_ref(py);
-                    drop(this);
-                    return match record.read(py, field)? {
-                        Read::Value(value) => Ok(value),
-                        Read::Message(parts) => {
-                            let sub = Record::new(record.buffer.clone_ref(py), parts, false);
-                            new_model(self.model_class(py)?, Source::Record(sub))
-                        }
-                        Read::Messages(spans) => {
-                            let buffer = &record.buffer;
-                            let cls = self.model_class(py)?;
-                            let list = PyList::empty(py);
-                            for (start, end) in spans {
-                                let sub = Record::whole(buffer.clone_ref(py), start, end, false);
-                                list.append(new_model(cls, Source::Record(sub))?)?;
-                            }
-                            Ok(list.into_any())
-                        }
-                        Read::Entries(entries) => {
-                            let buffer = &record.buffer;
-                            let cls = self.model_class(py)?;
-                            let dict = PyDict::new(py);
-                            for (key, parts) in entries {
-                                let sub = Record::new(buffer.clone_ref(py), parts, false);
-                                dict.set_item(key, new_model(cls, Source::Record(sub))?)?;
-                            }
-                            Ok(dict.into_any())
-                        }
-                    };
-                }
-                (Source::Record(_), None) => None,
-                (Source::Proto(pb), _) => Some(pb.clone_ref(py).into_bound(py)),
-            }
-        };
-        let pb = match proto {
-            Some(pb) => pb,
-            None => ModelBase::parsed(model)?
+        // the source never changes once the model is made: borrowed while values are made (which can run Python)
+        let pb = match (model.get().src(py), &self.field) {
+            (Source::Empty, _) => return Ok(py.None().into_bound(py)),
+            (Source::Record(record), Some(field)) => return self.read(py, record, field),
+            (Source::Record(_), None) => ModelBase::parsed(model)?
                 .ok_or_else(|| PyValueError::new_err("a decoded model lost its source"))?,
+            (Source::Proto(pb), _) => pb.bind(py).clone(),
         };
         self.pb_reader(py)?.call1((pb,))
+    }
+
+    /// The field read from `record`'s bytes, its sub-messages made into models.
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        record: &Record,
+        field: &NativeField,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let buffer = record.buffer.bind(py);
+        match record.read(py, field)? {
+            Read::Value(value) => Ok(value),
+            Read::Message(parts) => {
+                let sub = Record::new(buffer.clone().unbind(), parts, false);
+                self.model_class(py)?.instance(py, Source::Record(sub))
+            }
+            Read::Messages(spans) => {
+                let cls = self.model_class(py)?;
+                let list = PyList::empty(py);
+                for (start, end) in spans {
+                    let sub = Record::whole(buffer.clone().unbind(), start, end, false);
+                    list.append(cls.instance(py, Source::Record(sub))?)?;
+                }
+                Ok(list.into_any())
+            }
+            Read::Entries(entries) => {
+                let cls = self.model_class(py)?;
+                let dict = PyDict::new(py);
+                for (key, parts) in entries {
+                    let sub = Record::new(buffer.clone().unbind(), parts, false);
+                    dict.set_item(key, cls.instance(py, Source::Record(sub))?)?;
+                }
+                Ok(dict.into_any())
+            }
+        }
     }
 
     fn get<'py>(
@@ -327,39 +611,35 @@ impl NativeProperty {
             return Ok(slf.clone().into_any());
         };
         let this = slf.get();
-        let model = obj.cast::<ModelBase>()?;
-        let shadowed = {
-            let cache = model.borrow();
-            if let Some(Some(value)) = cache.slots.get(this.slot) {
-                if cache.dirty.is_none() {
-                    return Ok(value.bind(py).clone());
-                }
+        let model = match this.seen.get(py) {
+            // SAFETY: `obj` is an instance of the class seen before, which derives from `ModelBase`.
+            Some(seen) if obj.get_type_ptr() == seen.bind(py).as_type_ptr() => unsafe {
+                obj.cast_unchecked::<ModelBase>()
+            },
+            _ => {
+                let model = obj.cast::<ModelBase>()?;
+                let _ = this.seen.set(py, obj.get_type().unbind());
+                model
             }
-            matches!(cache.src, Source::Empty) || cache.dirty.is_some()
         };
-        if shadowed {
-            // a constructed model's values, and the values assigned to a decoded one, are instance attributes
-            if let Some(value) = instance_attribute(obj, this.name.bind(py))? {
-                return Ok(value);
+        match model.get().cached(py, this.slot) {
+            Cached::Value(value) => return Ok(value.into_bound(py)),
+            Cached::Missing => {}
+            Cached::Shadowed => {
+                // a constructed model's values, and the values assigned to a decoded one, are instance
+                // attributes
+                if let Some(value) = instance_attribute(obj, this.name.bind(py))? {
+                    return Ok(value);
+                }
             }
         }
         let value = this.convert(model)?;
-        let mut cache = model.borrow_mut();
-        if matches!(cache.src, Source::Empty) {
-            return Ok(value); // a constructed model without this attribute: nothing to cache
-        }
-        if cache.slots.len() < this.slots {
-            let more = this.slots - cache.slots.len();
-            cache.slots.reserve_exact(more); // one allocation of the model's slot array, no spare room
-            cache.slots.resize_with(this.slots, || None);
-        }
-        match &mut cache.slots[this.slot] {
-            Some(first) => Ok(first.bind(py).clone()), // another thread stored it first: give the same object
-            empty => {
-                *empty = Some(value.clone().unbind());
-                Ok(value)
-            }
-        }
+        // a constructed model without this attribute has nothing to cache; another thread's value stored
+        // first is given instead, so that every thread gets the same object
+        Ok(model
+            .get()
+            .store(this.slot, this.slots, value.clone())
+            .unwrap_or(value))
     }
 }
 
@@ -415,6 +695,7 @@ impl NativeProperty {
             model: PyOnceLock::new(),
             make_pb_reader,
             pb_reader: PyOnceLock::new(),
+            seen: PyOnceLock::new(),
         })
     }
 

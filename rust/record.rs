@@ -197,14 +197,6 @@ impl Record {
         Record::new(buffer, smallvec![(start, end)], top)
     }
 
-    pub fn clone_ref(&self, py: Python<'_>) -> Self {
-        Record {
-            buffer: self.buffer.clone_ref(py),
-            parts: self.parts.clone(),
-            top: self.top,
-        }
-    }
-
     /// Walk the occurrences of `field` that count (wire type right; none before a rival oneof member):
     /// `keep(start, end, raw value)` for each, `forget()` when a rival member clears the ones before.
     fn occurrences(

@@ -14,7 +14,7 @@ use crate::decode::{
 use crate::errors::{self, guard, message_index};
 use crate::export::{self, ArrowBatch};
 use crate::messages::{self, schema};
-use crate::model::{new_model, Source};
+use crate::model::{new_model, ModelClass, Source};
 use crate::nested;
 use crate::record::Record;
 use crate::wire;
@@ -210,13 +210,13 @@ impl RecordList {
         slf: &Bound<'_, Self>,
         cls: &Bound<'_, PyType>,
         kept: &Bound<'_, PyDict>,
-    ) -> ModelIter {
-        ModelIter {
+    ) -> PyResult<ModelIter> {
+        Ok(ModelIter {
             records: slf.clone().unbind(),
-            cls: cls.clone().unbind(),
+            cls: ModelClass::new(cls)?,
             kept: kept.clone().unbind(),
             next: AtomicUsize::new(0),
-        }
+        })
     }
 
     /// The records at `indices`, sharing this list's buffers.
@@ -295,7 +295,7 @@ impl RecordList {
 #[pyclass(frozen, module = "flytecodec._native")]
 pub struct ModelIter {
     records: Py<RecordList>,
-    cls: Py<PyType>,
+    cls: ModelClass,
     kept: Py<PyDict>,
     next: AtomicUsize,
 }
@@ -319,11 +319,9 @@ impl ModelIter {
                     return Ok(Some(found));
                 }
             }
-            new_model(
-                self.cls.bind(py),
-                Source::Record(records.record(py, i as isize)?),
-            )
-            .map(Some)
+            self.cls
+                .instance(py, Source::Record(records.record(py, i as isize)?))
+                .map(Some)
         })
     }
 }

@@ -30,11 +30,10 @@ pub fn scalar<'py>(
         Kind::Bool => (raw != 0).into_bound_py_any(py),
         Kind::Float => f64::from(f32::from_bits(raw as u32)).into_bound_py_any(py),
         Kind::Double => f64::from_bits(raw).into_bound_py_any(py),
-        Kind::String => {
-            let text = std::str::from_utf8(payload)
-                .map_err(|_| PyValueError::new_err("string field has invalid UTF-8"))?;
-            Ok(PyString::new(py, text).into_any())
-        }
+        // CPython checks the UTF-8 as it decodes (once, not also here)
+        Kind::String => PyString::from_bytes(py, payload)
+            .map(Bound::into_any)
+            .map_err(|_| PyValueError::new_err("string field has invalid UTF-8")),
         Kind::Bytes => Ok(PyBytes::new(py, payload).into_any()),
         Kind::Message(_) | Kind::Group => Err(PyValueError::new_err("not a scalar field")),
     }

@@ -80,7 +80,8 @@ class ModelBase:
     """The python backend's ``(RecordBytes, index)`` of a bulk-decoded record."""
     _src: object | None
     """None for a constructed model, else the protobuf message read from (a record's is parsed once and kept:
-    never change it). Setting it (None or a message) resets the cache."""
+    never change it). A source is given when the model is made; setting None (the constructor run again)
+    makes the model a constructed one and drops its cache."""
     @property
     def _decoded(self) -> bool:
         """Whether the model has a source (was decoded), not made by its constructor."""

@@ -13,7 +13,7 @@ from flytekit.models.core import identifier as fk_identifier
 
 import flytecodec
 from flytecodec.models.core.identifier import WorkflowExecutionIdentifier
-from flytecodec.models.execution import Execution
+from flytecodec.models.execution import Execution, ExecutionSpec
 from flytecodec.models.node_execution import WorkflowNodeMetadata
 from flytecodec.models.security import Identity
 from flytecodec.testing import corpus
@@ -164,3 +164,45 @@ def test_an_assigned_value_shadows_the_cached_one_and_nothing_else_can_set_a_fie
     execution = flytecodec.decode_executions(corpus.execution_list(2, seed=4).SerializeToString(), framing="list")[0]
     with pytest.raises(AttributeError, match="has no setter"):
         execution.closure = None
+
+
+def test_a_model_with_more_fields_than_held_inline_keeps_every_cached_value(backend):
+    """``ExecutionSpec`` has 19 fields, more than a native model holds inline (16): the values cached before one
+    beyond is first read stay the same objects once they move, and every field reads as on a fresh model."""
+    data = corpus.execution_list(20, seed=4).SerializeToString()
+    names = [f.name for f in ExecutionSpec._all_fields]
+    assert len(names) > 16
+    for record in flytecodec.decode_executions(data, framing="list"):
+        spec = record.spec
+        first = [getattr(spec, n) for n in names[:4]]
+        last = getattr(spec, names[-1])
+        assert all(getattr(spec, n) is v for n, v in zip(names, first)) and getattr(spec, names[-1]) is last
+        everything = [getattr(spec, n) for n in names]
+        assert all(getattr(spec, n) is v for n, v in zip(names, everything))
+        fresh = ExecutionSpec.from_flyte_idl(spec.to_flyte_idl())
+        assert [getattr(fresh, n) for n in reversed(names)] == everything[::-1]
+
+
+def test_a_property_reads_subclass_instances_and_refuses_other_objects(backend):
+    class Mine(Execution):
+        pass
+
+    data = corpus.execution_list(3, seed=4).SerializeToString()
+    plain = flytecodec.decode_executions(data, framing="list")
+    mine = flytecodec.decode(Mine, data, framing="list")
+    for a, b in zip(plain, mine):
+        assert type(b) is Mine
+        assert (a.closure.phase, a.id.name, a.closure.started_at) == (b.closure.phase, b.id.name, b.closure.started_at)
+    assert plain[0].closure is plain[0].closure and mine[0].closure is mine[0].closure
+    with pytest.raises((TypeError, AttributeError)):
+        Execution.closure.__get__(object())
+
+
+def test_calling_the_constructor_again_on_a_decoded_model_makes_it_a_constructed_one(backend):
+    pb = security_pb2.Identity(iam_role="role", k8s_service_account="sa")
+    model = flytecodec.decode(Identity, pb.SerializeToString(), framing="message")[0]
+    assert (model.iam_role, model.k8s_service_account) == ("role", "sa")  # cached
+    model.__init__(iam_role="again")
+    assert not model._decoded
+    assert (model.iam_role, model.k8s_service_account) == ("again", None)
+    assert model.to_flyte_idl() == security_pb2.Identity(iam_role="again")
