@@ -260,7 +260,13 @@ def decode(model: type[M], data, *, framing: str | None = None, on_null: str = "
         data, it ends inside a record).
     :raises TypeError: for a ``model`` that is not a model class, or ``data`` of an unsupported type.
     """
-    if type(data) is bytes and (model, framing) in _native_args and on_null in ON_NULL and backend() == "native":
+    if (
+        type(data) is bytes
+        and framing in _framing.FRAMINGS
+        and (model, framing) in _native_args
+        and on_null in ON_NULL
+        and backend() == "native"
+    ):
         try:  # bytes of a model and framing decoded before: straight to the native decoder
             return _decode_native(model, data, framing)
         except DecodeError as e:

@@ -121,3 +121,10 @@ def test_a_bytes_subclass_decodes_as_bytes(backend):
     assert [e.id.name for e in decode(Execution, _Bytes(data), framing="list")] == [
         e.id.name for e in decode(Execution, data, framing="list")
     ]
+
+
+def test_bytes_with_the_sequence_framing_after_a_sequence_decode(backend):
+    """A sequence decoded first does not make bytes framed as a sequence decode (they are refused as before)."""
+    decode(Execution, [execution_pb2.Execution().SerializeToString()])
+    with pytest.raises(ValueError, match="framing='sequence' takes a sequence"):
+        decode(Execution, b"", framing="sequence")
