@@ -13,7 +13,7 @@
 
 use std::borrow::Borrow;
 
-use crate::messages::{Check, Schema};
+use crate::messages::{Check, MessageDef, Schema, TagStep};
 
 /// How deep sub-messages and groups may nest below the message being decoded (upb's default).
 pub const MAX_DEPTH: u32 = 100;
@@ -336,82 +336,142 @@ pub fn validate_at_depth(
     buf: &[u8],
     depth: u32,
 ) -> WireResult<u32> {
-    let mut deepest = depth;
-    match check_message(schema, message, buf, depth, &mut deepest) {
-        Ok(()) => Ok(deepest),
-        Err(reason) => Err(WireError { offset: 0, reason }),
-    }
+    check_message(schema, message, buf, depth).map_err(|reason| WireError { offset: 0, reason })
 }
 
+/// Check message `message` in `buf`, nested `depth` deep; on success the deepest level reached. A field
+/// with a one-byte tag (numbers 1 to 15, nearly every field of flyteidl) takes one lookup in the message's
+/// [`TagSteps`]; the rest go through [`check_general_field`].
 fn check_message(
     schema: &Schema,
     message: usize,
     buf: &[u8],
     depth: u32,
-    deepest: &mut u32,
-) -> Result<(), &'static str> {
+) -> Result<u32, &'static str> {
     let def = &schema.messages[message];
+    let steps = def.tag_steps();
     let end = buf.len();
+    let mut deepest = depth;
     let mut pos = 0;
     while pos < end {
         let first = buf[pos];
-        let (number, wire) = if first < 0x80 {
-            pos += 1;
-            (u32::from(first >> 3), first & 7)
+        let step = if first < 0x80 {
+            steps[usize::from(first)]
         } else {
-            let (number, wire, after) = read_tag(buf, pos).map_err(|_| CORRUPT)?;
-            pos = after;
-            (number, wire)
+            TagStep::General
         };
-        if number == 0 {
-            return Err(CORRUPT);
-        }
-        match wire {
-            0 => pos = varint_end(buf, pos).ok_or(CORRUPT)?,
-            2 => {
-                let (len, start) = match buf.get(pos) {
-                    Some(&b) if b < 0x80 => (usize::from(b), pos + 1),
-                    _ => read_len(buf, pos).map_err(|_| CORRUPT)?,
-                };
-                pos = start
-                    .checked_add(len)
-                    .filter(|&e| e <= end)
-                    .ok_or(CORRUPT)?;
-                let payload = &buf[start..pos];
-                match def.len_check(number) {
-                    Check::None => {}
-                    Check::Utf8 => {
-                        if !payload.is_ascii() && simdutf8::basic::from_utf8(payload).is_err() {
-                            return Err(BAD_UTF8);
-                        }
+        let after = pos + 1;
+        pos = match step {
+            TagStep::Varint => varint_end(buf, after).ok_or(CORRUPT)?,
+            TagStep::Fixed64 => fixed_end(after, 8, end)?,
+            TagStep::Fixed32 => fixed_end(after, 4, end)?,
+            TagStep::Bytes | TagStep::Utf8 | TagStep::Message(_) => {
+                let (start, stop) = len_span(buf, after)?;
+                let payload = &buf[start..stop];
+                match step {
+                    TagStep::Utf8 => check_utf8(payload)?,
+                    TagStep::Message(inner) => {
+                        let reached = check_sub_message(schema, usize::from(inner), payload, depth)?;
+                        deepest = deepest.max(reached);
                     }
-                    Check::Message(inner) => {
-                        if depth >= MAX_DEPTH {
-                            return Err(TOO_DEEP);
-                        }
-                        *deepest = (*deepest).max(depth + 1);
-                        check_message(schema, inner, payload, depth + 1, deepest)?;
-                    }
-                    Check::Packed(inner_wire) => {
-                        validate_packed(inner_wire, payload).map_err(|_| CORRUPT)?;
-                    }
+                    _ => {}
+                }
+                stop
+            }
+            TagStep::Corrupt => return Err(CORRUPT),
+            TagStep::General => check_general_field(schema, def, buf, pos, depth, &mut deepest)?,
+        };
+    }
+    Ok(deepest)
+}
+
+/// The field whose tag is at `pos` in a message `def` nested `depth` deep, any tag: the position after it.
+fn check_general_field(
+    schema: &Schema,
+    def: &MessageDef,
+    buf: &[u8],
+    pos: usize,
+    depth: u32,
+    deepest: &mut u32,
+) -> Result<usize, &'static str> {
+    let (number, wire, after) = read_tag(buf, pos).map_err(|_| CORRUPT)?;
+    match wire {
+        0 => varint_end(buf, after).ok_or(CORRUPT),
+        1 => fixed_end(after, 8, buf.len()),
+        5 => fixed_end(after, 4, buf.len()),
+        2 => {
+            let (start, stop) = len_span(buf, after)?;
+            let payload = &buf[start..stop];
+            match def.len_check(number) {
+                Check::None => {}
+                Check::Utf8 => check_utf8(payload)?,
+                Check::Message(inner) => {
+                    *deepest = (*deepest).max(check_sub_message(schema, inner, payload, depth)?);
+                }
+                Check::Packed(inner_wire) => {
+                    validate_packed(inner_wire, payload).map_err(|_| CORRUPT)?;
                 }
             }
-            1 => pos = pos.checked_add(8).filter(|&e| e <= end).ok_or(CORRUPT)?,
-            5 => pos = pos.checked_add(4).filter(|&e| e <= end).ok_or(CORRUPT)?,
-            3 => {
-                pos = skip_group(buf, pos, number, depth + 1, deepest).map_err(|e| {
-                    if e.reason == TOO_DEEP {
-                        TOO_DEEP
-                    } else {
-                        CORRUPT
-                    }
-                })?;
-            }
-            _ => return Err(CORRUPT),
+            Ok(stop)
         }
+        3 => {
+            let mut reached = depth;
+            let stop = skip_group(buf, after, number, depth + 1, &mut reached).map_err(|e| {
+                if e.reason == TOO_DEEP {
+                    TOO_DEEP
+                } else {
+                    CORRUPT
+                }
+            })?;
+            *deepest = (*deepest).max(reached);
+            Ok(stop)
+        }
+        _ => Err(CORRUPT),
     }
-    Ok(())
+}
+
+/// A sub-message `inner` of a message nested `depth` deep: the deepest level it reaches.
+#[inline]
+fn check_sub_message(
+    schema: &Schema,
+    inner: usize,
+    payload: &[u8],
+    depth: u32,
+) -> Result<u32, &'static str> {
+    if depth >= MAX_DEPTH {
+        return Err(TOO_DEEP);
+    }
+    check_message(schema, inner, payload, depth + 1)
+}
+
+/// The payload span of the length-delimited value whose length prefix is at `pos`.
+#[inline]
+fn len_span(buf: &[u8], pos: usize) -> Result<(usize, usize), &'static str> {
+    let (len, start) = match buf.get(pos) {
+        Some(&b) if b < 0x80 => (usize::from(b), pos + 1),
+        _ => read_len(buf, pos).map_err(|_| CORRUPT)?,
+    };
+    let stop = start
+        .checked_add(len)
+        .filter(|&e| e <= buf.len())
+        .ok_or(CORRUPT)?;
+    Ok((start, stop))
+}
+
+/// The end of a fixed value of `size` bytes at `pos`, in a message ending at `end`.
+#[inline]
+fn fixed_end(pos: usize, size: usize, end: usize) -> Result<usize, &'static str> {
+    pos.checked_add(size).filter(|&e| e <= end).ok_or(CORRUPT)
+}
+
+/// A `string` field's payload must be valid UTF-8 (ASCII is checked first: it is nearly all of them).
+#[inline]
+fn check_utf8(payload: &[u8]) -> Result<(), &'static str> {
+    if payload.is_ascii() || simdutf8::basic::from_utf8(payload).is_ok() {
+        Ok(())
+    } else {
+        Err(BAD_UTF8)
+    }
 }
 
 /// The position after the varint at `pos` (at most 10 bytes).
