@@ -467,27 +467,58 @@ fn fixed_end(pos: usize, size: usize, end: usize) -> Result<usize, &'static str>
 /// A `string` field's payload must be valid UTF-8 (ASCII is checked first: it is nearly all of them).
 #[inline]
 fn check_utf8(payload: &[u8]) -> Result<(), &'static str> {
-    if payload.is_ascii() || simdutf8::basic::from_utf8(payload).is_ok() {
+    if is_ascii(payload) || simdutf8::basic::from_utf8(payload).is_ok() {
         Ok(())
     } else {
         Err(BAD_UTF8)
     }
 }
 
-/// The position after the varint at `pos` (at most 10 bytes).
+/// The high bit of every byte of a word.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether `s` is ASCII: a short string (most are under 32 bytes) with a few word loads, overlapping at the
+/// end instead of a byte loop; a long one with the standard library's vector loop.
+#[inline]
+fn is_ascii(s: &[u8]) -> bool {
+    if s.len() > 32 {
+        return s.is_ascii();
+    }
+    if let Some(last) = s.last_chunk::<8>() {
+        let mut seen = u64::from_le_bytes(*last);
+        let mut rest = s;
+        while let Some((word, tail)) = rest.split_first_chunk::<8>() {
+            seen |= u64::from_le_bytes(*word);
+            rest = tail;
+        }
+        return seen & HIGH_BITS == 0;
+    }
+    if let (Some(first), Some(last)) = (s.first_chunk::<4>(), s.last_chunk::<4>()) {
+        return (u32::from_le_bytes(*first) | u32::from_le_bytes(*last)) & 0x8080_8080 == 0;
+    }
+    s.iter().all(|&b| b < 0x80)
+}
+
+/// The position after the varint at `pos` (at most 10 bytes). A varint of up to 8 bytes with 8 bytes to
+/// read is found with one word load: its end is the first byte whose high bit is clear.
 #[inline]
 fn varint_end(buf: &[u8], pos: usize) -> Option<usize> {
-    match buf.get(pos) {
-        Some(&b) if b < 0x80 => Some(pos + 1),
-        _ => {
-            let window = buf.get(pos..)?;
-            window
-                .iter()
-                .take(10)
-                .position(|&b| b < 0x80)
-                .map(|i| pos + i + 1)
+    let rest = buf.get(pos..)?;
+    match rest.first() {
+        Some(&b) if b < 0x80 => return Some(pos + 1),
+        None => return None,
+        _ => {}
+    }
+    if let Some(word) = rest.first_chunk::<8>() {
+        let ends = !u64::from_le_bytes(*word) & HIGH_BITS;
+        if ends != 0 {
+            return Some(pos + (ends.trailing_zeros() / 8) as usize + 1);
         }
     }
+    rest.iter()
+        .take(10)
+        .position(|&b| b < 0x80)
+        .map(|i| pos + i + 1)
 }
 
 /// Fields 1 and 2 of a well-known message (a Timestamp, a Duration, a wrapper) made of `parts` of
