@@ -164,7 +164,11 @@ fn tag_step(tag: u8, checks: &[Check]) -> TagStep {
         0 => TagStep::Varint,
         1 => TagStep::Fixed64,
         5 => TagStep::Fixed32,
-        2 => match checks.get(usize::from(number)).copied().unwrap_or(Check::None) {
+        2 => match checks
+            .get(usize::from(number))
+            .copied()
+            .unwrap_or(Check::None)
+        {
             Check::None => TagStep::Bytes,
             Check::Utf8 => TagStep::Utf8,
             Check::Message(i) => u16::try_from(i).map_or(TagStep::General, TagStep::Message),

@@ -339,50 +339,82 @@ pub fn validate_at_depth(
     check_message(schema, message, buf, depth).map_err(|reason| WireError { offset: 0, reason })
 }
 
+/// How many levels of sub-messages [`check_message`] walks in one loop, its parents kept in a small array;
+/// a sub-message deeper than that (recursive `Literal`s) is checked by a recursive call.
+const INLINE_LEVELS: usize = 16;
+
 /// Check message `message` in `buf`, nested `depth` deep; on success the deepest level reached. A field
 /// with a one-byte tag (numbers 1 to 15, nearly every field of flyteidl) takes one lookup in the message's
-/// [`TagSteps`]; the rest go through [`check_general_field`].
+/// [`TagSteps`]; the rest go through [`check_general_field`]. A sub-message is entered in the same loop
+/// (positions stay those of `buf`; `msg` is `buf` up to the end of the message being walked), so nesting
+/// costs no call.
 fn check_message(
     schema: &Schema,
     message: usize,
     buf: &[u8],
     depth: u32,
 ) -> Result<u32, &'static str> {
-    let def = &schema.messages[message];
-    let steps = def.tag_steps();
-    let end = buf.len();
+    let mut def = &schema.messages[message];
+    let mut msg = buf;
+    let mut parents = [(def, 0usize); INLINE_LEVELS];
+    let mut level = 0;
     let mut deepest = depth;
     let mut pos = 0;
-    while pos < end {
-        let first = buf[pos];
+    loop {
+        if pos >= msg.len() {
+            if level == 0 {
+                return Ok(deepest);
+            }
+            level -= 1;
+            let (parent, end) = parents[level];
+            def = parent;
+            msg = &buf[..end];
+            continue;
+        }
+        let first = msg[pos];
         let step = if first < 0x80 {
-            steps[usize::from(first)]
+            def.tag_steps()[usize::from(first)]
         } else {
             TagStep::General
         };
         let after = pos + 1;
         pos = match step {
-            TagStep::Varint => varint_end(buf, after).ok_or(CORRUPT)?,
-            TagStep::Fixed64 => fixed_end(after, 8, end)?,
-            TagStep::Fixed32 => fixed_end(after, 4, end)?,
-            TagStep::Bytes | TagStep::Utf8 | TagStep::Message(_) => {
-                let (start, stop) = len_span(buf, after)?;
-                let payload = &buf[start..stop];
-                match step {
-                    TagStep::Utf8 => check_utf8(payload)?,
-                    TagStep::Message(inner) => {
-                        let reached = check_sub_message(schema, usize::from(inner), payload, depth)?;
-                        deepest = deepest.max(reached);
-                    }
-                    _ => {}
-                }
+            TagStep::Varint => varint_end(msg, after).ok_or(CORRUPT)?,
+            TagStep::Fixed64 => fixed_end(after, 8, msg.len())?,
+            TagStep::Fixed32 => fixed_end(after, 4, msg.len())?,
+            TagStep::Bytes => len_span(msg, after)?.1,
+            TagStep::Utf8 => {
+                let (start, stop) = len_span(msg, after)?;
+                check_utf8(&msg[start..stop])?;
                 stop
             }
+            TagStep::Message(inner) => {
+                let (start, stop) = len_span(msg, after)?;
+                let here = depth + level as u32;
+                if here >= MAX_DEPTH {
+                    return Err(TOO_DEEP);
+                }
+                let inner = usize::from(inner);
+                if level < INLINE_LEVELS {
+                    parents[level] = (def, msg.len());
+                    level += 1;
+                    deepest = deepest.max(here + 1);
+                    def = &schema.messages[inner];
+                    msg = &buf[..stop];
+                    start
+                } else {
+                    let reached = check_message(schema, inner, &msg[start..stop], here + 1)?;
+                    deepest = deepest.max(reached);
+                    stop
+                }
+            }
             TagStep::Corrupt => return Err(CORRUPT),
-            TagStep::General => check_general_field(schema, def, buf, pos, depth, &mut deepest)?,
+            TagStep::General => {
+                let here = depth + level as u32;
+                check_general_field(schema, def, msg, pos, here, &mut deepest)?
+            }
         };
     }
-    Ok(deepest)
 }
 
 /// The field whose tag is at `pos` in a message `def` nested `depth` deep, any tag: the position after it.
