@@ -379,7 +379,7 @@ fn check_message(
         };
         let after = pos + 1;
         pos = match step {
-            TagStep::Varint => varint_end(msg, after).ok_or(CORRUPT)?,
+            TagStep::Varint => varint_end(buf, after, msg.len()).ok_or(CORRUPT)?,
             TagStep::Fixed64 => fixed_end(after, 8, msg.len())?,
             TagStep::Fixed32 => fixed_end(after, 4, msg.len())?,
             TagStep::Bytes => len_span(msg, after)?.1,
@@ -428,7 +428,7 @@ fn check_general_field(
 ) -> Result<usize, &'static str> {
     let (number, wire, after) = read_tag(buf, pos).map_err(|_| CORRUPT)?;
     match wire {
-        0 => varint_end(buf, after).ok_or(CORRUPT),
+        0 => varint_end(buf, after, buf.len()).ok_or(CORRUPT),
         1 => fixed_end(after, 8, buf.len()),
         5 => fixed_end(after, 4, buf.len()),
         2 => {
@@ -531,23 +531,32 @@ fn is_ascii(s: &[u8]) -> bool {
     s.iter().all(|&b| b < 0x80)
 }
 
-/// The position after the varint at `pos` (at most 10 bytes). A varint of up to 8 bytes with 8 bytes to
-/// read is found with one word load: its end is the first byte whose high bit is clear.
+/// The position after the varint at `pos` of a message ending at `end` in `buf` (at most 10 bytes, all
+/// before `end`). A varint of up to 8 bytes is found with one word load when `buf` has 8 bytes from `pos`,
+/// even past `end` (the bytes past it are masked off): its end is the first byte whose high bit is clear.
 #[inline]
-fn varint_end(buf: &[u8], pos: usize) -> Option<usize> {
-    let rest = buf.get(pos..)?;
-    match rest.first() {
+fn varint_end(buf: &[u8], pos: usize, end: usize) -> Option<usize> {
+    let within = buf.get(..end)?;
+    match within.get(pos) {
         Some(&b) if b < 0x80 => return Some(pos + 1),
         None => return None,
         _ => {}
     }
-    if let Some(word) = rest.first_chunk::<8>() {
-        let ends = !u64::from_le_bytes(*word) & HIGH_BITS;
+    if let Some(word) = buf[pos..].first_chunk::<8>() {
+        let room = end - pos;
+        let mut ends = !u64::from_le_bytes(*word) & HIGH_BITS;
+        if room < 8 {
+            ends &= (1u64 << (8 * room)) - 1;
+        }
         if ends != 0 {
             return Some(pos + (ends.trailing_zeros() / 8) as usize + 1);
         }
+        if room < 8 {
+            return None;
+        }
     }
-    rest.iter()
+    within[pos..]
+        .iter()
         .take(10)
         .position(|&b| b < 0x80)
         .map(|i| pos + i + 1)
@@ -600,7 +609,7 @@ fn validate_packed(wire: u8, payload: &[u8]) -> WireResult<()> {
         0 => {
             let mut pos = 0;
             while pos < payload.len() {
-                pos = varint_end(payload, pos).ok_or(corrupt(pos))?;
+                pos = varint_end(payload, pos, payload.len()).ok_or(corrupt(pos))?;
             }
             Ok(())
         }
@@ -879,12 +888,22 @@ mod tests {
                 buf.push(0x01);
                 buf.extend(std::iter::repeat(0x80).take(slack));
                 let expected = (len <= 10).then_some(len);
-                assert_eq!(varint_end(&buf, 0), expected, "{len} bytes, {slack} after");
                 assert_eq!(
-                    varint_end(&buf[..len - 1], 0),
-                    None,
-                    "{len} bytes cut short"
+                    varint_end(&buf, 0, buf.len()),
+                    expected,
+                    "{len} bytes, {slack} after"
                 );
+                // the message ends before the varint does; the buffer may go on past it
+                let mut cut = buf.clone();
+                cut.extend([0x01; 8]);
+                for end in 0..len {
+                    assert_eq!(varint_end(&cut, 0, end), None, "{len} bytes cut at {end}");
+                    assert_eq!(
+                        varint_end(&cut[..end], 0, end),
+                        None,
+                        "{len} bytes, {end} left"
+                    );
+                }
             }
         }
         // a sub-message's varint may not run on into its parent's bytes: Execution.id holding field 6 as
