@@ -886,7 +886,7 @@ mod tests {
             for slack in 0..=12usize {
                 let mut buf = vec![0x80u8; len - 1];
                 buf.push(0x01);
-                buf.extend(std::iter::repeat(0x80).take(slack));
+                buf.extend(std::iter::repeat_n(0x80, slack));
                 let expected = (len <= 10).then_some(len);
                 assert_eq!(
                     varint_end(&buf, 0, buf.len()),
