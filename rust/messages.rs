@@ -87,8 +87,34 @@ pub enum Check {
     Packed(u8),
 }
 
-/// One message: its fields sorted by number, the members of each of its oneofs, and the check of a
-/// length-delimited occurrence of each field number (dense up to [`DENSE_NUMBERS`]).
+/// What validation does with a field whose tag is one byte (field numbers 1 to 15), decided ahead from
+/// that byte: the wire type and, for a length-delimited field, its [`Check`], in one table lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagStep {
+    /// Not a valid tag: field number 0, or wire type 4 (an end-group with no group), 6 or 7.
+    Corrupt,
+    /// A varint.
+    Varint,
+    /// A fixed 64-bit value.
+    Fixed64,
+    /// A fixed 32-bit value.
+    Fixed32,
+    /// A length-delimited field with nothing to check ([`Check::None`]).
+    Bytes,
+    /// A length-delimited `string` ([`Check::Utf8`]).
+    Utf8,
+    /// A length-delimited sub-message of this index ([`Check::Message`]).
+    Message(u16),
+    /// Anything else (a group, a packed field, a message index past `u16`): the general path.
+    General,
+}
+
+/// The [`TagStep`] of every one-byte tag (below 0x80).
+pub type TagSteps = [TagStep; 128];
+
+/// One message: its fields sorted by number, the members of each of its oneofs, the check of a
+/// length-delimited occurrence of each field number (dense up to [`DENSE_NUMBERS`]), and the step of each
+/// one-byte tag.
 #[derive(Clone, Debug)]
 pub struct MessageDef {
     pub full_name: String,
@@ -97,6 +123,7 @@ pub struct MessageDef {
     /// Whether this is the entry message of a map field (`options.map_entry`).
     pub map_entry: bool,
     checks: Vec<Check>,
+    steps: TagSteps,
 }
 
 /// Field numbers below this have their check in a dense table; higher ones are looked up.
@@ -118,6 +145,37 @@ impl MessageDef {
             None if number < DENSE_NUMBERS => Check::None,
             None => self.field(number).map_or(Check::None, check_of),
         }
+    }
+
+    /// The validation step of each one-byte tag.
+    #[inline]
+    pub fn tag_steps(&self) -> &TagSteps {
+        &self.steps
+    }
+}
+
+/// The step of one-byte tag `tag` (below 0x80) in a message whose length-delimited checks are `checks`.
+fn tag_step(tag: u8, checks: &[Check]) -> TagStep {
+    let number = tag >> 3;
+    if number == 0 {
+        return TagStep::Corrupt;
+    }
+    match tag & 7 {
+        0 => TagStep::Varint,
+        1 => TagStep::Fixed64,
+        5 => TagStep::Fixed32,
+        2 => match checks
+            .get(usize::from(number))
+            .copied()
+            .unwrap_or(Check::None)
+        {
+            Check::None => TagStep::Bytes,
+            Check::Utf8 => TagStep::Utf8,
+            Check::Message(i) => u16::try_from(i).map_or(TagStep::General, TagStep::Message),
+            Check::Packed(_) => TagStep::General,
+        },
+        3 => TagStep::General,
+        _ => TagStep::Corrupt,
     }
 }
 
@@ -217,6 +275,7 @@ impl Schema {
             for f in fields.iter().filter(|f| f.number < dense) {
                 checks[f.number as usize] = check_of(f);
             }
+            let steps = std::array::from_fn(|tag| tag_step(tag as u8, &checks));
             messages.push(MessageDef {
                 full_name: full_name.clone(),
                 fields,
@@ -227,6 +286,7 @@ impl Schema {
                     .and_then(|o| o.map_entry)
                     .unwrap_or(false),
                 checks,
+                steps,
             });
         }
         Ok(Schema { messages, index })
