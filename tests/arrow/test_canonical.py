@@ -22,6 +22,7 @@ from flytecodec.kinds import KINDS
 from flytecodec.testing import corpus, strategies
 from support import differential, examples
 from support import malformed as mf
+from support.kinds import TOP_STRATEGIES
 from support.malformed import read_varint
 
 native = pytest.importorskip("flytecodec._native")
@@ -112,12 +113,10 @@ def test_corpus_records_in_any_order(kind):
         assert native.canonical(full_name, want) == want
 
 
-@pytest.mark.parametrize(
-    "strategy",
-    [strategies.executions(), strategies.node_executions(), strategies.task_executions()],
-    ids=["execution", "node-execution", "task-execution"],
-)
-def test_hypothesis_messages(strategy):
+@pytest.mark.parametrize("kind", sorted(TOP_STRATEGIES))
+def test_hypothesis_messages(kind):
+    strategy = TOP_STRATEGIES[kind]()
+
     @examples.SETTINGS
     @given(strategy, strategies.unknown_fields(strategy))
     def run(message, with_unknown):

@@ -18,9 +18,10 @@ from hypothesis import given
 
 from flytecodec import DecodeError, layout
 from flytecodec.kinds import KINDS
-from flytecodec.testing import corpus, strategies
+from flytecodec.testing import corpus
 from support import examples
 from support import malformed as mf
+from support.kinds import TOP_STRATEGIES
 from support.malformed import read_varint
 
 pa = pytest.importorskip("pyarrow")
@@ -114,14 +115,10 @@ def test_corpus_tables_give_upbs_bytes(kind):
     assert records(table(messages), desc) == framed(messages)
 
 
-@pytest.mark.parametrize(
-    "strategy",
-    [strategies.executions(), strategies.node_executions(), strategies.task_executions()],
-    ids=["execution", "node-execution", "task-execution"],
-)
-def test_hypothesis_messages(strategy):
+@pytest.mark.parametrize("kind", sorted(TOP_STRATEGIES))
+def test_hypothesis_messages(kind):
     @examples.SETTINGS
-    @given(strategy)
+    @given(TOP_STRATEGIES[kind]())
     def run(message):
         assert records(table([message]), message.DESCRIPTOR) == framed([message])
 
