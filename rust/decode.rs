@@ -28,6 +28,18 @@ pub struct Span {
     pub offset: usize,
 }
 
+/// One span per buffer, each buffer a whole record of the given length (a sequence's items).
+pub fn whole_spans(lens: impl Iterator<Item = usize>) -> Vec<Span> {
+    lens.enumerate()
+        .map(|(buffer, end)| Span {
+            buffer,
+            start: 0,
+            end,
+            offset: 0,
+        })
+        .collect()
+}
+
 /// A decode failure: which record, where it starts, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DecodeFailure {
@@ -486,14 +498,7 @@ mod tests {
         let mut buffers: Vec<&[u8]> = vec![good; 10_000];
         buffers[7_000] = bad;
         buffers[9_000] = bad;
-        let spans: Vec<Span> = (0..buffers.len())
-            .map(|i| Span {
-                buffer: i,
-                start: 0,
-                end: buffers[i].len(),
-                offset: 0,
-            })
-            .collect();
+        let spans = whole_spans(buffers.iter().map(|b| b.len()));
         let found = validate_all(s, id, &buffers, &spans, 4);
         assert!(matches!(found, Checked::Invalid { index: 7_000, .. }));
         let fine = validate_all(s, id, &buffers[..5000], &spans[..5000], 4);

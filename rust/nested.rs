@@ -1655,6 +1655,7 @@ fn build_in(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::whole_spans;
     use arrow_array::cast::AsArray;
     use arrow_array::types::{
         DurationNanosecondType, Float32Type, Int32Type, Int64Type, TimestampNanosecondType,
@@ -1750,16 +1751,7 @@ mod tests {
 
     fn read(plan: &NestedPlan, records: &[Vec<u8>]) -> StructArray {
         let buffers: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-        let spans: Vec<Span> = records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Span {
-                buffer: i,
-                start: 0,
-                end: r.len(),
-                offset: 0,
-            })
-            .collect();
+        let spans = whole_spans(records.iter().map(Vec::len));
         let batches = build(plan, &buffers, &spans, 1).unwrap();
         assert_eq!(batches.len(), 1);
         let data = batches.into_iter().next().unwrap().into_data();
@@ -2024,14 +2016,7 @@ mod tests {
             })
             .collect();
         let buffers: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-        let spans: Vec<Span> = (0..records.len())
-            .map(|i| Span {
-                buffer: i,
-                start: 0,
-                end: records[i].len(),
-                offset: 0,
-            })
-            .collect();
+        let spans = whole_spans(records.iter().map(Vec::len));
         let batches = build(&plan, &buffers, &spans, 3).unwrap();
         assert_eq!(batches.len(), 3);
         let mut row = 0u64;
@@ -2057,14 +2042,7 @@ mod tests {
         let plan = test_plan();
         let records: Vec<Vec<u8>> = (0..7u8).map(|i| ld(2, &[b'a' + i; 10])).collect();
         let buffers: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
-        let spans: Vec<Span> = (0..records.len())
-            .map(|i| Span {
-                buffer: i,
-                start: 0,
-                end: records[i].len(),
-                offset: 0,
-            })
-            .collect();
+        let spans = whole_spans(records.iter().map(Vec::len));
         // 12 bytes a record, at most 30 bytes a batch: runs of two
         let batches = build_in(&plan, &buffers, &spans, 2, 30).unwrap();
         assert_eq!(

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::columns::{ColumnSpec, Leaf, Plan};
 use crate::decode::{
-    self, default_threads, frame_and_validate, validate_all, Checked, DecodeFailure, Framing, Span,
+    self, default_threads, frame_and_validate, validate_all, whole_spans, Checked, DecodeFailure,
+    Framing, Span,
 };
 use crate::errors::{self, guard, message_index};
 use crate::export::{self, ArrowBatch};
@@ -45,16 +46,7 @@ pub fn decode_records(
                 .iter()
                 .map(|item| item.cast_into::<PyBytes>().map_err(PyErr::from))
                 .collect::<PyResult<_>>()?;
-            let spans: Vec<Span> = buffers
-                .iter()
-                .enumerate()
-                .map(|(i, b)| Span {
-                    buffer: i,
-                    start: 0,
-                    end: b.as_bytes().len(),
-                    offset: 0,
-                })
-                .collect();
+            let spans = whole_spans(buffers.iter().map(|b| b.as_bytes().len()));
             return Ok((
                 sequence_records(py, message, buffers, spans, threads)?,
                 String::new(),
