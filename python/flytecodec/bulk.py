@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 import os
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Callable, Generic, TypeVar, overload
 
 from google.protobuf.message import DecodeError as _PbDecodeError
 
@@ -263,7 +263,7 @@ def decode(model: type[M], data, *, framing: str | None = None, on_null: str = "
     if (
         type(data) is bytes
         and framing in _framing.FRAMINGS
-        and (model, framing) in _native_args
+        and (model, framing) in _native_decoders
         and on_null in ON_NULL
         and backend() == "native"
     ):
@@ -390,25 +390,27 @@ def concat(batches: Sequence[Batch[M]], *, model: type[M] | None = None) -> Batc
 
 def _decode_native(model: type[M], data, framing: str) -> Batch[M]:
     """Split and validate in Rust, without the GIL and across cores; models read their fields from Rust."""
-    args = _native_args.get((model, framing))
-    if args is None:
-        args = _native_args[model, framing] = _decode_arguments(model, framing)
-    records, token = args[0](args[1], data, *args[2:])
+    decoder = _native_decoders.get((model, framing))
+    if decoder is None:
+        decoder = _native_decoders[model, framing] = _native_decoder(model, framing)
+    records, token = decoder(data)
     return Batch(model, records, token)
 
 
-# (model, framing) -> the native decoder and its arguments but the data (which comes second)
-_native_args: dict[tuple[type, str], tuple] = {}
+# (model, framing) -> data -> (records, page token): the native decoder with the model's arguments bound
+_native_decoders: dict[tuple[type, str], Callable] = {}
 
 
-def _decode_arguments(model: type, framing: str) -> tuple:
+def _native_decoder(model: type, framing: str) -> Callable:
     from flytecodec._native import decode_records
 
+    name = _name(model)
     if framing != "list":
-        return (decode_records, _name(model), framing)
+        return lambda data: decode_records(name, data, framing)
     list_class, field = list_message_for(model)
     fields = list_class.DESCRIPTOR.fields_by_name
-    return (decode_records, _name(model), framing, fields[field].number, fields["token"].number)
+    records_number, token_number = fields[field].number, fields["token"].number
+    return lambda data: decode_records(name, data, framing, records_number, token_number)
 
 
 def _decode_sequence(model: type[M], items: Sequence, offsets: list[int] | None = None) -> Batch[M]:

@@ -103,7 +103,7 @@ def test_a_repeated_decode_checks_and_reports_as_the_first(backend, framing):
     errors = []
     for cold in (True, False):
         if cold:
-            bulk._native_args.clear()
+            bulk._native_decoders.clear()
         with pytest.raises(DecodeError) as info:
             decode(Execution, broken, framing=framing)
         errors.append((str(info.value), info.value.index, info.value.offset, info.value.hint))

@@ -90,16 +90,15 @@ class FlyteIdlEntity(Base):
         """A lazy model of ``pb2_object`` as it is now (later changes to the message do not show through): its
         serialization, read by the native backend, or a copy of it on the python backend."""
         pb_class = cls._pb_class
-        if type(pb2_object) is pb_class:
-            if read_message is not None and _backend.backend() == "native":
-                return read_message(cls, cls._pb_name, pb2_object.SerializeToString())
-        else:
+        if type(pb2_object) is not pb_class:
             descriptor = getattr(pb2_object, "DESCRIPTOR", None)
             if getattr(descriptor, "full_name", None) != cls._pb_name:
                 raise TypeError(
                     f"{cls.__name__}.from_flyte_idl expects a {cls._pb_name} message, got {type(pb2_object).__name__}"
                 )
             return over(cls, pb_class.FromString(pb2_object.SerializeToString()))
+        if read_message is not None and _backend.backend() == "native":
+            return read_message(cls, cls._pb_name, pb2_object.SerializeToString())
         copy = pb_class()
         copy.CopyFrom(pb2_object)
         return over(cls, copy)

@@ -616,7 +616,7 @@ def _decode_copy(spec: _Kind, model: type, rows: Any, done: int, trim: bool, nam
     native rules; a row those leave to the Python rules sends the batch to them, as psycopg's tuples."""
     from flytecodec import _native
 
-    message = model._pb_class.DESCRIPTOR.full_name
+    message = model._pb_name
     width = len(spec.key)
     try:
         if spec.build is None:
@@ -640,5 +640,5 @@ def _row_error(spec: _Kind, model: type, rows: list[tuple], index: int, done: in
     return DecodeError(
         f"{spec.table} row ({where}): {reason}",
         index=done + index,
-        model=model._pb_class.DESCRIPTOR.full_name,
+        model=model._pb_name,
     )
