@@ -505,12 +505,12 @@ def _stream(
     try:
         with conn.transaction():
             if backend() == "native":
-                batches = _copy_batches(conn, spec, query, params, batch_size, indexed)
+                batches, decode_rows = _copy_batches(conn, spec, query, params, batch_size, indexed), _decode_copy
             else:
-                batches = _cursor_batches(conn, query, params, batch_size)
+                batches, decode_rows = _cursor_batches(conn, query, params, batch_size), _decode
             with contextlib.closing(batches):  # a COPY left early is ended before the transaction
                 for rows in batches:
-                    yield _decode(spec, model, rows, done, trim, namespace)
+                    yield decode_rows(spec, model, rows, done, trim, namespace)
                     done += len(rows)
     except psycopg.OperationalError as error:
         raise SourceError(
@@ -577,11 +577,9 @@ def _copy_batches(
         yield rows
 
 
-def _decode(spec: _Kind, model: type, rows: Any, done: int, trim: bool, namespace: str) -> Rows:
-    """The batch of ``rows`` (psycopg's tuples, or a ``_native.CopyRows``) decoded; DecodeError naming the row.
-    Tuples go through the Python rules (``_rebuild``), the reference the native rules are tested against."""
-    if not isinstance(rows, list):
-        return _decode_copy(spec, model, rows, done, trim, namespace)
+def _decode(spec: _Kind, model: type, rows: list[tuple], done: int, trim: bool, namespace: str) -> Rows:
+    """The batch of psycopg's tuples ``rows`` decoded by the Python rules (``_rebuild``), the reference the native
+    rules are tested against; DecodeError naming the row."""
     width = len(spec.key)
     build = spec.build
     if build is None:
