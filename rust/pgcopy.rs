@@ -2,8 +2,8 @@
 //! `flytecodec.sources.postgres` reads flyteadmin's tables on the native backend: a `CopyStream` takes the
 //! stream's CopyData chunks as they arrive (a tuple may be split across chunks), checks the header, each tuple's
 //! field count and each cell's length against the column types, and gives the complete tuples a batch at a time
-//! as `CopyRows`: one buffer and the span of every cell, from which `rows` rebuilds the messages with the rules
-//! it applies to psycopg's tuples, and from which the keys, times and stored parts are read without a Python
+//! as `CopyRows`: one buffer and the span of every cell, from which `rows` rebuilds the messages with
+//! flyteadmin's rules, and from which the keys, times and stored parts are read without a Python
 //! object per row. A malformed stream is a `ValueError` saying what and where, never a panic.
 //!
 //! The format: the signature `PGCOPY\n\xff\r\n\0`, an int32 of flags (bit 16: OIDs follow, which this reader
@@ -19,13 +19,12 @@ use pyo3::types::{PyBool, PyBytes, PyList, PyString, PyTuple};
 
 use crate::decode::Span;
 use crate::record_list::{sequence_records, RecordList};
-use crate::rows::{validated, write_rows, Cells, Table};
+use crate::rows::{validated, write_rows, Cells, Table, PG_EPOCH_MICROS};
 
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 const HEADER: usize = 19; // the signature, the flags and the extension length
 const WITH_OIDS: u32 = 1 << 16;
 const INCOMPATIBLE: u32 = 0xFFFF; // flag bits a reader must not ignore
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000; // 2000-01-01 in Unix microseconds
 
 /// A column's type, as the query selects it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -25,7 +25,7 @@ const CLOSURE_ERROR: u32 = 2;
 const ERROR_MESSAGE: u32 = 2;
 const STATE_CHANGE_DETAILS: u32 = 14;
 const ABORT_METADATA: u32 = 12;
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000; // 2000-01-01, PostgreSQL's epoch, in Unix microseconds
+pub const PG_EPOCH_MICROS: i64 = 946_684_800_000_000; // 2000-01-01, PostgreSQL's epoch, in Unix microseconds
 /// The room of the small buffers a message's ids and timestamps are written in first (no reallocation for the
 /// usual ones)
 const SCRATCH: usize = 128;
