@@ -18,7 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyList, PyString, PyTuple};
 
 use crate::decode::Span;
-use crate::record_list::{sequence_records, RecordList};
+use crate::record_list::RecordList;
 use crate::rows::{validated, write_rows, Cells, Table, PG_EPOCH_MICROS};
 
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
@@ -418,7 +418,9 @@ impl CopyRows {
                 table.write(out, &cells, trim, namespace.as_bytes())
             })
         })?;
-        written.map(|w| validated(py, message, w)).transpose()
+        written
+            .map(|(buffer, spans)| validated(py, message, &buffer, spans))
+            .transpose()
     }
 
     fn cell_object<'py>(
@@ -496,13 +498,7 @@ impl CopyRows {
                     offset: 0,
                 })
                 .collect::<Vec<_>>();
-            let size = spans.iter().map(|s| s.end - s.start).sum();
-            let buffer = PyBytes::new(py, &self.buffer); // the records keep a copy
-            let threads = crate::decode::default_threads();
-            Ok((
-                sequence_records(py, message, vec![buffer], spans, threads)?,
-                size,
-            ))
+            validated(py, message, &self.buffer, spans)
         })
     }
 

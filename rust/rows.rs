@@ -434,14 +434,16 @@ pub fn write_rows(
     Ok(Some((buffer, spans)))
 }
 
-/// The messages `spans` of `buffer` validated as `message` records, and their total size.
+/// The messages `spans` of `buffer` validated as `message` records (which keep a copy of `buffer`), and their
+/// total size.
 pub fn validated(
     py: Python<'_>,
     message: &str,
-    (buffer, spans): (Vec<u8>, Vec<Span>),
+    buffer: &[u8],
+    spans: Vec<Span>,
 ) -> PyResult<(RecordList, usize)> {
-    let size = buffer.len();
-    let buffer = PyBytes::new(py, &buffer);
+    let size = spans.iter().map(|s| s.end - s.start).sum();
+    let buffer = PyBytes::new(py, buffer);
     let threads = crate::decode::default_threads();
     Ok((
         sequence_records(py, message, vec![buffer], spans, threads)?,
