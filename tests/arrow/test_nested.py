@@ -11,7 +11,6 @@ hand-made records, and each backend's table against the Python builder's (Rust's
 
 from __future__ import annotations
 
-import random
 import struct
 
 import pyarrow as pa
@@ -25,7 +24,7 @@ from flytecodec import layout, nested
 from flytecodec.models.execution import Execution
 from flytecodec.testing import corpus, strategies
 from flytecodec.testing.corpus import varint
-from support.differential import mutated, seed_pool
+from support.differential import accepted_mutants, seed_pool
 from support.examples import SETTINGS
 from support.kinds import EVERY_KIND, TOP_STRATEGIES
 from support.malformed import ld, tag
@@ -205,23 +204,8 @@ def check_against_upb(model, records: list[bytes], table: pa.Table) -> None:
 
 
 def valid_damaged(kind: str, n: int, tries: int, seed: str) -> list[bytes]:
-    """Damaged copies of valid records of a top kind (split messages, oneof rivals, wrong wire types, unknown
-    fields, odd varints, packed runs, ...) that upb still accepts."""
-    model, _ = KINDS[kind]
-    rng = random.Random(seed)
-    desc = model._pb_class.DESCRIPTOR
-    pool = seed_pool(kind.replace("-", "_"))
-    found: list[bytes] = []
-    for _ in range(tries):
-        data, _label = mutated(rng, rng.choice(pool), desc, [])
-        try:
-            model._pb_class.FromString(data)
-        except Exception:
-            continue
-        found.append(data)
-        if len(found) == n:
-            break
-    return found
+    """Damaged copies of valid records of a top kind that upb still accepts."""
+    return accepted_mutants(kind.replace("-", "_"), KINDS[kind][0]._pb_class, n, tries, seed)
 
 
 # -- the schema and the wiring -------------------------------------------------------------------------------------

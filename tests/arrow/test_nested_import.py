@@ -9,8 +9,6 @@ message.
 
 from __future__ import annotations
 
-import random
-
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -25,7 +23,7 @@ from flytecodec.models.node_execution import NodeExecution
 from flytecodec.remote.executions import FlyteWorkflowExecution
 from flytecodec.testing import corpus, strategies
 from flytecodec.testing.corpus import varint
-from support.differential import mutated, seed_pool
+from support.differential import accepted_mutants
 from support.examples import SETTINGS
 from support.kinds import EVERY_KIND, TOP_STRATEGIES
 from support.malformed import ld, tag
@@ -86,17 +84,7 @@ def test_damaged_records_round_trip(kind, backend):
     """Valid records written oddly: split messages, oneof rivals, repeated singular fields, wrong wire types,
     unknown fields, odd varints, packed runs, times out of range..."""
     model, _ = KINDS[kind]
-    rng = random.Random(f"nested-import-{kind}")
-    desc = model._pb_class.DESCRIPTOR
-    pool = seed_pool(kind.replace("-", "_"))
-    records = []
-    for _ in range(800):
-        data, _label = mutated(rng, rng.choice(pool), desc, [])
-        try:
-            model._pb_class.FromString(data)
-        except Exception:
-            continue
-        records.append(data)
+    records = accepted_mutants(kind.replace("-", "_"), model._pb_class, 800, 800, f"nested-import-{kind}")
     assert len(records) > 250
     assert_round_trip(model, records)
 

@@ -362,6 +362,26 @@ def seed_pool(name: str) -> list[bytes]:
     return small + hand_seeds()[name]
 
 
+def accepted_mutants(name: str, pb_class: type, n: int, tries: int, seed: str) -> list[bytes]:
+    """Up to ``n`` damaged copies of the valid records of kind ``name`` (split messages, oneof rivals, wrong wire
+    types, unknown fields, odd varints, packed runs, ...) that upb still parses as ``pb_class``, from ``tries``
+    mutations drawn with ``seed``."""
+    rng = random.Random(seed)
+    desc = pb_class.DESCRIPTOR
+    pool = seed_pool(name)
+    found: list[bytes] = []
+    for _ in range(tries):
+        data, _label = mutated(rng, rng.choice(pool), desc, [])
+        try:
+            pb_class.FromString(data)
+        except Exception:
+            continue
+        found.append(data)
+        if len(found) == n:
+            break
+    return found
+
+
 # mutations after which the record is still a tree to damage again
 _STILL_PARSEABLE = {"split-message", "repeated-singular", "oneof-rivals", "unknown-fields", "reordered", "odd-utf8"}
 
