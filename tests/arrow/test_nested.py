@@ -24,6 +24,7 @@ from flytecodec import layout, nested
 from flytecodec.models.execution import Execution
 from flytecodec.testing import corpus, strategies
 from flytecodec.testing.corpus import varint
+from support.arrow_rows import exact_rows
 from support.differential import accepted_mutants, seed_pool
 from support.examples import SETTINGS
 from support.kinds import EVERY_KIND, TOP_STRATEGIES
@@ -148,24 +149,6 @@ def expected_row(plan: layout.Plan, node: int, message) -> dict:
     return row
 
 
-def _int_times(t: pa.DataType) -> pa.DataType:
-    """``t`` with its timestamps and durations as int64 (``to_pylist`` then keeps their nanoseconds)."""
-    if pa.types.is_timestamp(t) or pa.types.is_duration(t):
-        return pa.int64()
-    if pa.types.is_struct(t):
-        return pa.struct([f.with_type(_int_times(f.type)) for f in t])
-    if pa.types.is_map(t):
-        return pa.map_(t.key_field.with_type(_int_times(t.key_type)), t.item_field.with_type(_int_times(t.item_type)))
-    if pa.types.is_list(t):
-        return pa.list_(t.value_field.with_type(_int_times(t.value_type)))
-    return t
-
-
-def actual_rows(table: pa.Table) -> list[dict]:
-    schema = pa.schema([f.with_type(_int_times(f.type)) for f in table.schema])
-    return table.cast(schema).to_pylist()
-
-
 def _same_value(got, want, path: str) -> None:
     if isinstance(want, dict):
         assert isinstance(got, dict), f"{path}: {got!r}, expected a struct"
@@ -199,7 +182,7 @@ def check_against_upb(model, records: list[bytes], table: pa.Table) -> None:
     descriptor = model._pb_class.DESCRIPTOR
     plan = layout.plan(descriptor)
     assert table.num_rows == len(records)
-    for i, (got, data) in enumerate(zip(actual_rows(table), records)):
+    for i, (got, data) in enumerate(zip(exact_rows(table), records)):
         _same_value(got, expected_row(plan, 0, model._pb_class.FromString(data)), f"row {i}")
 
 
@@ -277,7 +260,7 @@ def test_generated_messages_values_are_upbs(kind):
 def test_spot_values_of_a_known_execution():
     message = corpus.executions(30, seed=5)[7]
     message.spec.labels.values.update({"zeta": "1", "alpha": "2", "\u00e9t\u00e9": "3"})
-    row = actual_rows(python_table(Execution, [message.SerializeToString()]))[0]
+    row = exact_rows(python_table(Execution, [message.SerializeToString()]))[0]
     closure = message.closure
     assert row["closure"]["phase"] == closure.phase
     assert row["closure"]["started_at"] == closure.started_at.ToNanoseconds()
@@ -301,7 +284,7 @@ def _closure_row(payload: bytes) -> dict:
     rows = []
     for backend in flytecodec.available_backends():
         with flytecodec.using_backend(backend):
-            rows.append(actual_rows(table_of(Execution, [ld(3, payload)]))[0]["closure"])
+            rows.append(exact_rows(table_of(Execution, [ld(3, payload)]))[0]["closure"])
     assert all(row == rows[0] for row in rows)
     return rows[0]
 
@@ -360,7 +343,7 @@ def test_maps_sorted_later_key_wins_and_entries_with_foreign_fields_kept_whole()
     data = ld(2, ld(7, labels + value_as_varint + no_value + key_as_varint + no_key))
     for backend in flytecodec.available_backends():
         with flytecodec.using_backend(backend):
-            spec = actual_rows(table_of(Execution, [data]))[0]["spec"]
+            spec = exact_rows(table_of(Execution, [data]))[0]["spec"]
         assert spec["labels"]["values"] == [("", "k"), ("a", "4"), ("b", "3"), ("m", ""), ("\u00e9", "2")]
         assert spec["labels"]["_rest"] == foreign + value_as_varint + key_as_varint
 
@@ -400,7 +383,7 @@ def test_a_oneof_member_that_does_not_fit_keeps_only_what_came_after_the_last_sw
     data = ld(2, ld(2, ld(1, ld(1, b"x") + ld(2, ld(1, ld(1, first + tag(1, 0) + b"\x03" + last))))))
     for backend in flytecodec.available_backends():
         with flytecodec.using_backend(backend):
-            spec = actual_rows(table_of(Execution, [data]))[0]["spec"]
+            spec = exact_rows(table_of(Execution, [data]))[0]["spec"]
         primitive = spec["inputs"]["literals"][0][1]["scalar"]["primitive"]
         assert primitive["datetime"] is None and primitive["integer"] is None
         assert primitive["_rest"] == last
@@ -409,7 +392,7 @@ def test_a_oneof_member_that_does_not_fit_keeps_only_what_came_after_the_last_sw
 def test_wrappers():
     def interruptible(data: bytes):
         with flytecodec.using_backend("python"):
-            return actual_rows(table_of(Execution, [ld(2, data)]))[0]["spec"]
+            return exact_rows(table_of(Execution, [ld(2, data)]))[0]["spec"]
 
     assert interruptible(ld(21, b""))["interruptible"] is False
     assert interruptible(ld(21, tag(1, 0) + b"\x01") + ld(21, b""))["interruptible"] is True

@@ -28,6 +28,7 @@ from flytecodec import layout
 from flytecodec.kinds import KINDS
 from flytecodec.models.execution import Execution
 from flytecodec.testing import corpus, strategies
+from support.arrow_rows import exact_rows
 from support.differential import mutated, seed_pool
 from support.examples import SETTINGS
 from support.malformed import ld, read_varint, tag, varint
@@ -64,24 +65,6 @@ def _nested(descriptor, records: list[bytes], threads: int | None = None) -> pa.
     decoded, _ = _native.decode_records(descriptor.full_name, records, "sequence")
     parts = decoded.arrow_nested(layout.plan(descriptor), threads)
     return pa.Table.from_batches([pa.record_batch(part) for part in parts])
-
-
-def _ints(data_type: pa.DataType) -> pa.DataType:
-    """``data_type`` with timestamps and durations as int64 nanoseconds (to read them exactly in Python)."""
-    if pa.types.is_timestamp(data_type) or pa.types.is_duration(data_type):
-        return pa.int64()
-    if pa.types.is_struct(data_type):
-        return pa.struct([f.with_type(_ints(f.type)) for f in data_type])
-    if pa.types.is_map(data_type):
-        return pa.map_(data_type.key_field, data_type.item_field.with_type(_ints(data_type.item_type)))
-    if pa.types.is_list(data_type):
-        return pa.list_(data_type.value_field.with_type(_ints(data_type.value_type)))
-    return data_type
-
-
-def _rows(table: pa.Table) -> list[dict]:
-    schema = pa.schema([f.with_type(_ints(f.type)) for f in table.schema])
-    return table.cast(schema).to_pylist()
 
 
 def _same(got, want, where: str) -> None:
@@ -145,7 +128,7 @@ def test_schema_and_every_value_of_the_corpus(kind):
     table.validate(full=True)
     assert table.num_rows == len(records)
     plan = layout.plan(descriptor)
-    for i, (row, message) in enumerate(zip(_rows(table), messages)):
+    for i, (row, message) in enumerate(zip(exact_rows(table), messages)):
         _check(plan, 0, message, row, f"record {i}")
 
 
@@ -240,7 +223,7 @@ def _closure_plan():
 
 
 def _one(descriptor, record: bytes) -> dict:
-    (row,) = _rows(_nested(descriptor, [record]))
+    (row,) = exact_rows(_nested(descriptor, [record]))
     return row
 
 
@@ -506,7 +489,7 @@ def test_damaged_records_read_as_upb_reads_them(kind):
     table = _nested(descriptor, records)
     table.validate(full=True)
     plan = layout.plan(descriptor)
-    for i, (row, message) in enumerate(zip(_rows(table), messages)):
+    for i, (row, message) in enumerate(zip(exact_rows(table), messages)):
         _against_upb(plan, 0, message, row, f"record {i}")
 
 
@@ -553,7 +536,7 @@ def test_generated_messages_read_as_upb_reads_them(kind):
     def check(records):
         table = _nested(descriptor, records)
         assert table.schema.equals(layout.schema(descriptor), check_metadata=True)
-        for i, (row, record) in enumerate(zip(_rows(table), records)):
+        for i, (row, record) in enumerate(zip(exact_rows(table), records)):
             _against_upb(plan, 0, message_class.FromString(record), row, f"record {i}")
 
     check()
