@@ -80,8 +80,8 @@ def _model(model) -> type:
     """The model class of ``model``: a model class of a record kind, or a kind's name."""
     if isinstance(model, str):
         return _kinds.get(model).load()
-    pb = getattr(model, "_pb_class", None) if isinstance(model, type) else None
-    if pb is None or pb.DESCRIPTOR.full_name not in _kinds.BY_MESSAGE:
+    name = getattr(model, "_pb_name", None) if isinstance(model, type) else None
+    if name not in _kinds.BY_MESSAGE:
         names = ", ".join(kind.model for kind in _kinds.KINDS.values())
         raise TypeError(f"from_arrow() needs the model class of a record kind ({names}) or a kind name, got {model!r}")
     return model

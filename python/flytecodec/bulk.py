@@ -7,8 +7,6 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Callable, Generic, TypeVar, overload
 
-from google.protobuf.message import DecodeError as _PbDecodeError
-
 from flytecodec import framing as _framing
 from flytecodec._backend import backend
 from flytecodec.exceptions import DecodeError
@@ -27,12 +25,16 @@ M = TypeVar("M", bound=FlyteIdlEntity)
 
 def list_message_for(model: type[FlyteIdlEntity]):
     """``(list message class, repeated field name)`` of the ``*List`` response holding ``model`` records."""
+    return _list_kind(model).list_message()
+
+
+def _list_kind(model: type[FlyteIdlEntity]):
+    """The record kind of ``model``, which must have a ``*List`` response (``ValueError`` if not)."""
     kind = BY_MESSAGE.get(model._pb_name)
-    entry = None if kind is None else kind.list_message()
-    if entry is None:
+    if kind is None or kind.list_response is None:
         listed = ", ".join(KINDS[name].message for name in LIST_KINDS)
         raise ValueError(f"framing='list' needs a model with a *List response ({listed}); got {model.__name__}")
-    return entry
+    return kind
 
 
 def _has_pages(model: type[FlyteIdlEntity]) -> bool:
@@ -271,7 +273,7 @@ def decode(model: type[M], data, *, framing: str | None = None, on_null: str = "
             return _decode_native(model, data, framing)
         except DecodeError as e:
             raise with_hint(e, data, framing, model) from None
-    if not (isinstance(model, type) and issubclass(model, FlyteIdlEntity) and hasattr(model, "_pb_class")):
+    if not (isinstance(model, type) and issubclass(model, FlyteIdlEntity) and hasattr(model, "_pb_name")):
         raise TypeError(f"decode() needs a flytecodec model class, got {model!r}")
     if on_null not in ON_NULL:
         raise ValueError(f"on_null must be one of {', '.join(map(repr, ON_NULL))}, got {on_null!r}")
@@ -296,7 +298,7 @@ def decode(model: type[M], data, *, framing: str | None = None, on_null: str = "
             raise ValueError("framing='sequence' takes a sequence of bytes-like objects, not one bytes input")
         raise ValueError(f"unknown framing {framing!r}; choose 'list', 'delimited' or 'message'")
     if framing == "list":
-        list_message_for(model)
+        _list_kind(model)
     if isinstance(data, (str, os.PathLike)) and os.path.isdir(data):
         from flytecodec.streaming import iter_batches
 
@@ -339,7 +341,7 @@ def _decode_items(model: type[M], items: list) -> Batch[M]:
 def _decode_pages(model: type[M], pages, on_null: str) -> Batch[M]:
     """A sequence of ``*List`` responses (pages) as one batch: records numbered across pages, the last page's
     token; an error names the page and its offset in that page."""
-    list_message_for(model)
+    _list_kind(model)
     batches, count = [], 0
     for k, page in enumerate(_framing.sequence_items(pages, _name(model), on_null, what="page")):
         try:
@@ -407,13 +409,13 @@ def _native_decoder(model: type, framing: str) -> Callable:
     name = _name(model)
     if framing != "list":
         return lambda data: decode_records(name, data, framing)
-    list_class, field = list_message_for(model)
-    fields = list_class.DESCRIPTOR.fields_by_name
-    records_number, token_number = fields[field].number, fields["token"].number
+    records_number, token_number = _list_kind(model).list_numbers()
     return lambda data: decode_records(name, data, framing, records_number, token_number)
 
 
 def _decode_sequence(model: type[M], items: Sequence, offsets: list[int] | None = None) -> Batch[M]:
+    from google.protobuf.message import DecodeError as _PbDecodeError  # the python backend's: protobuf is loaded
+
     parse = model._pb_class.FromString
     records = []
     for i, item in enumerate(items):
@@ -426,6 +428,8 @@ def _decode_sequence(model: type[M], items: Sequence, offsets: list[int] | None 
 
 
 def _decode_list(model: type[M], buf: bytes) -> Batch[M]:
+    from google.protobuf.message import DecodeError as _PbDecodeError  # the python backend's: protobuf is loaded
+
     list_class, field = list_message_for(model)
     try:
         parsed = list_class.FromString(buf)
@@ -438,6 +442,8 @@ def _decode_list(model: type[M], buf: bytes) -> Batch[M]:
 def _locate_list_error(model, buf: bytes, error: Exception) -> DecodeError:
     """Find which part of a ``*List`` response upb refused: a record (its index and tag offset) — invalid alone,
     or valid alone but nesting too deep one level down, inside the list — or the list's own framing."""
+    from google.protobuf.message import DecodeError as _PbDecodeError
+
     list_class, field = list_message_for(model)
     number = list_class.DESCRIPTOR.fields_by_name[field].number
     token_number = list_class.DESCRIPTOR.fields_by_name["token"].number

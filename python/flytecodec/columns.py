@@ -276,8 +276,7 @@ def resolved(message: str) -> tuple[Resolved, ...]:
 
 
 def _message_of(model) -> str:
-    pb_class = getattr(model, "_pb_class", None)
-    name = pb_class.DESCRIPTOR.full_name if pb_class is not None else None
+    name = getattr(model, "_pb_name", None)
     if name not in COLUMNS:
         kinds = ", ".join(m.rsplit(".", 1)[1] for m in COLUMNS)
         raise TypeError(f"no columns for {getattr(model, '__name__', model)!r}; columns exist for {kinds}")

@@ -28,8 +28,8 @@ class Kind(NamedTuple):
     """The records, in a sentence ("executions")."""
     title: str
     """The heading of its table in ``docs/columns.md``."""
-    list_response: tuple[str, str, str] | None
-    """The ``*List`` response of the API's pages: its module, class and repeated field; None for a part."""
+    list_response: tuple[str, str] | None
+    """The ``*List`` response of the API's pages: its message (full name) and repeated field; None for a part."""
     group_key: str | None
     """The column ``flytecodec stats`` gives duration percentiles by, if any."""
 
@@ -41,12 +41,28 @@ class Kind(NamedTuple):
         """``(the *List message class, its repeated field's name)``, or None for a kind without pages."""
         return None if self.list_response is None else _list_message(self.list_response)
 
+    def list_numbers(self) -> tuple[int, int] | None:
+        """The field numbers of a ``*List`` response's records and of its token (without importing protobuf), or
+        None for a kind without pages."""
+        return None if self.list_response is None else _list_numbers(self.list_response)
+
 
 @functools.cache
-def _list_message(list_response: tuple[str, str, str]) -> tuple[type, str]:
+def _list_message(list_response: tuple[str, str]) -> tuple[type, str]:
     """The class and field of a ``*List`` response, imported once (every decode of a page asks)."""
-    module, name, field = list_response
-    return getattr(importlib.import_module(module), name), field
+    from flytecodec.models._messages import message_class
+
+    name, field = list_response
+    return message_class(name), field
+
+
+@functools.cache
+def _list_numbers(list_response: tuple[str, str]) -> tuple[int, int]:
+    from flytecodec.models._messages import fields_of
+
+    name, field = list_response
+    numbers = {row[0]: row[1] for row in fields_of(name)}
+    return numbers[field], numbers["token"]
 
 
 _EXECUTION = "flytecodec.models.execution"
@@ -59,17 +75,17 @@ KINDS: dict[str, Kind] = {
         Kind(
             "execution", _EXECUTION, "Execution", "flyteidl.admin.Execution", "executions",
             "Execution (`Execution`, `ExecutionList` pages)",
-            ("flyteidl.admin.execution_pb2", "ExecutionList", "executions"), "launch_plan_name",
+            ("flyteidl.admin.ExecutionList", "executions"), "launch_plan_name",
         ),
         Kind(
             "node-execution", _NODE, "NodeExecution", "flyteidl.admin.NodeExecution", "node executions",
             "NodeExecution (`NodeExecution`, `NodeExecutionList` pages)",
-            ("flyteidl.admin.node_execution_pb2", "NodeExecutionList", "node_executions"), "node_id",
+            ("flyteidl.admin.NodeExecutionList", "node_executions"), "node_id",
         ),
         Kind(
             "task-execution", _TASK, "TaskExecution", "flyteidl.admin.TaskExecution", "task executions",
             "TaskExecution (`TaskExecution`, `TaskExecutionList` pages)",
-            ("flyteidl.admin.task_execution_pb2", "TaskExecutionList", "task_executions"), "task_name",
+            ("flyteidl.admin.TaskExecutionList", "task_executions"), "task_name",
         ),
         Kind(
             "execution-spec", _EXECUTION, "ExecutionSpec", "flyteidl.admin.ExecutionSpec", "execution specs",

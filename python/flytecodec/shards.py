@@ -55,7 +55,7 @@ def model_for(kind: Kind) -> type[FlyteIdlEntity]:
     ``--kind``) or a model class with columns (returned as it is)."""
     if isinstance(kind, str):
         return kinds.get(kind).load()
-    if isinstance(kind, type) and issubclass(kind, FlyteIdlEntity) and hasattr(kind, "_pb_class"):
+    if isinstance(kind, type) and issubclass(kind, FlyteIdlEntity) and hasattr(kind, "_pb_name"):
         select(kind, None)  # a kind without columns fails here, naming the kinds that have them
         return kind
     raise TypeError(f"kind= takes a kind name ({', '.join(kinds.KINDS)}) or a model class, got {kind!r}")

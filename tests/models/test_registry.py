@@ -22,8 +22,8 @@ def _hand_written() -> dict[str, type]:
                 [value, *(v for v in vars(value).values() if isinstance(v, type))] if isinstance(value, type) else []
             )
             for cls in classes:
-                if issubclass(cls, FlyteIdlEntity) and cls.__module__ == info.name and "_pb_class" in cls.__dict__:
-                    found.setdefault(cls._pb_class.DESCRIPTOR.full_name, cls)
+                if issubclass(cls, FlyteIdlEntity) and cls.__module__ == info.name and "_pb_name" in cls.__dict__:
+                    found.setdefault(cls._pb_name, cls)
     return found
 
 

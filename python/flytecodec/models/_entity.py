@@ -32,10 +32,24 @@ from flytecodec import _backend
 from flytecodec.models import _docs
 from flytecodec.models._base import Base, over, read_message, set_dirty, set_raw, set_src
 from flytecodec.models._fields import _NOT_A_PARAM, EMPTY, FALSY, NEVER, PRESENCE, REQUIRED, Field
+from flytecodec.models._messages import fields_of, message_class
 from flytecodec.models._properties import _field_property
 from flytecodec.models._registry import model_for
 
 __all__ = ["EMPTY", "FALSY", "NEVER", "PRESENCE", "REQUIRED", "Field", "FlyteIdlEntity", "model_for"]
+
+
+class _MessageClass:
+    """The class attribute ``_pb_class``: the protobuf class of a model's message, imported when first read (the
+    models import without protobuf) and then kept in the model class itself."""
+
+    def __get__(self, obj, owner):
+        name = getattr(owner, "_pb_name", None)
+        if name is None:
+            raise AttributeError(f"{owner.__qualname__} is not a model of a protobuf message")
+        pb_class = message_class(name)
+        owner._pb_class = pb_class
+        return pb_class
 
 
 class FlyteIdlEntity(Base):
@@ -47,36 +61,34 @@ class FlyteIdlEntity(Base):
 
     __slots__ = ("__dict__", "__weakref__")
 
-    _pb_class: ClassVar[type]
     _pb_name: ClassVar[str]  # the message's full name
+    _pb_class = _MessageClass()  # its protobuf class, imported when first asked for
     _fields: ClassVar[tuple[Field, ...]] = ()
     _all_fields: ClassVar[tuple[Field, ...]]
     _field_map: ClassVar[dict[str, Field]]
 
-    def __init_subclass__(cls, proto: type | None = None, **kwargs):
+    def __init_subclass__(cls, proto: str | None = None, **kwargs):
         super().__init_subclass__(**kwargs)
         if proto is None:
             return
-        cls._pb_class = proto
-        descriptor = proto.DESCRIPTOR
-        cls._pb_name = descriptor.full_name
+        cls._pb_name = proto
+        rows = {row[0]: row for row in fields_of(proto)}
         declared = list(cls.__dict__.get("_fields", ()))
-        by_proto = {f.proto: f for f in declared}
-        unknown = set(by_proto) - set(descriptor.fields_by_name)
+        unknown = {f.proto for f in declared} - set(rows)
         if unknown:
-            raise TypeError(f"{cls.__name__}: {descriptor.full_name} has no field(s) {sorted(unknown)}")
-        extra = [Field(fd.name) for fd in descriptor.fields if fd.name not in by_proto]
-        all_fields = tuple(declared + extra)
+            raise TypeError(f"{cls.__name__}: {proto} has no field(s) {sorted(unknown)}")
+        named = {f.proto for f in declared}
+        all_fields = tuple(declared + [Field(name) for name in rows if name not in named])
         for f in all_fields:
-            f.bind(descriptor.fields_by_name[f.proto])
+            f.bind(proto, rows[f.proto])
         cls._all_fields = all_fields
         cls._field_map = {f.name: f for f in all_fields}
         for slot, f in enumerate(all_fields):
             if f.name not in cls.__dict__:
-                setattr(cls, f.name, _field_property(f, _field_doc(descriptor, f), slot, len(all_fields)))
+                setattr(cls, f.name, _field_property(f, _field_doc(proto, f), slot, len(all_fields)))
         if "__init__" not in cls.__dict__:
             cls.__init__ = _make_init(cls, all_fields)
-        cls.__doc__ = _docs.class_doc(cls.__doc__, descriptor.full_name, [(f.name, f.proto) for f in all_fields])
+        cls.__doc__ = _docs.class_doc(cls.__doc__, proto, [(f.name, f.proto) for f in all_fields])
 
     # -- making instances ----------------------------------------------------------------------------------
 
@@ -263,7 +275,7 @@ def _same_message(a, b) -> bool:
 def _restore_decoded(cls, data):
     """A decoded model from a pickle: its bytes validated as a decode validates them (a crafted pickle gets
     :class:`flytecodec.DecodeError`)."""
-    if not (isinstance(cls, type) and issubclass(cls, FlyteIdlEntity) and hasattr(cls, "_pb_class")):
+    if not (isinstance(cls, type) and issubclass(cls, FlyteIdlEntity) and hasattr(cls, "_pb_name")):
         raise TypeError(f"cannot unpickle a model of {cls!r}: not a flytecodec model class")
     if not isinstance(data, bytes):
         raise TypeError(f"cannot unpickle {cls.__name__}: its message must be bytes, got {type(data).__name__}")
@@ -272,7 +284,7 @@ def _restore_decoded(cls, data):
 
 def _restore_constructed(cls, values):
     """A constructed model from a pickle: its constructor's values, stored as the constructor stores them."""
-    if not (isinstance(cls, type) and issubclass(cls, FlyteIdlEntity) and hasattr(cls, "_pb_class")):
+    if not (isinstance(cls, type) and issubclass(cls, FlyteIdlEntity) and hasattr(cls, "_pb_name")):
         raise TypeError(f"cannot unpickle a model of {cls!r}: not a flytecodec model class")
     if not isinstance(values, tuple) or len(values) != len(cls._all_fields):
         raise TypeError(f"cannot unpickle {cls.__name__}: its values must be a tuple of {len(cls._all_fields)}")
@@ -312,11 +324,8 @@ def _make_init(cls, fields):
     return init
 
 
-def _field_doc(descriptor, f: Field) -> str:
-    return (
-        _docs.property_doc(descriptor.full_name, f.proto)
-        or f"``{descriptor.full_name}.{f.proto}`` ({f.shape} {f.elem})"
-    )
+def _field_doc(message: str, f: Field) -> str:
+    return _docs.property_doc(message, f.proto) or f"``{message}.{f.proto}`` ({f.shape} {f.elem})"
 
 
 def _yaml_like(msg, indent: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from flytecodec.models._messages import FieldRow, message_class
 from flytecodec.models._registry import model_for
 
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
@@ -57,21 +58,25 @@ class Field:
     """
 
     __slots__ = (
+        "_fdesc",
         "absent",
         "accept",
         "coerce",
         "convert",
         "elem",
-        "fdesc",
         "init",
         "kind",
+        "message",
+        "message_type",
         "model",
         "name",
         "none",
+        "number",
         "proto",
         "read",
         "settable",
         "shape",
+        "string_keys",
         "unconvert",
         "write",
     )
@@ -106,39 +111,39 @@ class Field:
     def __repr__(self) -> str:
         return f"Field({self.proto!r}, name={self.name!r}, shape={getattr(self, 'shape', None)!r})"
 
-    # -- binding to the protobuf descriptor -------------------------------------------------------------
+    # -- binding to the message -------------------------------------------------------------------------
 
-    def bind(self, fdesc) -> None:
-        """Work out the field's shape from its protobuf descriptor; readers are made on first use."""
-        self.fdesc = fdesc
-        is_repeated = getattr(fdesc, "is_repeated", None)
-        if is_repeated is None:  # protobuf < 6
-            is_repeated = fdesc.label == fdesc.LABEL_REPEATED
-        mtype = fdesc.message_type
-        if is_repeated and mtype is not None and mtype.GetOptions().map_entry:
-            self.shape = "map"
-            value_desc = mtype.fields_by_name["value"]
-            self.elem = self._elem_kind(value_desc.message_type)
-        elif is_repeated:
-            self.shape = "repeated"
-            self.elem = "kvdict" if self.kind == "kvdict" else self._elem_kind(mtype)
-            if self.elem == "kvdict":
-                self.shape = "kvdict"
+    def bind(self, message: str, row: FieldRow) -> None:
+        """Work out the field's shape from its row in ``message``'s description (``_messages``); readers are made
+        on first use."""
+        _, self.number, shape, self.message_type, presence, self.string_keys = row
+        self.message = message
+        self._fdesc = None
+        if shape == "repeated":
+            self.shape = "kvdict" if self.kind == "kvdict" else "repeated"
+            self.elem = "kvdict" if self.kind == "kvdict" else self._elem_kind(self.message_type)
         else:
-            self.shape = "single"
-            self.elem = self._elem_kind(mtype)
+            self.shape = shape
+            self.elem = self._elem_kind(self.message_type)
         if self.absent is None:
-            self.absent = PRESENCE if (self.shape == "single" and fdesc.has_presence) else NEVER
+            self.absent = PRESENCE if (shape == "single" and presence) else NEVER
         self.read = self._first_read
         self.write = self._first_write
         self.coerce = self._make_coerce()
 
-    def _elem_kind(self, mtype) -> str:
+    @property
+    def fdesc(self):
+        """The field's protobuf descriptor (its message's module imported now if it was not)."""
+        fdesc = self._fdesc
+        if fdesc is None:
+            fdesc = self._fdesc = message_class(self.message).DESCRIPTOR.fields_by_name[self.proto]
+        return fdesc
+
+    def _elem_kind(self, full: str | None) -> str:
         if self.kind in ("raw", "naive"):
             return self.kind
-        if mtype is None:
+        if full is None:
             return "scalar"
-        full = mtype.full_name
         if full == "google.protobuf.Timestamp":
             return "timestamp"
         if full == "google.protobuf.Duration":
@@ -154,10 +159,7 @@ class Field:
         m = self.model
         if isinstance(m, type):
             return m
-        mtype = self.fdesc.message_type
-        if self.shape == "map":
-            mtype = mtype.fields_by_name["value"].message_type
-        self.model = m = model_for(m or mtype.full_name)
+        self.model = m = model_for(m or self.message_type)
         return m
 
     # -- reading from a protobuf source (the python backend) --------------------------------------------

@@ -54,10 +54,10 @@ def _native_spec(f: Field):
         return None
     single = f.shape == "single" and f.elem in _NATIVE_ELEMS and f.absent in (NEVER, PRESENCE, FALSY)
     several = f.shape in ("repeated", "map") and f.elem in ("scalar", "model") and f.absent in (NEVER, FALSY)
-    if f.shape == "map" and f.fdesc.message_type.fields_by_name["key"].type != f.fdesc.TYPE_STRING:
+    if f.shape == "map" and not f.string_keys:
         return None
     if single or several:
-        return (f.fdesc.containing_type.full_name, f.fdesc.number, f.shape, f.elem, f.absent)
+        return (f.message, f.number, f.shape, f.elem, f.absent)
     return None
 
 

@@ -7,9 +7,6 @@ import importlib
 import sys
 import types
 
-from google.protobuf import descriptor_pool
-from google.protobuf import message_factory as _message_factory
-
 MODELS: dict[str, str] = {
     "flyteidl.admin.AbortMetadata": "flytecodec.models.execution:AbortMetadata",
     "flyteidl.admin.Annotations": "flytecodec.models.common:Annotations",
@@ -114,14 +111,11 @@ def model_for(full_name: str) -> type:
 
 def _generic(full_name: str) -> type:
     from flytecodec.models._entity import FlyteIdlEntity
+    from flytecodec.models._messages import fields_of
 
-    try:
-        descriptor = descriptor_pool.Default().FindMessageTypeByName(full_name)
-    except KeyError:
-        raise KeyError(f"unknown protobuf message {full_name!r}") from None
-    pb_class = _message_factory.GetMessageClass(descriptor)
+    fields_of(full_name)  # KeyError for a message protobuf does not know
     attr = full_name.replace(".", "__")
     namespace = {"__module__": "flytecodec.models.generic", "__qualname__": attr, "__doc__": f"Lazy {full_name}."}
-    cls = types.new_class(attr, (FlyteIdlEntity,), {"proto": pb_class}, lambda ns: ns.update(namespace))
+    cls = types.new_class(attr, (FlyteIdlEntity,), {"proto": full_name}, lambda ns: ns.update(namespace))
     setattr(_generic_module, attr, cls)
     return cls

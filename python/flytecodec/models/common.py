@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flyteidl.admin import common_pb2
-
 from flytecodec.models._entity import REQUIRED, Field, FlyteIdlEntity
 
 __all__ = [
@@ -22,31 +20,31 @@ __all__ = [
 ]
 
 
-class NamedEntityIdentifier(FlyteIdlEntity, proto=common_pb2.NamedEntityIdentifier):
+class NamedEntityIdentifier(FlyteIdlEntity, proto="flyteidl.admin.NamedEntityIdentifier"):
     """``flyteidl.admin.NamedEntityIdentifier``."""
 
     _fields = (Field("project", init=REQUIRED), Field("domain", init=REQUIRED), Field("name", init=None))
 
 
-class EmailNotification(FlyteIdlEntity, proto=common_pb2.EmailNotification):
+class EmailNotification(FlyteIdlEntity, proto="flyteidl.admin.EmailNotification"):
     """``flyteidl.admin.EmailNotification``."""
 
     _fields = (Field("recipients_email", init=REQUIRED),)
 
 
-class SlackNotification(FlyteIdlEntity, proto=common_pb2.SlackNotification):
+class SlackNotification(FlyteIdlEntity, proto="flyteidl.admin.SlackNotification"):
     """``flyteidl.admin.SlackNotification``."""
 
     _fields = (Field("recipients_email", init=REQUIRED),)
 
 
-class PagerDutyNotification(FlyteIdlEntity, proto=common_pb2.PagerDutyNotification):
+class PagerDutyNotification(FlyteIdlEntity, proto="flyteidl.admin.PagerDutyNotification"):
     """``flyteidl.admin.PagerDutyNotification``."""
 
     _fields = (Field("recipients_email", init=REQUIRED),)
 
 
-class Notification(FlyteIdlEntity, proto=common_pb2.Notification):
+class Notification(FlyteIdlEntity, proto="flyteidl.admin.Notification"):
     """``flyteidl.admin.Notification``: the phases to notify on and one of email, pager duty or slack."""
 
     _fields = (
@@ -57,37 +55,37 @@ class Notification(FlyteIdlEntity, proto=common_pb2.Notification):
     )
 
 
-class Labels(FlyteIdlEntity, proto=common_pb2.Labels):
+class Labels(FlyteIdlEntity, proto="flyteidl.admin.Labels"):
     """``flyteidl.admin.Labels``: ``values`` is a dict of str to str."""
 
     _fields = (Field("values", init=REQUIRED),)
 
 
-class Annotations(FlyteIdlEntity, proto=common_pb2.Annotations):
+class Annotations(FlyteIdlEntity, proto="flyteidl.admin.Annotations"):
     """``flyteidl.admin.Annotations``: ``values`` is a dict of str to str."""
 
     _fields = (Field("values", init=REQUIRED),)
 
 
-class UrlBlob(FlyteIdlEntity, proto=common_pb2.UrlBlob):
+class UrlBlob(FlyteIdlEntity, proto="flyteidl.admin.UrlBlob"):
     """``flyteidl.admin.UrlBlob``."""
 
     _fields = (Field("url", init=REQUIRED), Field("bytes", init=REQUIRED))
 
 
-class AuthRole(FlyteIdlEntity, proto=common_pb2.AuthRole):
+class AuthRole(FlyteIdlEntity, proto="flyteidl.admin.AuthRole"):
     """``flyteidl.admin.AuthRole``."""
 
     _fields = (Field("assumable_iam_role", init=None), Field("kubernetes_service_account", init=None))
 
 
-class RawOutputDataConfig(FlyteIdlEntity, proto=common_pb2.RawOutputDataConfig):
+class RawOutputDataConfig(FlyteIdlEntity, proto="flyteidl.admin.RawOutputDataConfig"):
     """``flyteidl.admin.RawOutputDataConfig``."""
 
     _fields = (Field("output_location_prefix", init=REQUIRED),)
 
 
-class Envs(FlyteIdlEntity, proto=common_pb2.Envs):
+class Envs(FlyteIdlEntity, proto="flyteidl.admin.Envs"):
     """``flyteidl.admin.Envs``: ``envs`` is a dict of the ``values`` key/value pairs."""
 
     _fields = (Field("values", name="envs", init=REQUIRED, kind="kvdict"),)

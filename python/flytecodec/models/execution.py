@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flyteidl.admin import cluster_assignment_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
-
 from flytecodec.models import common as _common
 from flytecodec.models import literals as _literals  # noqa: F401  (registers LiteralMap for outputs)
 from flytecodec.models import security as _security  # noqa: F401  (registers SecurityContext)
@@ -14,13 +12,13 @@ from flytecodec.models.matchable_resource import ExecutionClusterLabel  # noqa: 
 from flytecodec.models.node_execution import DynamicWorkflowNodeMetadata  # noqa: F401
 
 
-class SystemMetadata(FlyteIdlEntity, proto=execution_pb2.SystemMetadata):
+class SystemMetadata(FlyteIdlEntity, proto="flyteidl.admin.SystemMetadata"):
     """``flyteidl.admin.SystemMetadata``."""
 
     _fields = (Field("execution_cluster", init=REQUIRED),)
 
 
-class ExecutionMetadata(FlyteIdlEntity, proto=execution_pb2.ExecutionMetadata):
+class ExecutionMetadata(FlyteIdlEntity, proto="flyteidl.admin.ExecutionMetadata"):
     """``flyteidl.admin.ExecutionMetadata``; ``scheduled_at`` is a naive UTC datetime, as in flytekit."""
 
     class ExecutionMode:
@@ -39,7 +37,7 @@ class ExecutionMetadata(FlyteIdlEntity, proto=execution_pb2.ExecutionMetadata):
     )
 
 
-class ExecutionSpec(FlyteIdlEntity, proto=execution_pb2.ExecutionSpec):
+class ExecutionSpec(FlyteIdlEntity, proto="flyteidl.admin.ExecutionSpec"):
     """``flyteidl.admin.ExecutionSpec``."""
 
     _fields = (
@@ -62,20 +60,20 @@ class ExecutionSpec(FlyteIdlEntity, proto=execution_pb2.ExecutionSpec):
     )
 
 
-class ClusterAssignment(FlyteIdlEntity, proto=cluster_assignment_pb2.ClusterAssignment):
+class ClusterAssignment(FlyteIdlEntity, proto="flyteidl.admin.ClusterAssignment"):
     """``flyteidl.admin.ClusterAssignment``; the pool is ``cluster_pool``, as in flytekit."""
 
     _fields = (Field("cluster_pool_name", name="cluster_pool", init=None),)
 
 
-class LiteralMapBlob(FlyteIdlEntity, proto=execution_pb2.LiteralMapBlob):
+class LiteralMapBlob(FlyteIdlEntity, proto="flyteidl.admin.LiteralMapBlob"):
     """``flyteidl.admin.LiteralMapBlob``: inline ``values`` (a :class:`~flytecodec.models.literals.LiteralMap`)
     or an offloaded ``uri``."""
 
     _fields = (Field("values", init=None), Field("uri", init=None))
 
 
-class Execution(FlyteIdlEntity, proto=execution_pb2.Execution):
+class Execution(FlyteIdlEntity, proto="flyteidl.admin.Execution"):
     """``flyteidl.admin.Execution``: a workflow execution."""
 
     _fields = (
@@ -85,13 +83,13 @@ class Execution(FlyteIdlEntity, proto=execution_pb2.Execution):
     )
 
 
-class AbortMetadata(FlyteIdlEntity, proto=execution_pb2.AbortMetadata):
+class AbortMetadata(FlyteIdlEntity, proto="flyteidl.admin.AbortMetadata"):
     """``flyteidl.admin.AbortMetadata``."""
 
     _fields = (Field("cause", init=REQUIRED), Field("principal", init=REQUIRED))
 
 
-class ExecutionClosure(FlyteIdlEntity, proto=execution_pb2.ExecutionClosure):
+class ExecutionClosure(FlyteIdlEntity, proto="flyteidl.admin.ExecutionClosure"):
     """``flyteidl.admin.ExecutionClosure``; timestamps are timezone-aware UTC datetimes, as in flytekit."""
 
     _fields = (
@@ -106,7 +104,7 @@ class ExecutionClosure(FlyteIdlEntity, proto=execution_pb2.ExecutionClosure):
     )
 
 
-class NotificationList(FlyteIdlEntity, proto=execution_pb2.NotificationList):
+class NotificationList(FlyteIdlEntity, proto="flyteidl.admin.NotificationList"):
     """``flyteidl.admin.NotificationList``."""
 
     _fields = (Field("notifications", init=REQUIRED),)
@@ -119,19 +117,19 @@ def _data_fields():
     )
 
 
-class WorkflowExecutionGetDataResponse(FlyteIdlEntity, proto=execution_pb2.WorkflowExecutionGetDataResponse):
+class WorkflowExecutionGetDataResponse(FlyteIdlEntity, proto="flyteidl.admin.WorkflowExecutionGetDataResponse"):
     """``flyteidl.admin.WorkflowExecutionGetDataResponse``."""
 
     _fields = _data_fields()
 
 
-class TaskExecutionGetDataResponse(FlyteIdlEntity, proto=task_execution_pb2.TaskExecutionGetDataResponse):
+class TaskExecutionGetDataResponse(FlyteIdlEntity, proto="flyteidl.admin.TaskExecutionGetDataResponse"):
     """``flyteidl.admin.TaskExecutionGetDataResponse``."""
 
     _fields = _data_fields()
 
 
-class NodeExecutionGetDataResponse(FlyteIdlEntity, proto=node_execution_pb2.NodeExecutionGetDataResponse):
+class NodeExecutionGetDataResponse(FlyteIdlEntity, proto="flyteidl.admin.NodeExecutionGetDataResponse"):
     """``flyteidl.admin.NodeExecutionGetDataResponse``, with the ``dynamic_workflow`` of a dynamic node."""
 
     _fields = (*_data_fields(), Field("dynamic_workflow", init=None))

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as _datetime
 
-from flyteidl.core import literals_pb2
-
 from flytecodec import _values
 from flytecodec.models._entity import REQUIRED, Field, FlyteIdlEntity
 
@@ -22,13 +20,13 @@ def _aware(value):
     return _datetime.datetime.fromtimestamp(value.seconds, _values.UTC)
 
 
-class RetryStrategy(FlyteIdlEntity, proto=literals_pb2.RetryStrategy):
+class RetryStrategy(FlyteIdlEntity, proto="flyteidl.core.RetryStrategy"):
     """``flyteidl.core.RetryStrategy``."""
 
     _fields = (Field("retries", init=REQUIRED),)
 
 
-class Primitive(FlyteIdlEntity, proto=literals_pb2.Primitive):
+class Primitive(FlyteIdlEntity, proto="flyteidl.core.Primitive"):
     """``flyteidl.core.Primitive``: one of integer, float, string, boolean, datetime (aware UTC) or duration."""
 
     _fields = (
@@ -49,35 +47,35 @@ class Primitive(FlyteIdlEntity, proto=literals_pb2.Primitive):
         return None
 
 
-class Binary(FlyteIdlEntity, proto=literals_pb2.Binary):
+class Binary(FlyteIdlEntity, proto="flyteidl.core.Binary"):
     """``flyteidl.core.Binary``."""
 
     _fields = (Field("value", init=REQUIRED), Field("tag", init=REQUIRED))
 
 
-class BlobMetadata(FlyteIdlEntity, proto=literals_pb2.BlobMetadata):
+class BlobMetadata(FlyteIdlEntity, proto="flyteidl.core.BlobMetadata"):
     """``flyteidl.core.BlobMetadata``."""
 
     _fields = (Field("type", init=REQUIRED, absent="never"),)
 
 
-class Blob(FlyteIdlEntity, proto=literals_pb2.Blob):
+class Blob(FlyteIdlEntity, proto="flyteidl.core.Blob"):
     """``flyteidl.core.Blob``: offloaded data at ``uri``."""
 
     _fields = (Field("metadata", init=REQUIRED, absent="never"), Field("uri", init=REQUIRED))
 
 
-class Void(FlyteIdlEntity, proto=literals_pb2.Void):
+class Void(FlyteIdlEntity, proto="flyteidl.core.Void"):
     """``flyteidl.core.Void``: the none value."""
 
 
-class Schema(FlyteIdlEntity, proto=literals_pb2.Schema):
+class Schema(FlyteIdlEntity, proto="flyteidl.core.Schema"):
     """``flyteidl.core.Schema``."""
 
     _fields = (Field("uri", init=REQUIRED), Field("type", init=REQUIRED, absent="never"))
 
 
-class Union(FlyteIdlEntity, proto=literals_pb2.Union):
+class Union(FlyteIdlEntity, proto="flyteidl.core.Union"):
     """``flyteidl.core.Union``: a literal with the union member type it was stored as."""
 
     _fields = (
@@ -86,31 +84,31 @@ class Union(FlyteIdlEntity, proto=literals_pb2.Union):
     )
 
 
-class StructuredDatasetMetadata(FlyteIdlEntity, proto=literals_pb2.StructuredDatasetMetadata):
+class StructuredDatasetMetadata(FlyteIdlEntity, proto="flyteidl.core.StructuredDatasetMetadata"):
     """``flyteidl.core.StructuredDatasetMetadata``."""
 
     _fields = (Field("structured_dataset_type", init=None, absent="never"),)
 
 
-class StructuredDataset(FlyteIdlEntity, proto=literals_pb2.StructuredDataset):
+class StructuredDataset(FlyteIdlEntity, proto="flyteidl.core.StructuredDataset"):
     """``flyteidl.core.StructuredDataset``."""
 
     _fields = (Field("uri", init=REQUIRED), Field("metadata", init=None, absent="never"))
 
 
-class LiteralCollection(FlyteIdlEntity, proto=literals_pb2.LiteralCollection):
+class LiteralCollection(FlyteIdlEntity, proto="flyteidl.core.LiteralCollection"):
     """``flyteidl.core.LiteralCollection``: ``literals`` is a list of :class:`Literal`."""
 
     _fields = (Field("literals", init=REQUIRED),)
 
 
-class LiteralMap(FlyteIdlEntity, proto=literals_pb2.LiteralMap):
+class LiteralMap(FlyteIdlEntity, proto="flyteidl.core.LiteralMap"):
     """``flyteidl.core.LiteralMap``: ``literals`` is a dict of str to :class:`Literal`."""
 
     _fields = (Field("literals", init=REQUIRED),)
 
 
-class Scalar(FlyteIdlEntity, proto=literals_pb2.Scalar):
+class Scalar(FlyteIdlEntity, proto="flyteidl.core.Scalar"):
     """``flyteidl.core.Scalar``; ``error`` and ``generic`` are protobuf messages, as in flytekit."""
 
     _fields = (
@@ -141,13 +139,13 @@ class Scalar(FlyteIdlEntity, proto=literals_pb2.Scalar):
         )
 
 
-class LiteralOffloadedMetadata(FlyteIdlEntity, proto=literals_pb2.LiteralOffloadedMetadata):
+class LiteralOffloadedMetadata(FlyteIdlEntity, proto="flyteidl.core.LiteralOffloadedMetadata"):
     """``flyteidl.core.LiteralOffloadedMetadata``."""
 
     _fields = (Field("uri", init=None), Field("size_bytes", init=None), Field("inferred_type", init=None))
 
 
-class Literal(FlyteIdlEntity, proto=literals_pb2.Literal):
+class Literal(FlyteIdlEntity, proto="flyteidl.core.Literal"):
     """``flyteidl.core.Literal``: a scalar, a collection or a map; ``hash`` can be set, as in flytekit."""
 
     _fields = (

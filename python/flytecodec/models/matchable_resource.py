@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from flyteidl.admin import matchable_resource_pb2
-
 from flytecodec.models._entity import REQUIRED, Field, FlyteIdlEntity
 
 
-class ExecutionClusterLabel(FlyteIdlEntity, proto=matchable_resource_pb2.ExecutionClusterLabel):
+class ExecutionClusterLabel(FlyteIdlEntity, proto="flyteidl.admin.ExecutionClusterLabel"):
     """``flyteidl.admin.ExecutionClusterLabel``."""
 
     _fields = (Field("value", init=REQUIRED),)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from flyteidl.admin import node_execution_pb2
-
 from flytecodec.models._entity import REQUIRED, Field, FlyteIdlEntity
 from flytecodec.models.core import catalog as _catalog  # noqa: F401  (registers CatalogMetadata)
 from flytecodec.models.core import execution as _core_execution  # noqa: F401  (registers ExecutionError)
 from flytecodec.models.core import identifier as _identifier  # noqa: F401  (registers identifiers)
 
 
-class WorkflowNodeMetadata(FlyteIdlEntity, proto=node_execution_pb2.WorkflowNodeMetadata):
+class WorkflowNodeMetadata(FlyteIdlEntity, proto="flyteidl.admin.WorkflowNodeMetadata"):
     """``flyteidl.admin.WorkflowNodeMetadata``; the proto's ``executionId`` is ``execution_id``."""
 
     _fields = (Field("executionId", name="execution_id", init=REQUIRED, absent="never"),)
 
 
-class DynamicWorkflowNodeMetadata(FlyteIdlEntity, proto=node_execution_pb2.DynamicWorkflowNodeMetadata):
+class DynamicWorkflowNodeMetadata(FlyteIdlEntity, proto="flyteidl.admin.DynamicWorkflowNodeMetadata"):
     """``flyteidl.admin.DynamicWorkflowNodeMetadata``; ``compiled_workflow`` is a lighter lazy model."""
 
     _fields = (
@@ -25,13 +23,13 @@ class DynamicWorkflowNodeMetadata(FlyteIdlEntity, proto=node_execution_pb2.Dynam
     )
 
 
-class TaskNodeMetadata(FlyteIdlEntity, proto=node_execution_pb2.TaskNodeMetadata):
+class TaskNodeMetadata(FlyteIdlEntity, proto="flyteidl.admin.TaskNodeMetadata"):
     """``flyteidl.admin.TaskNodeMetadata``."""
 
     _fields = (Field("cache_status", init=REQUIRED), Field("catalog_key", init=REQUIRED, absent="never"))
 
 
-class NodeExecutionClosure(FlyteIdlEntity, proto=node_execution_pb2.NodeExecutionClosure):
+class NodeExecutionClosure(FlyteIdlEntity, proto="flyteidl.admin.NodeExecutionClosure"):
     """``flyteidl.admin.NodeExecutionClosure``; timestamps are timezone-aware UTC datetimes, as in flytekit."""
 
     _fields = (
@@ -52,7 +50,7 @@ class NodeExecutionClosure(FlyteIdlEntity, proto=node_execution_pb2.NodeExecutio
         return self.workflow_node_metadata or self.task_node_metadata
 
 
-class NodeExecution(FlyteIdlEntity, proto=node_execution_pb2.NodeExecution):
+class NodeExecution(FlyteIdlEntity, proto="flyteidl.admin.NodeExecution"):
     """``flyteidl.admin.NodeExecution``; ``metadata`` is the protobuf ``NodeExecutionMetaData``, as in flytekit."""
 
     _fields = (

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from flyteidl.core import security_pb2
-
 from flytecodec.models._entity import REQUIRED, Field, FlyteIdlEntity
 
 _ENV_VAR_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -23,13 +21,14 @@ def _check_env_var(name: str) -> str:
     return name
 
 
-class Secret(FlyteIdlEntity, proto=security_pb2.Secret):
+class Secret(FlyteIdlEntity, proto="flyteidl.core.Secret"):
     """``flyteidl.core.Secret``."""
 
     class MountType(Enum):
-        ANY = security_pb2.Secret.MountType.ANY
-        ENV_VAR = security_pb2.Secret.MountType.ENV_VAR
-        FILE = security_pb2.Secret.MountType.FILE
+        # flyteidl.core.Secret.MountType's numbers (written out: the models import without protobuf)
+        ANY = 0
+        ENV_VAR = 1
+        FILE = 2
 
     _fields = (
         Field("group", init=None, settable=True),
@@ -40,7 +39,7 @@ class Secret(FlyteIdlEntity, proto=security_pb2.Secret):
     )
 
 
-class OAuth2Client(FlyteIdlEntity, proto=security_pb2.OAuth2Client):
+class OAuth2Client(FlyteIdlEntity, proto="flyteidl.core.OAuth2Client"):
     """``flyteidl.core.OAuth2Client``; ``client_secret`` is the protobuf ``Secret``, as in flytekit."""
 
     _fields = (
@@ -49,7 +48,7 @@ class OAuth2Client(FlyteIdlEntity, proto=security_pb2.OAuth2Client):
     )
 
 
-class Identity(FlyteIdlEntity, proto=security_pb2.Identity):
+class Identity(FlyteIdlEntity, proto="flyteidl.core.Identity"):
     """``flyteidl.core.Identity``."""
 
     _fields = (
@@ -60,11 +59,12 @@ class Identity(FlyteIdlEntity, proto=security_pb2.Identity):
     )
 
 
-class OAuth2TokenRequest(FlyteIdlEntity, proto=security_pb2.OAuth2TokenRequest):
+class OAuth2TokenRequest(FlyteIdlEntity, proto="flyteidl.core.OAuth2TokenRequest"):
     """``flyteidl.core.OAuth2TokenRequest``; ``type_`` is read as an int, as flytekit reads it."""
 
     class Type(Enum):
-        CLIENT_CREDENTIALS = security_pb2.OAuth2TokenRequest.Type.CLIENT_CREDENTIALS
+        # flyteidl.core.OAuth2TokenRequest.Type's numbers (written out: the models import without protobuf)
+        CLIENT_CREDENTIALS = 0
 
     _fields = (
         Field("name", init=REQUIRED, settable=True),
@@ -79,7 +79,7 @@ def _as_list(v):
     return v if isinstance(v, list) or not v else [v]
 
 
-class SecurityContext(FlyteIdlEntity, proto=security_pb2.SecurityContext):
+class SecurityContext(FlyteIdlEntity, proto="flyteidl.core.SecurityContext"):
     """``flyteidl.core.SecurityContext``. A constructed one with nothing set serializes to ``None``, as in flytekit."""
 
     _fields = (

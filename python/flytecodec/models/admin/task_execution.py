@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from flyteidl.admin import task_execution_pb2
-
 from flytecodec.models import event as _event  # noqa: F401  (registers TaskExecutionMetadata)
 from flytecodec.models._entity import REQUIRED, Field, FlyteIdlEntity
 from flytecodec.models.core import execution as _core_execution  # noqa: F401  (registers TaskLog, ExecutionError)
 from flytecodec.models.core import identifier as _identifier  # noqa: F401  (registers identifiers)
 
 
-class TaskExecutionClosure(FlyteIdlEntity, proto=task_execution_pb2.TaskExecutionClosure):
+class TaskExecutionClosure(FlyteIdlEntity, proto="flyteidl.admin.TaskExecutionClosure"):
     """``flyteidl.admin.TaskExecutionClosure``; timestamps are naive UTC datetimes, as in flytekit."""
 
     _fields = (
@@ -26,7 +24,7 @@ class TaskExecutionClosure(FlyteIdlEntity, proto=task_execution_pb2.TaskExecutio
     )
 
 
-class TaskExecution(FlyteIdlEntity, proto=task_execution_pb2.TaskExecution):
+class TaskExecution(FlyteIdlEntity, proto="flyteidl.admin.TaskExecution"):
     """``flyteidl.admin.TaskExecution``."""
 
     _fields = (

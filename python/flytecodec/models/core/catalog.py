@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from flyteidl.core import catalog_pb2
-
 from flytecodec.models._entity import REQUIRED, Field, FlyteIdlEntity
 
 
-class CatalogArtifactTag(FlyteIdlEntity, proto=catalog_pb2.CatalogArtifactTag):
+class CatalogArtifactTag(FlyteIdlEntity, proto="flyteidl.core.CatalogArtifactTag"):
     """``flyteidl.core.CatalogArtifactTag``."""
 
     _fields = (Field("artifact_id", init=REQUIRED), Field("name", init=REQUIRED))
 
 
-class CatalogMetadata(FlyteIdlEntity, proto=catalog_pb2.CatalogMetadata):
+class CatalogMetadata(FlyteIdlEntity, proto="flyteidl.core.CatalogMetadata"):
     """``flyteidl.core.CatalogMetadata``."""
 
     _fields = (

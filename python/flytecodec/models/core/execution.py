@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flyteidl.core import execution_pb2
-
 from flytecodec.models._entity import REQUIRED, Field, FlyteIdlEntity
 
 
 class _PhaseEnum:
+    # the subclasses hold flyteidl's enum numbers, written out so that the models import without protobuf (a test
+    # compares every constant class with flytekit's)
+
     @classmethod
     def enum_to_string(cls, int_value) -> str:
         for name, value in vars(cls).items():
@@ -17,50 +18,50 @@ class _PhaseEnum:
 
 
 class WorkflowExecutionPhase(_PhaseEnum):
-    UNDEFINED = execution_pb2.WorkflowExecution.UNDEFINED
-    QUEUED = execution_pb2.WorkflowExecution.QUEUED
-    RUNNING = execution_pb2.WorkflowExecution.RUNNING
-    SUCCEEDING = execution_pb2.WorkflowExecution.SUCCEEDING
-    SUCCEEDED = execution_pb2.WorkflowExecution.SUCCEEDED
-    FAILING = execution_pb2.WorkflowExecution.FAILING
-    FAILED = execution_pb2.WorkflowExecution.FAILED
-    ABORTED = execution_pb2.WorkflowExecution.ABORTED
-    TIMED_OUT = execution_pb2.WorkflowExecution.TIMED_OUT
-    ABORTING = execution_pb2.WorkflowExecution.ABORTING
+    UNDEFINED = 0
+    QUEUED = 1
+    RUNNING = 2
+    SUCCEEDING = 3
+    SUCCEEDED = 4
+    FAILING = 5
+    FAILED = 6
+    ABORTED = 7
+    TIMED_OUT = 8
+    ABORTING = 9
 
 
 class NodeExecutionPhase(_PhaseEnum):
-    UNDEFINED = execution_pb2.NodeExecution.UNDEFINED
-    QUEUED = execution_pb2.NodeExecution.QUEUED
-    RUNNING = execution_pb2.NodeExecution.RUNNING
-    SUCCEEDED = execution_pb2.NodeExecution.SUCCEEDED
-    FAILING = execution_pb2.NodeExecution.FAILING
-    FAILED = execution_pb2.NodeExecution.FAILED
-    ABORTED = execution_pb2.NodeExecution.ABORTED
-    SKIPPED = execution_pb2.NodeExecution.SKIPPED
-    TIMED_OUT = execution_pb2.NodeExecution.TIMED_OUT
-    DYNAMIC_RUNNING = execution_pb2.NodeExecution.DYNAMIC_RUNNING
-    RECOVERED = execution_pb2.NodeExecution.RECOVERED
+    UNDEFINED = 0
+    QUEUED = 1
+    RUNNING = 2
+    SUCCEEDED = 3
+    FAILING = 4
+    FAILED = 5
+    ABORTED = 6
+    SKIPPED = 7
+    TIMED_OUT = 8
+    DYNAMIC_RUNNING = 9
+    RECOVERED = 10
 
 
 class TaskExecutionPhase(_PhaseEnum):
-    UNDEFINED = execution_pb2.TaskExecution.UNDEFINED
-    RUNNING = execution_pb2.TaskExecution.RUNNING
-    SUCCEEDED = execution_pb2.TaskExecution.SUCCEEDED
-    FAILED = execution_pb2.TaskExecution.FAILED
-    ABORTED = execution_pb2.TaskExecution.ABORTED
-    QUEUED = execution_pb2.TaskExecution.QUEUED
-    INITIALIZING = execution_pb2.TaskExecution.INITIALIZING
-    WAITING_FOR_RESOURCES = execution_pb2.TaskExecution.WAITING_FOR_RESOURCES
+    UNDEFINED = 0
+    RUNNING = 2
+    SUCCEEDED = 3
+    FAILED = 5
+    ABORTED = 4
+    QUEUED = 1
+    INITIALIZING = 6
+    WAITING_FOR_RESOURCES = 7
 
 
-class ExecutionError(FlyteIdlEntity, proto=execution_pb2.ExecutionError):
+class ExecutionError(FlyteIdlEntity, proto="flyteidl.core.ExecutionError"):
     """``flyteidl.core.ExecutionError``."""
 
     class ErrorKind:
-        UNKNOWN = execution_pb2.ExecutionError.ErrorKind.UNKNOWN
-        USER = execution_pb2.ExecutionError.ErrorKind.USER
-        SYSTEM = execution_pb2.ExecutionError.ErrorKind.SYSTEM
+        UNKNOWN = 0
+        USER = 1
+        SYSTEM = 2
 
     _fields = (
         Field("code", init=REQUIRED),
@@ -73,13 +74,13 @@ class ExecutionError(FlyteIdlEntity, proto=execution_pb2.ExecutionError):
         return f"<b>{self.code}</b> <pre>{self.message}</pre>"
 
 
-class TaskLog(FlyteIdlEntity, proto=execution_pb2.TaskLog):
+class TaskLog(FlyteIdlEntity, proto="flyteidl.core.TaskLog"):
     """``flyteidl.core.TaskLog``; ``ttl`` is a timedelta (zero when unset), as flytekit reads it."""
 
     class MessageFormat:
-        UNKNOWN = execution_pb2.TaskLog.UNKNOWN
-        CSV = execution_pb2.TaskLog.CSV
-        JSON = execution_pb2.TaskLog.JSON
+        UNKNOWN = 0
+        CSV = 1
+        JSON = 2
 
     _fields = (
         Field("uri", init=REQUIRED),

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from flyteidl.core import identifier_pb2
-
 from flytecodec.models._entity import REQUIRED, Field, FlyteIdlEntity
 
 
 class ResourceType:
-    UNSPECIFIED = identifier_pb2.UNSPECIFIED
-    TASK = identifier_pb2.TASK
-    WORKFLOW = identifier_pb2.WORKFLOW
-    LAUNCH_PLAN = identifier_pb2.LAUNCH_PLAN
+    # flyteidl.core.ResourceType's numbers, written out so that the models import without protobuf (a test
+    # compares every constant class with flytekit's)
+    UNSPECIFIED = 0
+    TASK = 1
+    WORKFLOW = 2
+    LAUNCH_PLAN = 3
 
 
-class Identifier(FlyteIdlEntity, proto=identifier_pb2.Identifier):
+class Identifier(FlyteIdlEntity, proto="flyteidl.core.Identifier"):
     """``flyteidl.core.Identifier``: a task, workflow or launch plan version."""
 
     _fields = (
@@ -26,6 +26,8 @@ class Identifier(FlyteIdlEntity, proto=identifier_pb2.Identifier):
     )
 
     def resource_type_name(self) -> str:
+        from flyteidl.core import identifier_pb2
+
         return identifier_pb2.ResourceType.Name(self.resource_type)
 
     def __repr__(self):
@@ -35,19 +37,19 @@ class Identifier(FlyteIdlEntity, proto=identifier_pb2.Identifier):
         return f"{self.resource_type_name()}:{self.project}:{self.domain}:{self.name}:{self.version}"
 
 
-class WorkflowExecutionIdentifier(FlyteIdlEntity, proto=identifier_pb2.WorkflowExecutionIdentifier):
+class WorkflowExecutionIdentifier(FlyteIdlEntity, proto="flyteidl.core.WorkflowExecutionIdentifier"):
     """``flyteidl.core.WorkflowExecutionIdentifier``."""
 
     _fields = (Field("project", init=REQUIRED), Field("domain", init=REQUIRED), Field("name", init=REQUIRED))
 
 
-class NodeExecutionIdentifier(FlyteIdlEntity, proto=identifier_pb2.NodeExecutionIdentifier):
+class NodeExecutionIdentifier(FlyteIdlEntity, proto="flyteidl.core.NodeExecutionIdentifier"):
     """``flyteidl.core.NodeExecutionIdentifier``."""
 
     _fields = (Field("node_id", init=REQUIRED), Field("execution_id", init=REQUIRED, absent="never"))
 
 
-class TaskExecutionIdentifier(FlyteIdlEntity, proto=identifier_pb2.TaskExecutionIdentifier):
+class TaskExecutionIdentifier(FlyteIdlEntity, proto="flyteidl.core.TaskExecutionIdentifier"):
     """``flyteidl.core.TaskExecutionIdentifier``."""
 
     _fields = (
@@ -57,7 +59,7 @@ class TaskExecutionIdentifier(FlyteIdlEntity, proto=identifier_pb2.TaskExecution
     )
 
 
-class SignalIdentifier(FlyteIdlEntity, proto=identifier_pb2.SignalIdentifier):
+class SignalIdentifier(FlyteIdlEntity, proto="flyteidl.core.SignalIdentifier"):
     """``flyteidl.core.SignalIdentifier``."""
 
     _fields = (Field("signal_id", init=REQUIRED), Field("execution_id", init=REQUIRED, absent="never"))
