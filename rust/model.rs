@@ -28,7 +28,7 @@ use std::mem;
 use crate::decode::DecodeFailure;
 use crate::errors::{decode_error, guard, message_index};
 use crate::messages::schema;
-use crate::record::{NativeField, Read, Record};
+use crate::record::{Index, Lookup, NativeField, Read, Record};
 use crate::wire::validate;
 
 /// Where a model's fields come from.
@@ -105,6 +105,8 @@ struct State {
     dirty: Option<Py<PyAny>>,
     /// The python backend's `(RecordBytes, index)` of a bulk-decoded record, or None.
     raw: Option<Py<PyAny>>,
+    /// Where a record's fields stand, found by its first read.
+    index: Index,
 }
 
 /// The mutable state of a frozen class, changed in place by a thread attached to the interpreter.
@@ -188,6 +190,7 @@ impl ModelBase {
                 slots: Slots::new(),
                 dirty: None,
                 raw: None,
+                index: Index::default(),
             }),
         }
     }
@@ -559,7 +562,20 @@ impl NativeProperty {
         // the source never changes once the model is made: borrowed while values are made (which can run Python)
         let pb = match (model.get().src(py), &self.field) {
             (Source::Empty, _) => return Ok(py.None().into_bound(py)),
-            (Source::Record(record), Some(field)) => return self.read(py, record, field),
+            (Source::Record(record), Some(field)) => {
+                if !field.single() {
+                    return self.read(py, record, field, Lookup::Unknown);
+                }
+                let bytes = record.buffer.as_bytes(py);
+                // SAFETY: a walk of the record's bytes and copies only.
+                let found = unsafe {
+                    model
+                        .get()
+                        .state
+                        .with(py, |s| s.index.find(record, bytes, field))
+                };
+                return self.read(py, record, field, found);
+            }
             (Source::Record(_), None) => ModelBase::parsed(model)?
                 .ok_or_else(|| PyValueError::new_err("a decoded model lost its source"))?,
             (Source::Proto(pb), _) => pb.bind(py).clone(),
@@ -573,9 +589,10 @@ impl NativeProperty {
         py: Python<'py>,
         record: &Record,
         field: &NativeField,
+        found: Lookup,
     ) -> PyResult<Bound<'py, PyAny>> {
         let buffer = record.buffer.bind(py);
-        match record.read(py, field)? {
+        match record.read(py, field, found)? {
             Read::Value(value) => Ok(value),
             Read::Message(parts) => {
                 let sub = Record::new(buffer.clone().unbind(), parts, false);
