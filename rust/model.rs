@@ -21,9 +21,10 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::PyClassInitializer;
-use pyo3::{PyTraverseError, PyVisit};
+use pyo3::{Borrowed, PyTraverseError, PyVisit};
 use std::cell::UnsafeCell;
 use std::mem;
+use std::sync::Once;
 
 use crate::decode::DecodeFailure;
 use crate::errors::{decode_error, guard, message_index};
@@ -633,9 +634,13 @@ impl NativeProperty {
             Some(seen) if obj.get_type_ptr() == seen.bind(py).as_type_ptr() => unsafe {
                 obj.cast_unchecked::<ModelBase>()
             },
-            _ => {
+            seen => {
                 let model = obj.cast::<ModelBase>()?;
-                let _ = this.seen.set(py, obj.get_type().unbind());
+                if seen.is_none() {
+                    // no other thread can set it meanwhile (no Python runs between the two), so nothing
+                    // is dropped here
+                    let _ = this.seen.set(py, obj.get_type().unbind());
+                }
                 model
             }
         };
@@ -658,6 +663,56 @@ impl NativeProperty {
             .store(this.slot, this.slots, value.clone())
             .unwrap_or(value))
     }
+}
+
+/// `NativeProperty`'s `tp_descr_get`, put in place of PyO3's wrapper of `__get__` when the first property is
+/// made (`__get__` called by name still goes through PyO3's): the same `get`, without PyO3's entry
+/// bookkeeping, which cost more than a cached read itself. A panic is caught by `guard` and becomes
+/// `InternalError`, as everywhere.
+///
+/// PyO3 drops a `Py` (not a `Bound`) only when it counts the thread as attached, and leaks it otherwise: this
+/// entry does not count the thread, so nothing on `get`'s way drops a `Py` (values are made as `Bound` and
+/// stored as `Py`), and an error, whose state holds some, is raised from inside `Python::attach`.
+///
+/// # Safety
+/// Called by CPython only, with the thread attached (the GIL held: the module refuses to load without it):
+/// `descr` a `NativeProperty`, `obj` an object or NULL, both borrowed for the call.
+unsafe extern "C" fn property_get(
+    descr: *mut ffi::PyObject,
+    obj: *mut ffi::PyObject,
+    _owner: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a slot with the thread attached, and nothing borrowed outlives the call.
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: the slot is `NativeProperty`'s (no class derives from it), so `descr` is one; `obj` is NULL or a
+    // live object, borrowed for the call.
+    let (slf, obj) = unsafe {
+        (
+            Borrowed::from_ptr(py, descr).cast_unchecked::<NativeProperty>(),
+            Borrowed::from_ptr_or_opt(py, obj),
+        )
+    };
+    match guard(py, || NativeProperty::get(&slf, obj.as_deref())) {
+        Ok(value) => value.into_ptr(),
+        Err(error) => {
+            Python::attach(|py| error.restore(py));
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// Put [`property_get`] in `NativeProperty`'s `tp_descr_get` slot (once).
+fn install_property_get(py: Python<'_>) {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let tp = py.get_type::<NativeProperty>().as_type_ptr();
+        // SAFETY: the type object is alive (PyO3 keeps it), the thread holds the GIL, so no attribute lookup
+        // reads the slot meanwhile; `PyType_Modified` drops what CPython cached of the type.
+        unsafe {
+            (*tp).tp_descr_get = Some(property_get);
+            ffi::PyType_Modified(tp);
+        }
+    });
 }
 
 /// `obj.__dict__[name]`, if there.
@@ -691,6 +746,7 @@ impl NativeProperty {
         resolve_model: Option<Py<PyAny>>,
         make_pb_reader: Py<PyAny>,
     ) -> PyResult<Self> {
+        install_property_get(name.py());
         if slot >= slots {
             return Err(PyValueError::new_err(format!(
                 "slot {slot} out of range for {slots} slots"
