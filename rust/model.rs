@@ -24,7 +24,7 @@ use pyo3::PyClassInitializer;
 use pyo3::{Borrowed, PyTraverseError, PyVisit};
 use std::cell::UnsafeCell;
 use std::mem;
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 
 use crate::decode::DecodeFailure;
 use crate::errors::{decode_error, guard, message_index};
@@ -330,19 +330,50 @@ impl ModelClass {
         }
     }
 
-    /// A new instance reading from `src`, made without running the class's constructor: allocated by the
-    /// class and its Rust part written in place, as PyO3's own `tp_new` does, without going through
-    /// `tp_new` (its argument parsing).
+    /// A new instance reading from `src`, made without running the class's constructor.
+    ///
+    /// The first is made as PyO3's own `tp_new` makes one (without its argument parsing): the base's
+    /// `tp_new` (`object.__new__`) allocates it, and the Rust part is written in place; where PyO3 put it
+    /// in the object is measured on it. The others are allocated by the class's `tp_alloc` and their Rust
+    /// part written there, which is all `object.__new__` and PyO3 do (PyO3's other parts of a frozen class
+    /// without `dict` or `weakref` take no room), less one thing: on CPython 3.11 and 3.12
+    /// `object.__new__` also allocates the array of a Python subclass's instance attributes, which CPython
+    /// otherwise makes when the first one is set, as for any instance allocated by `tp_alloc` (3.13 makes
+    /// it in `tp_alloc`). A model has none until it is assigned to, and a decoded one seldom is.
     pub fn instance<'py>(&self, py: Python<'py>, src: Source) -> PyResult<Bound<'py, PyAny>> {
-        let init = PyClassInitializer::from(ModelBase::new(src));
-        // SAFETY: the class is a live type object (held) that derives from `ModelBase` (checked when this
-        // was made), the condition of `tp_new_impl`; it gives a new reference or an error.
+        let tp = self.0.bind(py).as_type_ptr();
+        // SAFETY: `tp` is a live type object (held) that derives from `ModelBase` (checked when this was
+        // made), the condition of `tp_new_impl`, which gives a new reference or an error. `tp_alloc` gives a
+        // new zeroed object of the class's size (which holds a `ModelBase` at `offset`, as in every instance
+        // of a subclass of `ModelBase`), or NULL with an exception set; nothing runs before the Rust part
+        // is written, so the garbage collector never sees it unwritten.
         unsafe {
-            let obj = pyo3::impl_::pymethods::tp_new_impl(py, init, self.0.bind(py).as_type_ptr())?;
+            let abstract_class = (*tp).tp_flags & ffi::Py_TPFLAGS_IS_ABSTRACT != 0;
+            let Some(&offset) = VALUE_OFFSET.get().filter(|_| !abstract_class) else {
+                let init = PyClassInitializer::from(ModelBase::new(src));
+                let obj = pyo3::impl_::pymethods::tp_new_impl(py, init, tp)?;
+                let obj = Bound::from_owned_ptr(py, obj);
+                let value = obj.cast_unchecked::<ModelBase>().get() as *const ModelBase;
+                let _ = VALUE_OFFSET.set(value as usize - obj.as_ptr() as usize);
+                return Ok(obj);
+            };
+            let alloc = (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc);
+            let obj = alloc(tp, 0);
+            if obj.is_null() {
+                return Err(PyErr::fetch(py));
+            }
+            obj.cast::<u8>()
+                .add(offset)
+                .cast::<ModelBase>()
+                .write(ModelBase::new(src));
             Ok(Bound::from_owned_ptr(py, obj))
         }
     }
 }
+
+/// Where PyO3 puts the `ModelBase` of a model in its object: the offset from the object's start, the same
+/// in every subclass (measured on the first model made).
+static VALUE_OFFSET: OnceLock<usize> = OnceLock::new();
 
 /// A new instance of `cls` (a subclass of [`ModelBase`]) reading from `src`, made without running its
 /// constructor.

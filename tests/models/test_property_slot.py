@@ -50,3 +50,14 @@ def test_an_error_is_raised_as_by_the_python_backend_and_leaks_nothing():
     assert str(native_error.value) == str(python_error.value)
     del native_error
     assert sys.getrefcount(ValueError) - before < 10
+
+
+def test_decoded_models_made_after_the_first_take_instance_attributes():
+    # the first model of a process is made through PyO3's path, the others by the class's tp_alloc alone
+    closures = [_closure(GOOD) for _ in range(3)]
+    for i, closure in enumerate(closures):
+        assert vars(closure) == {}
+        closure.note = f"n{i}"
+        assert (closure.phase, closure.note, closure.started_at.year) == (4, f"n{i}", 2023)
+        assert vars(closure) == {"note": f"n{i}"}
+        assert closure.to_flyte_idl().phase == 4
