@@ -21,14 +21,15 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 use pyo3::PyClassInitializer;
-use pyo3::{PyTraverseError, PyVisit};
+use pyo3::{Borrowed, PyTraverseError, PyVisit};
 use std::cell::UnsafeCell;
 use std::mem;
+use std::sync::{Once, OnceLock};
 
 use crate::decode::DecodeFailure;
 use crate::errors::{decode_error, guard, message_index};
 use crate::messages::schema;
-use crate::record::{NativeField, Read, Record};
+use crate::record::{Index, Lookup, NativeField, Read, Record};
 use crate::wire::validate;
 
 /// Where a model's fields come from.
@@ -105,6 +106,8 @@ struct State {
     dirty: Option<Py<PyAny>>,
     /// The python backend's `(RecordBytes, index)` of a bulk-decoded record, or None.
     raw: Option<Py<PyAny>>,
+    /// Where a record's fields stand, found by its first read.
+    index: Index,
 }
 
 /// The mutable state of a frozen class, changed in place by a thread attached to the interpreter.
@@ -188,6 +191,7 @@ impl ModelBase {
                 slots: Slots::new(),
                 dirty: None,
                 raw: None,
+                index: Index::default(),
             }),
         }
     }
@@ -326,19 +330,50 @@ impl ModelClass {
         }
     }
 
-    /// A new instance reading from `src`, made without running the class's constructor: allocated by the
-    /// class and its Rust part written in place, as PyO3's own `tp_new` does, without going through
-    /// `tp_new` (its argument parsing).
+    /// A new instance reading from `src`, made without running the class's constructor.
+    ///
+    /// The first is made as PyO3's own `tp_new` makes one (without its argument parsing): the base's
+    /// `tp_new` (`object.__new__`) allocates it, and the Rust part is written in place; where PyO3 put it
+    /// in the object is measured on it. The others are allocated by the class's `tp_alloc` and their Rust
+    /// part written there, which is all `object.__new__` and PyO3 do (PyO3's other parts of a frozen class
+    /// without `dict` or `weakref` take no room), less one thing: on CPython 3.11 and 3.12
+    /// `object.__new__` also allocates the array of a Python subclass's instance attributes, which CPython
+    /// otherwise makes when the first one is set, as for any instance allocated by `tp_alloc` (3.13 makes
+    /// it in `tp_alloc`). A model has none until it is assigned to, and a decoded one seldom is.
     pub fn instance<'py>(&self, py: Python<'py>, src: Source) -> PyResult<Bound<'py, PyAny>> {
-        let init = PyClassInitializer::from(ModelBase::new(src));
-        // SAFETY: the class is a live type object (held) that derives from `ModelBase` (checked when this
-        // was made), the condition of `tp_new_impl`; it gives a new reference or an error.
+        let tp = self.0.bind(py).as_type_ptr();
+        // SAFETY: `tp` is a live type object (held) that derives from `ModelBase` (checked when this was
+        // made), the condition of `tp_new_impl`, which gives a new reference or an error. `tp_alloc` gives a
+        // new zeroed object of the class's size (which holds a `ModelBase` at `offset`, as in every instance
+        // of a subclass of `ModelBase`), or NULL with an exception set; nothing runs before the Rust part
+        // is written, so the garbage collector never sees it unwritten.
         unsafe {
-            let obj = pyo3::impl_::pymethods::tp_new_impl(py, init, self.0.bind(py).as_type_ptr())?;
+            let abstract_class = (*tp).tp_flags & ffi::Py_TPFLAGS_IS_ABSTRACT != 0;
+            let Some(&offset) = VALUE_OFFSET.get().filter(|_| !abstract_class) else {
+                let init = PyClassInitializer::from(ModelBase::new(src));
+                let obj = pyo3::impl_::pymethods::tp_new_impl(py, init, tp)?;
+                let obj = Bound::from_owned_ptr(py, obj);
+                let value = obj.cast_unchecked::<ModelBase>().get() as *const ModelBase;
+                let _ = VALUE_OFFSET.set(value as usize - obj.as_ptr() as usize);
+                return Ok(obj);
+            };
+            let alloc = (*tp).tp_alloc.unwrap_or(ffi::PyType_GenericAlloc);
+            let obj = alloc(tp, 0);
+            if obj.is_null() {
+                return Err(PyErr::fetch(py));
+            }
+            obj.cast::<u8>()
+                .add(offset)
+                .cast::<ModelBase>()
+                .write(ModelBase::new(src));
             Ok(Bound::from_owned_ptr(py, obj))
         }
     }
 }
+
+/// Where PyO3 puts the `ModelBase` of a model in its object: the offset from the object's start, the same
+/// in every subclass (measured on the first model made).
+static VALUE_OFFSET: OnceLock<usize> = OnceLock::new();
 
 /// A new instance of `cls` (a subclass of [`ModelBase`]) reading from `src`, made without running its
 /// constructor.
@@ -559,7 +594,20 @@ impl NativeProperty {
         // the source never changes once the model is made: borrowed while values are made (which can run Python)
         let pb = match (model.get().src(py), &self.field) {
             (Source::Empty, _) => return Ok(py.None().into_bound(py)),
-            (Source::Record(record), Some(field)) => return self.read(py, record, field),
+            (Source::Record(record), Some(field)) => {
+                if !field.single() {
+                    return self.read(py, record, field, Lookup::Unknown);
+                }
+                let bytes = record.buffer.as_bytes(py);
+                // SAFETY: a walk of the record's bytes and copies only.
+                let found = unsafe {
+                    model
+                        .get()
+                        .state
+                        .with(py, |s| s.index.find(record, bytes, field))
+                };
+                return self.read(py, record, field, found);
+            }
             (Source::Record(_), None) => ModelBase::parsed(model)?
                 .ok_or_else(|| PyValueError::new_err("a decoded model lost its source"))?,
             (Source::Proto(pb), _) => pb.bind(py).clone(),
@@ -573,9 +621,10 @@ impl NativeProperty {
         py: Python<'py>,
         record: &Record,
         field: &NativeField,
+        found: Lookup,
     ) -> PyResult<Bound<'py, PyAny>> {
         let buffer = record.buffer.bind(py);
-        match record.read(py, field)? {
+        match record.read(py, field, found)? {
             Read::Value(value) => Ok(value),
             Read::Message(parts) => {
                 let sub = Record::new(buffer.clone().unbind(), parts, false);
@@ -616,9 +665,13 @@ impl NativeProperty {
             Some(seen) if obj.get_type_ptr() == seen.bind(py).as_type_ptr() => unsafe {
                 obj.cast_unchecked::<ModelBase>()
             },
-            _ => {
+            seen => {
                 let model = obj.cast::<ModelBase>()?;
-                let _ = this.seen.set(py, obj.get_type().unbind());
+                if seen.is_none() {
+                    // no other thread can set it meanwhile (no Python runs between the two), so nothing
+                    // is dropped here
+                    let _ = this.seen.set(py, obj.get_type().unbind());
+                }
                 model
             }
         };
@@ -641,6 +694,56 @@ impl NativeProperty {
             .store(this.slot, this.slots, value.clone())
             .unwrap_or(value))
     }
+}
+
+/// `NativeProperty`'s `tp_descr_get`, put in place of PyO3's wrapper of `__get__` when the first property is
+/// made (`__get__` called by name still goes through PyO3's): the same `get`, without PyO3's entry
+/// bookkeeping, which cost more than a cached read itself. A panic is caught by `guard` and becomes
+/// `InternalError`, as everywhere.
+///
+/// PyO3 drops a `Py` (not a `Bound`) only when it counts the thread as attached, and leaks it otherwise: this
+/// entry does not count the thread, so nothing on `get`'s way drops a `Py` (values are made as `Bound` and
+/// stored as `Py`), and an error, whose state holds some, is raised from inside `Python::attach`.
+///
+/// # Safety
+/// Called by CPython only, with the thread attached (the GIL held: the module refuses to load without it):
+/// `descr` a `NativeProperty`, `obj` an object or NULL, both borrowed for the call.
+unsafe extern "C" fn property_get(
+    descr: *mut ffi::PyObject,
+    obj: *mut ffi::PyObject,
+    _owner: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a slot with the thread attached, and nothing borrowed outlives the call.
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: the slot is `NativeProperty`'s (no class derives from it), so `descr` is one; `obj` is NULL or a
+    // live object, borrowed for the call.
+    let (slf, obj) = unsafe {
+        (
+            Borrowed::from_ptr(py, descr).cast_unchecked::<NativeProperty>(),
+            Borrowed::from_ptr_or_opt(py, obj),
+        )
+    };
+    match guard(py, || NativeProperty::get(&slf, obj.as_deref())) {
+        Ok(value) => value.into_ptr(),
+        Err(error) => {
+            Python::attach(|py| error.restore(py));
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// Put [`property_get`] in `NativeProperty`'s `tp_descr_get` slot (once).
+fn install_property_get(py: Python<'_>) {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let tp = py.get_type::<NativeProperty>().as_type_ptr();
+        // SAFETY: the type object is alive (PyO3 keeps it), the thread holds the GIL, so no attribute lookup
+        // reads the slot meanwhile; `PyType_Modified` drops what CPython cached of the type.
+        unsafe {
+            (*tp).tp_descr_get = Some(property_get);
+            ffi::PyType_Modified(tp);
+        }
+    });
 }
 
 /// `obj.__dict__[name]`, if there.
@@ -674,6 +777,7 @@ impl NativeProperty {
         resolve_model: Option<Py<PyAny>>,
         make_pb_reader: Py<PyAny>,
     ) -> PyResult<Self> {
+        install_property_get(name.py());
         if slot >= slots {
             return Err(PyValueError::new_err(format!(
                 "slot {slot} out of range for {slots} slots"

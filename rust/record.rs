@@ -11,6 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use smallvec::{smallvec, SmallVec};
 use std::cell::{Cell, RefCell};
+use std::mem::MaybeUninit;
 
 use crate::errors::message_index;
 use crate::messages::{schema, Kind};
@@ -158,10 +159,162 @@ impl NativeField {
             shape,
         })
     }
+
+    /// Whether the field holds one value (not a list or a map).
+    pub fn single(&self) -> bool {
+        self.shape == Shape::Single
+    }
 }
 
 /// One occurrence of a field: its value's span in the buffer and, for a varint or fixed value, its bits.
 type Occurrence = (usize, usize, u64);
+
+/// Field numbers below this are placed by an [`Index`] (those of a tag of one byte).
+const INDEXED: usize = 16;
+
+/// Where the fields of one message stand, found by one walk of its bytes (its first read), so that the
+/// reads after it look their field up instead of walking the message again: for each number below
+/// [`INDEXED`], whether it occurs, whether more than once, and its occurrence's wire type and value span.
+/// A lookup answers only when the merge rules need no more than that (one occurrence of the field, its oneof
+/// rivals placed too); otherwise the reader walks the bytes as without an index.
+pub struct Index {
+    /// Whether the walk was made.
+    built: bool,
+    /// Whether the walk failed or the buffer is too large for the spans: no lookup answers.
+    unusable: bool,
+    /// Whether a field numbered [`INDEXED`] or above occurs.
+    beyond: bool,
+    /// Bit `n`: field `n` occurs; occurs more than once.
+    seen: u16,
+    repeated: u16,
+    /// Each number's wire type and value span in the buffer, written when its bit of `seen` is set (left
+    /// unwritten otherwise, so that a model's index costs nothing until it is built).
+    wires: [MaybeUninit<u8>; INDEXED],
+    spans: [MaybeUninit<(u32, u32)>; INDEXED],
+}
+
+/// What an [`Index`] says of a field.
+#[derive(Clone, Copy)]
+pub enum Lookup {
+    /// It cannot tell: walk the bytes.
+    Unknown,
+    /// The field is not set (no occurrence that counts).
+    Absent,
+    /// Its one occurrence that counts: the value's span.
+    Found(usize, usize),
+}
+
+/// An index not built yet.
+impl Default for Index {
+    fn default() -> Self {
+        Index {
+            built: false,
+            unusable: false,
+            beyond: false,
+            seen: 0,
+            repeated: 0,
+            wires: [MaybeUninit::uninit(); INDEXED],
+            spans: [MaybeUninit::uninit(); INDEXED],
+        }
+    }
+}
+
+impl Index {
+    /// Where `field` (a single field) of `record`, whose buffer is `bytes`, stands: the index is built by
+    /// the first lookup.
+    pub fn find(&mut self, record: &Record, bytes: &[u8], field: &NativeField) -> Lookup {
+        if !self.built {
+            self.build(record, bytes);
+        }
+        self.lookup(field)
+    }
+
+    /// Walk `record`'s fields in `bytes`, its buffer.
+    fn build(&mut self, record: &Record, bytes: &[u8]) {
+        self.built = true;
+        if u32::try_from(bytes.len()).is_err() {
+            self.unusable = true;
+            return;
+        }
+        for &(start, end) in &record.parts {
+            let walked = walk(&bytes[start..end], |number, wire, s, e, _| {
+                let n = number as usize;
+                if n >= INDEXED {
+                    self.beyond = true;
+                    return;
+                }
+                let bit = 1u16 << n;
+                self.repeated |= self.seen & bit;
+                self.seen |= bit;
+                self.wires[n] = MaybeUninit::new(wire);
+                // the buffer's length fits 32 bits (checked above)
+                self.spans[n] = MaybeUninit::new(((start + s) as u32, (start + e) as u32));
+            });
+            if walked.is_err() {
+                self.unusable = true;
+            }
+        }
+    }
+
+    /// Field `n`'s wire type and span (`n` below [`INDEXED`], its bit of `seen` set).
+    fn at(&self, n: usize) -> (u8, u32, u32) {
+        debug_assert!(self.seen & (1 << n) != 0);
+        // SAFETY: `build` wrote both when it set the bit of `seen`.
+        unsafe {
+            let (start, end) = self.spans[n].assume_init();
+            (self.wires[n].assume_init(), start, end)
+        }
+    }
+
+    /// Where `field` (a single field) stands: its one occurrence that counts, not set, or unknown.
+    fn lookup(&self, field: &NativeField) -> Lookup {
+        let n = field.number as usize;
+        if self.unusable {
+            return Lookup::Unknown;
+        }
+        if n >= INDEXED {
+            return if self.beyond {
+                Lookup::Unknown
+            } else {
+                Lookup::Absent
+            };
+        }
+        let bit = 1u16 << n;
+        if self.seen & bit == 0 {
+            return Lookup::Absent;
+        }
+        if self.repeated & bit != 0 {
+            return Lookup::Unknown;
+        }
+        let (wire, start, end) = self.at(n);
+        if wire != field.kind.wire_type() {
+            // an occurrence of the wrong wire type is an unknown field
+            return Lookup::Absent;
+        }
+        for &(rival, wire) in &field.rivals {
+            let r = rival as usize;
+            if r >= INDEXED {
+                if self.beyond {
+                    return Lookup::Unknown;
+                }
+                continue;
+            }
+            let bit = 1u16 << r;
+            if self.seen & bit == 0 {
+                continue;
+            }
+            if self.repeated & bit != 0 {
+                return Lookup::Unknown;
+            }
+            let (rival_wire, rival_start, _) = self.at(r);
+            if rival_wire == wire && rival_start > start {
+                // a rival set after the field clears it
+                return Lookup::Absent;
+            }
+        }
+        Lookup::Found(start as usize, end as usize)
+    }
+}
 
 /// The spans of a message's parts in its buffer: one for a message written whole (held inline, no
 /// allocation), more for a sub-message written in pieces.
@@ -221,8 +374,14 @@ impl Record {
         Ok(())
     }
 
-    /// The value of `field` in this record; a sub-message comes back as its parts.
-    pub fn read<'py>(&self, py: Python<'py>, field: &NativeField) -> PyResult<Read<'py>> {
+    /// The value of `field` in this record; a sub-message comes back as its parts. `found`: where a single
+    /// field stands, as this record's [`Index`] says (the bytes are walked when it is `Unknown`).
+    pub fn read<'py>(
+        &self,
+        py: Python<'py>,
+        field: &NativeField,
+        found: Lookup,
+    ) -> PyResult<Read<'py>> {
         let bytes = self.buffer.as_bytes(py);
         match field.shape {
             Shape::Single => {}
@@ -230,15 +389,24 @@ impl Record {
             Shape::Map => return self.read_map(py, bytes, field),
         }
         if field.elem == Elem::Scalar {
-            // the last occurrence wins
-            let last = Cell::new(None);
-            self.occurrences(
-                bytes,
-                field,
-                |s, e, raw| last.set(Some((s, e, raw))),
-                || last.set(None),
-            )?;
-            let Some((start, end, raw)) = last.get() else {
+            let last = match found {
+                Lookup::Found(start, end) => {
+                    Some((start, end, raw_value(bytes, field, start, end)))
+                }
+                Lookup::Absent => None,
+                // the last occurrence wins
+                Lookup::Unknown => {
+                    let last = Cell::new(None);
+                    self.occurrences(
+                        bytes,
+                        field,
+                        |s, e, raw| last.set(Some((s, e, raw))),
+                        || last.set(None),
+                    )?;
+                    last.get()
+                }
+            };
+            let Some((start, end, raw)) = last else {
                 return Self::absent(py, field);
             };
             let payload = &bytes[start..end];
@@ -247,15 +415,21 @@ impl Record {
             }
             return values::scalar(py, field.kind, raw, payload).map(Read::Value);
         }
-        // a message's occurrences merge
-        let found = RefCell::new(Parts::new());
-        self.occurrences(
-            bytes,
-            field,
-            |s, e, _| found.borrow_mut().push((s, e)),
-            || found.borrow_mut().clear(),
-        )?;
-        let parts = found.into_inner();
+        let parts = match found {
+            Lookup::Found(start, end) => smallvec![(start, end)],
+            Lookup::Absent => Parts::new(),
+            // a message's occurrences merge
+            Lookup::Unknown => {
+                let found = RefCell::new(Parts::new());
+                self.occurrences(
+                    bytes,
+                    field,
+                    |s, e, _| found.borrow_mut().push((s, e)),
+                    || found.borrow_mut().clear(),
+                )?;
+                found.into_inner()
+            }
+        };
         if parts.is_empty() {
             return Self::absent(py, field);
         }
@@ -482,6 +656,15 @@ fn unpack(py: Python<'_>, kind: Kind, payload: &[u8], into: &Bound<'_, PyList>) 
         pos = next;
     }
     Ok(())
+}
+
+/// The bits of a varint or fixed value at `start..end` of `bytes` (validated), read as `field`'s wire type.
+fn raw_value(bytes: &[u8], field: &NativeField, start: usize, end: usize) -> u64 {
+    match field.kind.wire_type() {
+        0 => read_varint(bytes, start).map_or(0, |(value, _)| value),
+        1 | 5 => little_endian(&bytes[start..end]),
+        _ => 0,
+    }
 }
 
 fn is_falsy(kind: Kind, raw: u64, payload: &[u8]) -> bool {
