@@ -435,7 +435,7 @@ def _decode_list(model: type[M], buf: bytes) -> Batch[M]:
         parsed = list_class.FromString(buf)
     except _PbDecodeError as e:
         raise _locate_list_error(model, buf, e) from None
-    number = list_class.DESCRIPTOR.fields_by_name[field].number
+    number = _list_kind(model).list_numbers()[0]
     return Batch(model, ProtoRecords(getattr(parsed, field), RecordBytes(None, buf, number)), parsed.token)
 
 
@@ -444,9 +444,8 @@ def _locate_list_error(model, buf: bytes, error: Exception) -> DecodeError:
     or valid alone but nesting too deep one level down, inside the list — or the list's own framing."""
     from google.protobuf.message import DecodeError as _PbDecodeError
 
-    list_class, field = list_message_for(model)
-    number = list_class.DESCRIPTOR.fields_by_name[field].number
-    token_number = list_class.DESCRIPTOR.fields_by_name["token"].number
+    list_class, _ = list_message_for(model)
+    number, token_number = _list_kind(model).list_numbers()
     parse, name = model._pb_class.FromString, _name(model)
     count = 0
     try:
